@@ -1,0 +1,160 @@
+"""A moto server on 127.0.0.1 that counts the API calls it serves.
+
+Run as a script (`python tests/support/moto_server.py --port 0 --port-file F`) or start in-process with
+MotoServer(). Counts are per "service:Action" and per mutating/read-only, served as JSON at
+GET /_keyless/calls; POST /_keyless/calls/reset clears them. The demo, the tests and the benchmark all
+use this one server, so "zero mutating calls on a rerun" is measured where the calls arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import urllib.parse
+import urllib.request
+
+READ_PREFIXES = ("Describe", "Get", "List", "Lookup")
+_SCOPE = re.compile(r"Credential=[^/]+/[0-9]+/[^/]+/([^/]+)/")
+
+
+def action_of(environ, body):
+    """(service, action) of one AWS request: query protocol (form Action=) or JSON (X-Amz-Target)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = _SCOPE.search(auth)
+    service = match.group(1) if match else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    if "/operation/" in path:  # smithy rpc-v2-cbor
+        return service, path.rsplit("/", 1)[-1]
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return service, query["Action"][0]
+    if body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return service, form["Action"][0]
+    return service, "%s %s" % (environ.get("REQUEST_METHOD"), path.split("?")[0])
+
+
+def is_mutating(action):
+    name = action.split(" ")[-1]
+    return not name.startswith(READ_PREFIXES) and not action.startswith(("GET ", "HEAD "))
+
+
+class CallCounter:
+    """WSGI middleware: count every AWS call, then hand it to moto."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.counts = {}
+
+    def snapshot(self):
+        with self.lock:
+            counts = dict(self.counts)
+        mutating = sum(n for k, n in counts.items() if is_mutating(k.split(":", 1)[1]))
+        return {"counts": counts, "total": sum(counts.values()), "mutating": mutating}
+
+    def reset(self):
+        with self.lock:
+            self.counts.clear()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_keyless/calls"):
+            if environ.get("REQUEST_METHOD") == "POST":
+                self.reset()
+            payload = json.dumps(self.snapshot()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        if path.startswith("/moto-api"):
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        service, action = action_of(environ, body)
+        with self.lock:
+            key = "%s:%s" % (service, action)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return self.app(environ, start_response)
+
+
+def build_app():
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    return CallCounter(DomainDispatcherApplication(create_backend_app))
+
+
+class MotoServer:
+    """In-process threaded moto server with call counting; use as a context manager."""
+
+    def __init__(self, port=0, host="127.0.0.1"):
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        from werkzeug.serving import make_server, WSGIRequestHandler
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args, **kwargs):
+                pass
+
+        self.app = build_app()
+        self.server = make_server(host, port, self.app, threaded=True, request_handler=QuietHandler)
+        self.host, self.port = self.server.server_address[:2]
+        self.url = "http://%s:%d" % (self.host, self.port)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def calls(url, reset=False):
+    """Read (and optionally reset) the call counts of a running server."""
+    req = urllib.request.Request(url.rstrip("/") + "/_keyless/calls", method="POST" if reset else "GET")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def reset_moto(url):
+    req = urllib.request.Request(url.rstrip("/") + "/moto-api/reset", method="POST")
+    urllib.request.urlopen(req, timeout=30).read()
+    calls(url, reset=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", help="write the bound port here once listening")
+    args = parser.parse_args(argv)
+    server = MotoServer(port=args.port)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as handle:
+            handle.write(str(server.port))
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print("moto server listening on %s" % server.url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        server.server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
