@@ -69,6 +69,20 @@ options:
       - Total attempts per API call (first try included) for throttling and transient errors.
     type: int
     default: 10
+  assume_role_arn:
+    description:
+      - Assume this IAM role (with the credentials found as above) and make every call with its
+        temporary credentials. This is how one inventory host targets one account.
+    type: str
+  assume_role_session_name:
+    description:
+      - The session name used with O(assume_role_arn); it shows in CloudTrail.
+    type: str
+    default: keyless-aws
+  assume_role_external_id:
+    description:
+      - The external id the trust policy of O(assume_role_arn) requires, if any. Never logged.
+    type: str
 notes:
   - Credentials are resolved once per task and one boto3 session serves every call of the task.
 """

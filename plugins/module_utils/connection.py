@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -40,6 +41,9 @@ def aws_argument_spec():
         aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
         retry_mode=dict(type="str", choices=["standard", "adaptive"], default="standard"),
         max_attempts=dict(type="int", default=10),
+        assume_role_arn=dict(type="str"),
+        assume_role_session_name=dict(type="str", default="keyless-aws"),
+        assume_role_external_id=dict(type="str", no_log=True),
     )
 
 
@@ -58,6 +62,10 @@ def validate_connection(params):
     endpoint = params.get("endpoint_url")
     if endpoint and not endpoint.startswith(("http://", "https://")):
         errors.append("endpoint_url=%r is not a URL: it must start with http:// or https://" % endpoint)
+    role_arn = params.get("assume_role_arn")
+    if role_arn and not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$", role_arn):
+        errors.append("assume_role_arn=%r is not a role ARN: expected arn:<partition>:iam::<12-digit account>:role/<name>"
+                      % role_arn)
     return errors
 
 
@@ -95,6 +103,24 @@ class AwsContext:
             self.session = boto3.session.Session(region_name=self.region, **session_kwargs)
         except botocore.exceptions.ProfileNotFound as exc:
             module.fail_json(msg="profile=%r was not found in the AWS config files: %s" % (params.get("profile"), exc))
+        if params.get("assume_role_arn"):
+            self.session = self._assumed_session(params)
+
+    def _assumed_session(self, params):
+        """A session with the credentials of assume_role_arn (one account/region target per host)."""
+        kwargs = {"RoleArn": params["assume_role_arn"], "RoleSessionName": params.get("assume_role_session_name") or "keyless-aws"}
+        if params.get("assume_role_external_id"):
+            kwargs["ExternalId"] = params["assume_role_external_id"]
+        sts = self.session.client("sts", region_name=self.region or IAM_DEFAULT_REGION,
+                                  endpoint_url=self.endpoint_url, verify=self.verify, config=self.config)
+        try:
+            creds = sts.assume_role(**kwargs)["Credentials"]
+        except botocore.exceptions.ClientError as exc:
+            self.module.fail_json(msg=AwsCallError.from_client_error(exc, "AssumeRole", params["assume_role_arn"]).text())
+        except botocore.exceptions.NoCredentialsError as exc:
+            self.module.fail_json(msg="AssumeRole needs base credentials to start from: %s" % exc)
+        return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"], region_name=self.region)
 
     def client(self, service, region=None):
         region = region or self.region or IAM_DEFAULT_REGION
