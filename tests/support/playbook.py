@@ -60,7 +60,7 @@ def run_playbook(playbook, endpoint_url, extra_vars=None, check=False, diff=Fals
         cmd.append("-" + "v" * verbosity)
     cmd += list(args)
     proc = subprocess.run(cmd, cwd=str(ROOT), env=aws_env(endpoint_url, extra=env), capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
     if tmp:
         pathlib.Path(tmp.name).unlink()
     return Result(proc, cmd)
