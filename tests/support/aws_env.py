@@ -18,7 +18,11 @@ def ensure_collection_link():
         link.unlink()  # a stale link from another checkout
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(ROOT, target_is_directory=True)
+        try:
+            link.symlink_to(ROOT, target_is_directory=True)
+        except FileExistsError:  # another pytest-xdist worker made it first
+            if link.resolve() != ROOT:
+                raise
     return COLLECTIONS
 
 
