@@ -92,7 +92,9 @@ def list_profiles(iam, path_prefix=None):
     names = []
     try:
         for page in iam.get_paginator("list_instance_profiles").paginate(**kwargs):
-            names.extend(p["InstanceProfileName"] for p in page["InstanceProfiles"])
+            # Filtered here as well: some endpoints (moto) ignore PathPrefix.
+            names.extend(p["InstanceProfileName"] for p in page["InstanceProfiles"]
+                         if p.get("Path", "/").startswith(path_prefix or "/"))
     except ClientError as exc:
         raise AwsCallError.from_client_error(exc, "ListInstanceProfiles", path_prefix or "/")
     profiles = []

@@ -11,9 +11,9 @@ short_description: Manage a customer-managed IAM policy, its versions and tags
 version_added: 0.1.0
 description:
   - Creates, updates and deletes a customer-managed IAM policy.
-  - The document is compared semantically with the policy's default version (statement order, a string
-    versus a one-item list, C(Principal "*") versus C({"AWS": "*"}), an account id versus its root ARN
-    and so on are not differences), so an equivalent document never creates a new version.
+  - "The document is compared semantically with the policy's default version (statement order, a string
+    versus a one-item list, C(Principal \"*\") versus C({\"AWS\": \"*\"}), an account id versus its root ARN
+    and so on are not differences), so an equivalent document never creates a new version."
   - A different document becomes a new default version. IAM keeps at most 5 versions; at the limit the
     oldest non-default version is deleted first.
   - Least privilege is checked before any AWS call; a document that grants administrator access is
