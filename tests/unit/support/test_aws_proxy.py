@@ -1,0 +1,369 @@
+"""The fault proxy and AWS rate limiter (tests/support/aws_proxy.py) against a real moto server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError
+
+from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT
+from tests.support.aws_proxy import (AwsProxy, FaultState, TokenBucket, bound_seconds, bucket_of, draw,
+                                     proxy_configure, proxy_stats)
+from tests.support.moto_server import MotoServer, calls, reset_moto
+
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    with MotoServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def upstream(moto_url):
+    reset_moto(moto_url)
+    return moto_url
+
+
+def client(service, url, config=NO_RETRY, key=FAKE_ACCESS_KEY):
+    return boto3.client(service, region_name="us-east-1", endpoint_url=url, config=config,
+                        aws_access_key_id=key, aws_secret_access_key=FAKE_SECRET_KEY)
+
+
+def launch(url, n=3):
+    ec2 = client("ec2", url)
+    resp = ec2.run_instances(ImageId="ami-12c6146b", MinCount=n, MaxCount=n, InstanceType="t3.micro")
+    return [i["InstanceId"] for i in resp["Instances"]]
+
+
+def make_profile(iam, name):
+    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}))
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
+
+
+def outcomes(url, n=40):
+    """The error code (or 'ok' / 'dropped') of n identical-shaped but distinct DescribeInstances calls."""
+    ec2 = client("ec2", url)
+    seen = []
+    for i in range(n):
+        try:
+            ec2.describe_instances(Filters=[{"Name": "tag:N", "Values": [str(i)]}])
+            seen.append("ok")
+        except ClientError as exc:
+            seen.append(exc.response["Error"]["Code"])
+        except ConnectionClosedError:
+            seen.append("dropped")
+    return seen
+
+
+# -- pure parts ----------------------------------------------------------------------------------------------
+def test_draw_is_a_pure_uniform_function():
+    assert draw(1, "k", 0) == draw(1, "k", 0)
+    assert draw(1, "k", 0) != draw(2, "k", 0) != draw(1, "k", 1)
+    values = [draw(7, "key", i) for i in range(4000)]
+    assert all(0.0 <= v < 1.0 for v in values)
+    assert abs(sum(values) / len(values) - 0.5) < 0.03
+    assert 0.08 < sum(v < 0.1 for v in values) / len(values) < 0.12
+
+
+def test_bucket_classification():
+    assert bucket_of("ModifyInstanceMetadataOptions") == "ModifyInstanceMetadataOptions"
+    assert bucket_of("AssociateIamInstanceProfile") == "AssociateIamInstanceProfile"
+    assert bucket_of("ReplaceIamInstanceProfileAssociation") == "mutating"
+    assert bucket_of("DisassociateIamInstanceProfile") == "mutating"
+    assert bucket_of("DescribeInstances") == "non_mutating"
+    assert bucket_of("DescribeIamInstanceProfileAssociations") == "non_mutating"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_token_bucket_burst_then_refill():
+    clock = FakeClock()
+    bucket = TokenBucket(100, 5, clock=clock)
+    assert sum(bucket.take() for _ in range(150)) == 100  # the burst is the capacity
+    assert not bucket.take()
+    clock.now += 1.0
+    assert sum(bucket.take() for _ in range(10)) == 5  # 5 per second
+    clock.now += 3600
+    assert bucket.level() == 100  # never above capacity
+
+
+def test_token_bucket_scale_speeds_refill_not_capacity():
+    clock = FakeClock()
+    bucket = TokenBucket(100, 5, scale=20, clock=clock)
+    assert sum(bucket.take() for _ in range(500)) == 100
+    clock.now += 1.0
+    assert sum(bucket.take() for _ in range(500)) == 100  # 5 * 20 per real second
+    clock.now += 0.25
+    assert sum(bucket.take() for _ in range(500)) == 25
+
+
+def test_throttled_request_spends_no_token():
+    clock = FakeClock()
+    bucket = TokenBucket(1, 1, clock=clock)
+    assert bucket.take()
+    for _ in range(50):
+        assert not bucket.take()
+    clock.now += 1.0
+    assert bucket.take()
+
+
+def test_simulated_bucket_drains_like_the_bound():
+    """Taking N tokens as fast as allowed takes (N - capacity) / (refill * scale) seconds of the clock."""
+    clock = FakeClock()
+    bucket = TokenBucket(100, 5, scale=10, clock=clock)
+    taken, start = 0, clock.now
+    while taken < 1000:
+        if bucket.take():
+            taken += 1
+        else:
+            clock.now += 0.001
+    assert clock.now - start == pytest.approx(bound_seconds(1000, 100, 5, 10), abs=0.01)
+    assert bound_seconds(1000, 100, 5) == 180.0
+    assert bound_seconds(10000, 100, 5) == 1980.0
+    assert bound_seconds(50, 100, 5) == 0.0
+
+
+def test_configure_rejects_unknown_parameters():
+    state = FaultState()
+    with pytest.raises(ValueError, match="throttle_rte"):
+        state.configure(throttle_rte=0.1)
+
+
+# -- through a real moto server ------------------------------------------------------------------------------------
+def test_passthrough_counts_calls(upstream):
+    with AwsProxy(upstream) as proxy:
+        ids = launch(proxy.url, 2)
+        ec2 = client("ec2", proxy.url)
+        assert len(ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"]) == 2
+        stats = proxy.stats()
+        assert stats["calls"] == {"ec2:RunInstances": 1, "ec2:DescribeInstances": 1}
+        assert stats["total_faults"] == 0
+        assert calls(proxy.url)["counts"] == {"ec2:RunInstances": 1, "ec2:DescribeInstances": 1}  # passthrough
+        assert proxy_stats(proxy.url, reset=True)["total_calls"] == 2
+        assert proxy.stats()["total_calls"] == 0
+
+
+def test_ec2_throttle_is_request_limit_exceeded_503(upstream):
+    with AwsProxy(upstream, throttle_rate=1.0) as proxy:
+        with pytest.raises(ClientError) as err:
+            client("ec2", proxy.url).describe_instances()
+    resp = err.value.response
+    assert resp["Error"]["Code"] == "RequestLimitExceeded"
+    assert resp["Error"]["Message"] == "Request limit exceeded."
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert resp["ResponseMetadata"]["RequestId"]
+
+
+def test_iam_throttle_is_throttling_400(upstream):
+    with AwsProxy(upstream, throttle_rate=1.0) as proxy:
+        with pytest.raises(ClientError) as err:
+            client("iam", proxy.url).list_roles()
+    resp = err.value.response
+    assert resp["Error"]["Code"] == "Throttling"
+    assert resp["Error"]["Message"] == "Rate exceeded"
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_internal_error_is_500_for_both_services(upstream):
+    with AwsProxy(upstream, error_rate=1.0) as proxy:
+        for service, call in (("ec2", "describe_instances"), ("iam", "list_roles")):
+            with pytest.raises(ClientError) as err:
+                getattr(client(service, proxy.url), call)()
+            assert err.value.response["Error"]["Code"] == "InternalError"
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert proxy.stats()["fault_totals"]["error"] == 2
+
+
+def test_dropped_connection_before_forwarding(upstream):
+    with AwsProxy(upstream, drop_rate=1.0) as proxy:
+        with pytest.raises(ConnectionClosedError):
+            client("ec2", proxy.url).run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
+        assert proxy.stats()["fault_totals"]["drop"] == 1
+    assert calls(upstream)["counts"] == {}  # the call never reached AWS
+
+
+def test_dropped_response_after_the_call_took_effect(upstream):
+    with AwsProxy(upstream, drop_after_rate=1.0) as proxy:
+        with pytest.raises(ConnectionClosedError):
+            client("ec2", proxy.url).run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
+    assert calls(upstream)["counts"] == {"ec2:RunInstances": 1}  # applied, though the client never heard
+
+
+def test_botocore_standard_retries_absorb_faults(upstream, monkeypatch):
+    # the retries, not botocore's backoff sleeps, are under test
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, ctx: 0.01)
+    with AwsProxy(upstream, seed=3, throttle_rate=0.3, error_rate=0.1, drop_rate=0.1) as proxy:
+        ec2 = client("ec2", proxy.url, config=Config(retries={"mode": "standard", "total_max_attempts": 20}))
+        for i in range(20):
+            ec2.describe_instances(Filters=[{"Name": "tag:N", "Values": [str(i)]}])
+        stats = proxy.stats()
+    assert stats["total_faults"] > 0
+    assert stats["total_repeats"] == stats["total_faults"]  # every fault was answered by one identical retry
+    assert stats["total_forwarded"] == 20
+
+
+def test_faults_repeat_with_the_same_seed_and_differ_with_another(upstream):
+    results = []
+    for seed in (11, 11, 12):
+        with AwsProxy(upstream, seed=seed, throttle_rate=0.2, error_rate=0.1, drop_rate=0.1) as proxy:
+            results.append(outcomes(proxy.url))
+    assert results[0] == results[1]
+    assert results[0] != results[2]
+    assert {"ok", "RequestLimitExceeded", "InternalError", "dropped"} <= set(results[0])
+    faulted = sum(r != "ok" for r in results[0])
+    assert 6 <= faulted <= 26  # ~40 % of 40
+
+
+def test_latency_is_added(upstream):
+    with AwsProxy(upstream, latency=0.2, latency_jitter=0.1) as proxy:
+        ec2 = client("ec2", proxy.url)
+        start = time.monotonic()
+        ec2.describe_instances()
+        elapsed = time.monotonic() - start
+    assert 0.2 <= elapsed < 1.5
+
+
+def test_propagation_delay_after_profile_creation(upstream):
+    with AwsProxy(upstream, propagation_delay=1.5) as proxy:
+        iam, ec2 = client("iam", proxy.url), client("ec2", proxy.url)
+        ids = launch(proxy.url, 2)
+        make_profile(iam, "FreshProfile")
+        arn = iam.get_instance_profile(InstanceProfileName="FreshProfile")["InstanceProfile"]["Arn"]
+        with pytest.raises(ClientError) as err:
+            ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Name": "FreshProfile"})
+        assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert err.value.response["Error"]["Message"] == (
+            "Value (FreshProfile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+        with pytest.raises(ClientError) as err:
+            ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Arn": arn})
+        assert "iamInstanceProfile.arn is invalid" in err.value.response["Error"]["Message"]
+        time.sleep(1.6)
+        ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Arn": arn})
+        assert proxy.stats()["fault_totals"]["propagation"] == 2
+
+
+def test_propagation_delay_restarts_when_the_profile_gets_its_role(upstream):
+    with AwsProxy(upstream, propagation_delay=30) as proxy:
+        iam, ec2 = client("iam", proxy.url), client("ec2", proxy.url)
+        ids = launch(proxy.url, 1)
+        proxy.configure(propagation_delay=0)
+        make_profile(iam, "Quick")  # created while the delay was 0: usable at once
+        ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Name": "Quick"})
+        proxy.configure(propagation_delay=30)
+        iam.create_role(RoleName="Other", AssumeRolePolicyDocument="{}")
+        iam.remove_role_from_instance_profile(InstanceProfileName="Quick", RoleName="QuickRole")
+        iam.add_role_to_instance_profile(InstanceProfileName="Quick", RoleName="Other")
+        assoc = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"][0]
+        with pytest.raises(ClientError) as err:
+            ec2.replace_iam_instance_profile_association(AssociationId=assoc["AssociationId"],
+                                                         IamInstanceProfile={"Name": "Quick"})
+        assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_always_failing_instance(upstream):
+    with AwsProxy(upstream) as proxy:
+        ids = launch(proxy.url, 2)
+        iam, ec2 = client("iam", proxy.url), client("ec2", proxy.url)
+        make_profile(iam, "P")
+        ec2.associate_iam_instance_profile(InstanceId=ids[1], IamInstanceProfile={"Name": "P"})
+        proxy.configure(fail_instances={ids[0]: "UnauthorizedOperation", ids[1]: "IncorrectInstanceState"})
+        with pytest.raises(ClientError) as err:
+            ec2.modify_instance_metadata_options(InstanceId=ids[0], HttpTokens="required")
+        assert err.value.response["Error"]["Code"] == "UnauthorizedOperation"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # a call naming the instance only through its association id is caught too
+        assoc = ec2.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [ids[1]]}])["IamInstanceProfileAssociations"][0]
+        with pytest.raises(ClientError) as err:
+            ec2.disassociate_iam_instance_profile(AssociationId=assoc["AssociationId"])
+        assert err.value.response["Error"]["Code"] == "IncorrectInstanceState"
+        # reads of that instance pass
+        assert ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"]
+        assert proxy.stats()["fault_totals"]["instance_rule"] == 2
+
+
+def test_limiter_throttles_when_the_bucket_is_empty(upstream):
+    with AwsProxy(upstream, limiter_scale=1.0,
+                  limits={"ModifyInstanceMetadataOptions": (5, 0.001), "non_mutating": (3, 0.001)}) as proxy:
+        ids = launch(proxy.url, 1)  # RunInstances: the 50/5 mutating bucket
+        ec2 = client("ec2", proxy.url)
+        results = []
+        for _ in range(8):
+            try:
+                ec2.modify_instance_metadata_options(InstanceId=ids[0], HttpTokens="required")
+                results.append("ok")
+            except ClientError as exc:
+                results.append(exc.response["Error"]["Code"])
+                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert results == ["ok"] * 5 + ["RequestLimitExceeded"] * 3
+        # the describe bucket is separate, and keyed per access key (account) and region
+        for _ in range(3):
+            ec2.describe_instances()
+        with pytest.raises(ClientError):
+            ec2.describe_instances()
+        client("ec2", proxy.url, key="AKIAOTHERACCOUNT0001").describe_instances()
+        stats = proxy.stats()
+    assert stats["fault_totals"]["limiter"] == 4
+    assert stats["throttles"] == {"ec2:ModifyInstanceMetadataOptions": 3, "ec2:DescribeInstances": 1}
+
+
+def test_limiter_paces_a_client_to_the_bound(upstream):
+    """A client with standard retries converges no faster than the bound and not much slower."""
+    ids = launch(upstream, 40)
+    with AwsProxy(upstream, limiter_scale=10.0, limits={"ModifyInstanceMetadataOptions": (10, 1.0)}) as proxy:
+        ec2 = client("ec2", proxy.url, config=Config(retries={"mode": "standard", "total_max_attempts": 50}))
+        start = time.monotonic()
+        for iid in ids:
+            ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="required")
+        elapsed = time.monotonic() - start
+        stats = proxy.stats()
+    bound = bound_seconds(40, 10, 1.0, 10.0)
+    assert elapsed >= bound * 0.95
+    assert stats["forwarded"]["ec2:ModifyInstanceMetadataOptions"] == 40
+    assert stats["fault_totals"]["limiter"] > 0
+
+
+def test_control_endpoint_and_script_mode(upstream, tmp_path):
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/support/aws_proxy.py"), "--upstream", upstream,
+                             "--port-file", str(port_file), "--throttle-rate", "1.0", "--seed", "5"],
+                            cwd=str(ROOT), stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if port_file.exists():
+                break
+            time.sleep(0.05)
+        url = "http://127.0.0.1:%s" % port_file.read_text()
+        with pytest.raises(ClientError):
+            client("ec2", url).describe_instances()
+        assert proxy_configure(url, throttle_rate=0.0)["throttle_rate"] == 0.0
+        client("ec2", url).describe_instances()
+        stats = proxy_stats(url)
+        assert stats["calls"] == {"ec2:DescribeInstances": 2}
+        assert stats["throttles"] == {"ec2:DescribeInstances": 1}
+        bad = urllib.request.Request(url + "/_proxy/config", data=b'{"nope": 1}', method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(bad)
+        assert err.value.code == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
