@@ -191,8 +191,10 @@ def lookup_events(client, collected, pacer, region=None):
             return
         collected.api_calls += 1
         collected.offer(_lookup_records(page.get("Events") or [], region))
+        if not page.get("NextToken"):
+            return  # the last page: no pacer slot is spent on the paginator's StopIteration
         if collected.full:
-            collected.truncated = collected.truncated or bool(page.get("NextToken"))
+            collected.truncated = True
             return
 
 
