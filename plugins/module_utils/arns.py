@@ -41,8 +41,8 @@ def parse_arn(arn):
 def validate_arn(value, option, service=None, resource_type=None):
     """An error message naming option and value, or None when `value` is a well-formed ARN
     (of `service` and `resource_type` when given)."""
-    expected = "arn:<partition>:%s:<region>:<account>:%s" % (service or "<service>",
-                                                              (resource_type + "/<name>") if resource_type else "<resource>")
+    resource = (resource_type + "/<name>") if resource_type else "<resource>"
+    expected = "arn:<partition>:%s:<region>:<account>:%s" % (service or "<service>", resource)
     parsed = parse_arn(value)
     if parsed is None:
         return "%s=%r is not a valid ARN: expected %s" % (option, value, expected)

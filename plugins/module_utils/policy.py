@@ -200,10 +200,15 @@ def policies_equal(a, b, partition=None):
     """True when two policy documents (dicts or JSON text; None for absent) mean the same thing."""
     if a is None or b is None:
         return a is None and b is None
-    if isinstance(a, (str, bytes, bytearray)):
-        a = parse_policy(a, "policy")
-    if isinstance(b, (str, bytes, bytearray)):
-        b = parse_policy(b, "policy")
+    try:
+        if isinstance(a, (str, bytes, bytearray)):
+            a = parse_policy(a, "policy")
+        if isinstance(b, (str, bytes, bytearray)):
+            b = parse_policy(b, "policy")
+    except PolicyError:
+        return a == b  # a document that does not parse can only be equal to the same text
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return a == b
     partition = partition or _find_partition(a, b)
     return normalize_policy(a, partition) == normalize_policy(b, partition)
 
@@ -246,9 +251,9 @@ def _lint_permissions(stmt, label):
         problems.append("%s allows %s on Resource '*' (administrator access): name the actions and resources, "
                         "or set allow_admin: true" % (label, ", ".join(repr(a) for a in admin)))
     elif admin and "NotResource" in stmt:
+        granted = ", ".join(repr(a) for a in admin)
         problems.append("%s allows %s on every resource except %s (administrator access): name the resources, "
-                        "or set allow_admin: true" % (label, ", ".join(repr(a) for a in admin),
-                                                       _as_list(stmt["NotResource"])))
+                        "or set allow_admin: true" % (label, granted, _as_list(stmt["NotResource"])))
     return problems
 
 

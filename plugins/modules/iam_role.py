@@ -1,0 +1,382 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: iam_role
+short_description: Manage an IAM role, its trust policy, managed and inline policies, and tags
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an IAM role together with its trust policy, attached managed policies,
+    inline policies, permissions boundary and tags.
+  - Policy documents are compared by meaning, not by text, so an equivalent document never reports a
+    change. Statement order, a string versus a one-item list, a C(Principal) of C(*) versus an C(AWS)
+    principal of C(*), an account id versus its root ARN in any partition, and the case of action names
+    make no difference.
+  - Least privilege is enforced before any AWS call. Unless O(allow_admin=true) the module refuses the
+    AWS-managed policies C(AdministratorAccess), C(PowerUserAccess) and C(IAMFullAccess), inline
+    statements that allow C(*), C(*:*) or C(iam:*) on resource C(*) or use C(NotAction) with Allow,
+    and trust statements that trust the principal C(*) without a condition. The error names the
+    statement (its Sid or index) and why.
+  - O(state=absent) deletes in the order IAM requires, removing the role from its instance profiles,
+    detaching managed policies and deleting inline policies first.
+  - Every input is validated before any AWS call; every problem is reported at once.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  name:
+    description:
+      - The role name, 1 to 64 letters, digits and C(+=,.@_-).
+    type: str
+    required: true
+    aliases: [role_name]
+  path:
+    description:
+      - The path of the role, for example C(/app/). A new role is created at C(/) when not given.
+      - IAM cannot move a role to another path; giving a path that differs from an existing role's
+        path is an error (delete and re-create the role to move it).
+    type: str
+  description:
+    description:
+      - A description of the role (at most 1000 characters). Left unchanged when not given.
+    type: str
+  assume_role_policy_document:
+    description:
+      - The trust policy, as a mapping or JSON text.
+      - Mutually exclusive with O(trusted_services).
+      - When neither this nor O(trusted_services) is given, a new role trusts C(ec2.amazonaws.com) and an
+        existing role keeps its trust policy.
+    type: json
+    aliases: [trust_policy]
+  trusted_services:
+    description:
+      - Shorthand for a trust policy that lets these service principals call C(sts:AssumeRole).
+      - Mutually exclusive with O(assume_role_policy_document). When neither is given, a new role trusts
+        C(ec2.amazonaws.com) (that is, the default is V([ec2.amazonaws.com]) for a new role).
+    type: list
+    elements: str
+  max_session_duration:
+    description:
+      - The maximum session duration in seconds, 3600 to 43200. Left unchanged when not given
+        (a new role gets AWS's default of 3600).
+    type: int
+  permissions_boundary:
+    description:
+      - The ARN of a managed policy used as permissions boundary. An empty string removes the boundary.
+        Left unchanged when not given.
+    type: str
+    aliases: [boundary]
+  managed_policies:
+    description:
+      - Managed policies to attach, as ARNs or names. A name (or C(path/Name)) is resolved with
+        C(GetPolicy) to the AWS-managed C(arn:PARTITION:iam::aws:policy/NAME) or the customer-managed
+        C(arn:PARTITION:iam::ACCOUNT:policy/NAME), without listing the account's policies; a name that
+        matches both is an error.
+      - Left unchanged when not given.
+    type: list
+    elements: str
+    aliases: [managed_policy]
+  purge_managed_policies:
+    description:
+      - Detach attached managed policies that are not in O(managed_policies).
+      - Off by default because a role may be shared with other deployments. Only applies when
+        O(managed_policies) is given.
+    type: bool
+    default: false
+  inline_policies:
+    description:
+      - Inline policies, as a mapping of policy name to policy document (mapping or JSON text).
+      - Left unchanged when not given.
+    type: dict
+  purge_inline_policies:
+    description:
+      - Delete inline policies that are not in O(inline_policies). Only applies when O(inline_policies)
+        is given.
+    type: bool
+    default: false
+  tags:
+    description:
+      - Tags of the role, as a mapping. Keys starting with C(aws:) are reserved by AWS and never touched.
+      - Left unchanged when not given.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description:
+      - Remove tags that are not in O(tags). Only applies when O(tags) is given; C(aws:) tags are never
+        removed.
+    type: bool
+    default: true
+  state:
+    description:
+      - Whether the role should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - After creating a role, wait until IAM answers for it several consecutive times (botocore's
+        C(role_exists) waiter, then 3 successful reads in a row), so the next task can use it.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait at most when O(wait=true).
+    type: int
+    default: 120
+  allow_admin:
+    description:
+      - Allow administrator-level grants that are refused otherwise (see the description).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reads the role and reports what would change without changing it. A role that would be created is
+        returned as predicted, with its ARN built from the account id, so later tasks can use RV(role.arn).
+  diff_mode:
+    support: full
+    description: Shows the declared fields of the role before and after.
+notes:
+  - IAM is eventually consistent; calls that meet C(ConcurrentModification), or C(NoSuchEntity) right after
+    the role was created, are retried briefly.
+  - Needs C(iam:GetRole), C(iam:ListAttachedRolePolicies), C(iam:ListRolePolicies), C(iam:GetRolePolicy),
+    C(iam:ListRoleTags), C(iam:ListInstanceProfilesForRole), C(iam:GetPolicy) (for names) and, to change,
+    the matching create, update, attach, put, tag and delete permissions.
+extends_documentation_fragment:
+  - keyless.aws.aws
+"""
+
+EXAMPLES = r"""
+- name: Role for the application's EC2 instances (trusts ec2.amazonaws.com by default)
+  keyless.aws.iam_role:
+    name: AppInstanceRole
+    description: Role for the app's EC2 instances
+    managed_policies:
+      - arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy
+    inline_policies:
+      AppAccess:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: S3Objects
+            Effect: Allow
+            Action: [s3:GetObject, s3:PutObject]
+            Resource: arn:aws:s3:::my-app-data/*
+          - Sid: S3List
+            Effect: Allow
+            Action: s3:ListBucket
+            Resource: arn:aws:s3:::my-app-data
+          - Sid: Queue
+            Effect: Allow
+            Action: [sqs:SendMessage, sqs:ReceiveMessage, sqs:DeleteMessage]
+            Resource: arn:aws:sqs:us-east-1:123456789012:app-queue
+          - Sid: Secrets
+            Effect: Allow
+            Action: secretsmanager:GetSecretValue
+            Resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:my-app/*
+    tags:
+      app: my-app
+  register: app_role
+
+- name: A role for ECS tasks, attached policy given by name, other attachments removed
+  keyless.aws.iam_role:
+    name: AppTaskRole
+    path: /app/
+    trusted_services: [ecs-tasks.amazonaws.com]
+    managed_policies: [CloudWatchAgentServerPolicy]
+    purge_managed_policies: true
+    max_session_duration: 7200
+
+- name: A role assumed from another account with an external id
+  keyless.aws.iam_role:
+    name: CrossAccountReader
+    assume_role_policy_document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {AWS: "210987654321"}
+          Action: sts:AssumeRole
+          Condition: {StringEquals: {sts:ExternalId: my-external-id}}
+
+- name: Remove the permissions boundary of a role
+  keyless.aws.iam_role:
+    name: AppInstanceRole
+    permissions_boundary: ""
+
+- name: Delete a role (out of its instance profiles, policies detached and deleted first)
+  keyless.aws.iam_role:
+    name: AppTaskRole
+    state: absent
+"""
+
+RETURN = r"""
+role:
+  description:
+    - The role after the task; in check mode the predicted role (RV(role.role_id) and RV(role.create_date)
+      are null for a role that would be created). Null when the role is absent.
+  returned: always
+  type: dict
+  contains:
+    arn:
+      description: The ARN of the role.
+      type: str
+      sample: arn:aws:iam::123456789012:role/AppInstanceRole
+    role_name:
+      description: The name of the role.
+      type: str
+      sample: AppInstanceRole
+    role_id:
+      description: The stable id of the role.
+      type: str
+      sample: AROAEXAMPLEID1234567
+    path:
+      description: The path of the role.
+      type: str
+      sample: /
+    description:
+      description: The description of the role.
+      type: str
+      sample: Role for the app's EC2 instances
+    max_session_duration:
+      description: The maximum session duration in seconds.
+      type: int
+      sample: 3600
+    assume_role_policy_document:
+      description: The trust policy.
+      type: dict
+      sample: {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+               "Action": "sts:AssumeRole"}]}
+    permissions_boundary:
+      description: The ARN of the permissions boundary, or null.
+      type: str
+      sample: null
+    managed_policies:
+      description: The ARNs of the attached managed policies, sorted.
+      type: list
+      elements: str
+      sample: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]
+    inline_policies:
+      description: The inline policies, name to document.
+      type: dict
+      sample: {"AppAccess": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+               "Resource": "arn:aws:s3:::my-app-data"}]}}
+    tags:
+      description: The tags of the role (read with ListRoleTags).
+      type: dict
+      sample: {"app": "my-app"}
+    instance_profiles:
+      description: The instance profiles that hold the role.
+      type: list
+      elements: dict
+      sample: [{"instance_profile_name": "AppInstanceProfile", "arn": "arn:aws:iam::123456789012:instance-profile/AppInstanceProfile",
+                "instance_profile_id": "AIPAEXAMPLEID1234567"}]
+    create_date:
+      description: When the role was created (ISO 8601).
+      type: str
+      sample: "2026-12-01T08:00:00+00:00"
+changes:
+  description: The changes made (or, in check mode, that would be made), in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "create_role", "target": "AppInstanceRole", "before": null, "after": "AppInstanceRole"},
+           {"action": "attach_role_policy", "target": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+            "before": null, "after": null}]
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError
+except ImportError:  # handled by AwsContext (missing_required_lib)
+    BotoCoreError = Exception
+
+from ansible_collections.keyless.aws.plugins.module_utils import iam
+from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context, fail_on_errors
+from ansible_collections.keyless.aws.plugins.module_utils.plan import diff
+
+
+def argument_spec():
+    return dict(
+        name=dict(type="str", required=True, aliases=["role_name"]),
+        path=dict(type="str"),
+        description=dict(type="str"),
+        assume_role_policy_document=dict(type="json", aliases=["trust_policy"]),
+        trusted_services=dict(type="list", elements="str"),
+        max_session_duration=dict(type="int"),
+        permissions_boundary=dict(type="str", aliases=["boundary"]),
+        managed_policies=dict(type="list", elements="str", aliases=["managed_policy"]),
+        purge_managed_policies=dict(type="bool", default=False),
+        inline_policies=dict(type="dict"),
+        purge_inline_policies=dict(type="bool", default=False),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=120),
+        allow_admin=dict(type="bool", default=False),
+    )
+
+
+def observe(module, ctx, client, desired):
+    """The role as it is, plus the desired state completed with what needs AWS (policy ARNs, default trust)."""
+    observed = iam.observe_role(client, desired["name"])
+    if desired["state"] == "absent":
+        return observed
+    names = [p for p in desired["managed_policies"] or [] if not p.startswith("arn:")]
+    if names:
+        arns, errors = iam.resolve_policy_arns(client, desired["managed_policies"], ctx.partition, ctx.account_id)
+        fail_on_errors(module, errors)
+        desired["managed_policies"] = arns
+    if observed and desired["path"] is not None and desired["path"] != observed["path"]:
+        module.fail_json(msg="path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
+                             "(state=absent) and create it again at the new path"
+                             % (desired["path"], desired["name"], observed["path"]))
+    if observed is None and desired["assume_role_policy_document"] is None:
+        desired["assume_role_policy_document"] = iam.trust_policy_for_services(iam.DEFAULT_TRUSTED_SERVICES)
+    return observed
+
+
+def run(module, ctx, desired):
+    client = ctx.client("iam")
+    observed = observe(module, ctx, client, desired)
+    plan = iam.plan_role(desired, observed)
+    arn = observed["arn"] if observed else None
+    if arn is None and desired["state"] == "present":
+        arn = iam.role_arn(ctx.partition, ctx.account_id, desired["path"], desired["name"])
+    predicted = iam.predict_role(desired, observed, arn)
+    if module.check_mode or not plan.changed:
+        return plan, observed, predicted
+    created = iam.apply_role_plan(client, plan)
+    if desired["state"] == "absent":
+        return plan, observed, None
+    if created and module.params["wait"]:
+        iam.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])
+    # Report what IAM now says, not what we hoped; just-created roles may need a moment to read back.
+    return plan, observed, iam.observe_role(client, desired["name"], settle=("NoSuchEntity",)) or predicted
+
+
+def main():
+    module = aws_module(argument_spec(), mutually_exclusive=[("assume_role_policy_document", "trusted_services")])
+    desired, errors = iam.role_desired(module.params)
+    ctx = context(module, errors, default_region="us-east-1")
+    try:
+        plan, before, after = run(module, ctx, desired)
+    except AwsCallError as exc:
+        fail_aws(module, exc)
+    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
+        module.fail_json(msg="iam_role failed for %s: %s" % (desired["name"], exc))
+    keys = iam.declared_keys(module.params) if desired["state"] == "present" else list(iam.DECLARABLE)
+    if before is None and "assume_role_policy_document" not in keys:
+        keys.append("assume_role_policy_document")  # a new role gets a trust policy, declared or default
+    module.exit_json(
+        changed=plan.changed,
+        role=after,
+        changes=plan.as_list(),
+        diff=diff(iam.declared_view(before, keys), iam.declared_view(after, keys)),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""iam_role run in-process under moto's mock_aws; AWS state is asserted with boto3, not the module's report."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import botocore.client
+import moto
+import pytest
+from botocore.exceptions import ClientError
+
+from ansible_collections.keyless.aws.plugins.module_utils import iam
+from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.modules import iam_role
+from tests.support.module_runner import run_module
+
+ACCOUNT = "123456789012"  # moto's default account
+CW = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+APP_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "S3Objects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": "arn:aws:s3:::my-app-data/*"},
+        {"Sid": "S3List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::my-app-data"},
+        {"Sid": "Queue", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+         "Resource": "arn:aws:sqs:us-east-1:123456789012:app-queue"},
+        {"Sid": "Secrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:my-app/*"},
+    ],
+}
+ROLE = {"name": "AppInstanceRole", "description": "app role", "managed_policies": [CW],
+        "inline_policies": {"AppAccess": APP_ACCESS}, "tags": {"app": "my-app"}}
+
+
+@pytest.fixture(scope="module")
+def moto_iam():
+    """One mock for the module: loading AWS's ~1,000 managed policies takes seconds, so do it once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        with moto.mock_aws():
+            yield boto3.client("iam", region_name="us-east-1")
+
+
+def _clean(client):
+    """Delete every role, instance profile and customer policy, so each test starts from an empty account."""
+    for profile in client.list_instance_profiles()["InstanceProfiles"]:
+        for role in profile["Roles"]:
+            client.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"],
+                                                     RoleName=role["RoleName"])
+        client.delete_instance_profile(InstanceProfileName=profile["InstanceProfileName"])
+    for role in client.list_roles()["Roles"]:
+        name = role["RoleName"]
+        for p in client.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            client.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
+        for p in client.list_role_policies(RoleName=name)["PolicyNames"]:
+            client.delete_role_policy(RoleName=name, PolicyName=p)
+        client.delete_role(RoleName=name)
+    for policy in client.list_policies(Scope="Local")["Policies"]:
+        client.delete_policy(PolicyArn=policy["Arn"])
+
+
+@pytest.fixture
+def aws(moto_iam, monkeypatch):
+    monkeypatch.setattr(iam, "READY_DELAY", 0)
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    _clean(moto_iam)
+    yield moto_iam
+    _clean(moto_iam)
+
+
+@pytest.fixture
+def api_calls(monkeypatch):
+    """Every AWS operation any botocore client makes, in order."""
+    seen = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        seen.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return seen
+
+
+MUTATING_PREFIXES = ("Create", "Put", "Attach", "Detach", "Delete", "Update", "Tag", "Untag", "Add", "Remove")
+
+
+def mutating(calls):
+    return [c for c in calls if c.startswith(MUTATING_PREFIXES)]
+
+
+def test_create_then_rerun_unchanged(aws, api_calls):
+    first = run_module(iam_role.main, ROLE)
+    assert first.changed and not first.failed, first
+    assert first["role"]["arn"] == "arn:aws:iam::%s:role/AppInstanceRole" % ACCOUNT
+    role = aws.get_role(RoleName="AppInstanceRole")["Role"]
+    assert role["Description"] == "app role"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert [p["PolicyArn"] for p in aws.list_attached_role_policies(RoleName="AppInstanceRole")["AttachedPolicies"]] == [CW]
+    assert aws.get_role_policy(RoleName="AppInstanceRole", PolicyName="AppAccess")["PolicyDocument"] == APP_ACCESS
+    assert aws.list_role_tags(RoleName="AppInstanceRole")["Tags"] == [{"Key": "app", "Value": "my-app"}]
+    assert first["role"]["role_id"] == role["RoleId"]
+    assert "GetRole" in api_calls[api_calls.index("CreateRole"):]  # waited / read back after creating
+
+    del api_calls[:]
+    second = run_module(iam_role.main, ROLE)
+    assert not second.changed and second["changes"] == [], second
+    assert mutating(api_calls) == []
+    assert second["role"]["managed_policies"] == [CW]
+    assert second["role"]["inline_policies"] == {"AppAccess": APP_ACCESS}
+
+
+def test_equivalent_documents_are_no_change(aws):
+    assert run_module(iam_role.main, ROLE).changed
+    shuffled = json.loads(json.dumps(APP_ACCESS))
+    shuffled["Statement"].reverse()
+    shuffled["Statement"][0]["Action"] = "SECRETSMANAGER:GetSecretValue"
+    args = dict(ROLE, inline_policies={"AppAccess": json.dumps(shuffled)}, trusted_services=["ec2.amazonaws.com"])
+    again = run_module(iam_role.main, args)
+    assert not again.changed, again["changes"]
+
+
+def test_check_mode_creates_nothing_and_returns_arn(aws, api_calls):
+    result = run_module(iam_role.main, dict(ROLE, path="/app/"), check_mode=True)
+    assert result.changed and not result.failed
+    assert result["role"]["arn"] == "arn:aws:iam::%s:role/app/AppInstanceRole" % ACCOUNT
+    assert result["role"]["managed_policies"] == [CW]
+    assert [c["action"] for c in result["changes"]] == ["create_role", "attach_role_policy", "put_role_policy"]
+    assert mutating(api_calls) == []
+    assert aws.list_roles()["Roles"] == []
+
+
+def test_diff_on_create_and_update(aws):
+    created = run_module(iam_role.main, ROLE, diff=True)
+    assert created["diff"]["before"] == {}
+    after = created["diff"]["after"]
+    assert after["role_name"] == "AppInstanceRole" and after["tags"] == {"app": "my-app"}
+    assert after["managed_policies"] == [CW] and "assume_role_policy_document" in after
+
+    updated = run_module(iam_role.main, {"name": "AppInstanceRole", "tags": {"app": "v2"}, "max_session_duration": 7200},
+                         diff=True, check_mode=True)
+    assert updated.changed
+    assert updated["diff"]["before"] == {"role_name": "AppInstanceRole", "tags": {"app": "my-app"},
+                                         "max_session_duration": 3600}
+    assert updated["diff"]["after"] == {"role_name": "AppInstanceRole", "tags": {"app": "v2"},
+                                        "max_session_duration": 7200}
+    assert aws.get_role(RoleName="AppInstanceRole")["Role"]["MaxSessionDuration"] == 3600  # check mode
+
+
+def test_update_each_field(aws):
+    run_module(iam_role.main, ROLE)
+    boundary = aws.create_policy(PolicyName="Boundary", PolicyDocument=json.dumps(APP_ACCESS))["Policy"]["Arn"]
+    result = run_module(iam_role.main, {
+        "name": "AppInstanceRole", "description": "new", "max_session_duration": 7200,
+        "trusted_services": ["ecs-tasks.amazonaws.com"], "permissions_boundary": boundary,
+        "managed_policies": ["AmazonSSMManagedInstanceCore"], "purge_managed_policies": True,
+        "inline_policies": {"Other": APP_ACCESS}, "purge_inline_policies": True,
+        "tags": {"team": "t"}, "purge_tags": True})
+    assert result.changed and not result.failed, result
+    role = aws.get_role(RoleName="AppInstanceRole")["Role"]
+    assert role["Description"] == "new" and role["MaxSessionDuration"] == 7200
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    attached = [p["PolicyArn"] for p in aws.list_attached_role_policies(RoleName="AppInstanceRole")["AttachedPolicies"]]
+    assert attached == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+    assert aws.list_role_policies(RoleName="AppInstanceRole")["PolicyNames"] == ["Other"]
+    assert aws.list_role_tags(RoleName="AppInstanceRole")["Tags"] == [{"Key": "team", "Value": "t"}]
+
+    removed = run_module(iam_role.main, {"name": "AppInstanceRole", "permissions_boundary": ""})
+    assert [c["action"] for c in removed["changes"]] == ["delete_role_permissions_boundary"]
+    assert "PermissionsBoundary" not in aws.get_role(RoleName="AppInstanceRole")["Role"]
+
+
+def test_no_purge_keeps_other_attachments(aws):
+    run_module(iam_role.main, ROLE)
+    result = run_module(iam_role.main, {"name": "AppInstanceRole", "managed_policies": ["AmazonSSMManagedInstanceCore"],
+                                        "inline_policies": {"Other": APP_ACCESS}})
+    assert [c["action"] for c in result["changes"]] == ["attach_role_policy", "put_role_policy"]
+    assert len(aws.list_attached_role_policies(RoleName="AppInstanceRole")["AttachedPolicies"]) == 2
+    assert sorted(aws.list_role_policies(RoleName="AppInstanceRole")["PolicyNames"]) == ["AppAccess", "Other"]
+
+
+def test_absent_deletes_in_safe_order(aws, api_calls):
+    run_module(iam_role.main, ROLE)
+    aws.create_instance_profile(InstanceProfileName="AppProfile")
+    aws.add_role_to_instance_profile(InstanceProfileName="AppProfile", RoleName="AppInstanceRole")
+    del api_calls[:]
+    result = run_module(iam_role.main, {"name": "AppInstanceRole", "state": "absent"}, diff=True)
+    assert result.changed and result["role"] is None
+    assert mutating(api_calls) == ["RemoveRoleFromInstanceProfile", "DetachRolePolicy", "DeleteRolePolicy", "DeleteRole"]
+    assert aws.list_roles()["Roles"] == []
+    assert aws.get_instance_profile(InstanceProfileName="AppProfile")["InstanceProfile"]["Roles"] == []
+    assert result["diff"]["after"] == {} and result["diff"]["before"]["role_name"] == "AppInstanceRole"
+
+    again = run_module(iam_role.main, {"name": "AppInstanceRole", "state": "absent"})
+    assert not again.changed
+
+
+def test_absent_check_mode_deletes_nothing(aws):
+    run_module(iam_role.main, ROLE)
+    result = run_module(iam_role.main, {"name": "AppInstanceRole", "state": "absent"}, check_mode=True)
+    assert result.changed and result["role"] is None
+    assert aws.get_role(RoleName="AppInstanceRole")["Role"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    ({"name": "x" * 65}, "name="),
+    ({"name": "bad/name"}, "contains '/'"),
+    ({"name": "r", "max_session_duration": 100}, "max_session_duration=100"),
+    ({"name": "r", "assume_role_policy_document": "{not json"}, "assume_role_policy_document is not valid JSON"),
+    ({"name": "r", "inline_policies": {"P": {"Version": "2012-10-17"}}}, "inline_policies.P has no Statement"),
+    ({"name": "r", "permissions_boundary": "arn:aws:iam::1:policy/x"}, "permissions_boundary="),
+    ({"name": "r", "managed_policies": ["AdministratorAccess"]}, "administrator-level"),
+    ({"name": "r", "managed_policies": ["arn:aws:iam::aws:policy/IAMFullAccess"]}, "administrator-level"),
+    ({"name": "r", "inline_policies": {"All": {"Statement": [{"Effect": "Allow", "Action": "*:*", "Resource": "*"}]}}},
+     "statement #0 (no Sid) allows '*:*' on Resource '*'"),
+    ({"name": "r", "assume_role_policy_document": {"Statement": [
+        {"Sid": "Anyone", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}},
+     "statement 'Anyone' trusts Principal '*'"),
+])
+def test_validation_errors_make_no_aws_call(monkeypatch, args, fragment):
+    created = []
+    monkeypatch.setattr(boto3.session.Session, "client", lambda self, *a, **k: created.append(a) or pytest.fail("client"))
+    result = run_module(iam_role.main, args)
+    assert result.failed and fragment in result["msg"], result
+    assert created == []
+
+
+def test_mutually_exclusive_trust(monkeypatch):
+    monkeypatch.setattr(boto3.session.Session, "client", lambda self, *a, **k: pytest.fail("client created"))
+    result = run_module(iam_role.main, {"name": "r", "trusted_services": ["ec2.amazonaws.com"],
+                                        "assume_role_policy_document": json.dumps(iam.trust_policy_for_services(["x"]))})
+    assert result.failed and "mutually exclusive" in result["msg"]
+
+
+def test_allow_admin(aws):
+    result = run_module(iam_role.main, {"name": "Admin", "managed_policies": ["AdministratorAccess"], "allow_admin": True})
+    assert result.changed and not result.failed, result
+    attached = aws.list_attached_role_policies(RoleName="Admin")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+
+
+def test_unknown_policy_name_fails_before_changing(aws, api_calls):
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": ["NoSuchPolicyAnywhere"]})
+    assert result.failed and "no managed policy named 'NoSuchPolicyAnywhere'" in result["msg"]
+    assert mutating(api_calls) == []
+
+
+def test_customer_policy_by_path_and_name(aws):
+    arn = aws.create_policy(PolicyName="AppRead", Path="/app/", PolicyDocument=json.dumps(APP_ACCESS))["Policy"]["Arn"]
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": ["app/AppRead"]})
+    assert result["role"]["managed_policies"] == [arn]
+
+
+def test_names_resolved_with_get_policy_not_listing(aws, api_calls):
+    run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
+    assert "ListPolicies" not in api_calls and api_calls.count("GetPolicy") == 2
+
+
+def test_ambiguous_policy_name(aws):
+    aws.create_policy(PolicyName="CloudWatchAgentServerPolicy", PolicyDocument=json.dumps(APP_ACCESS))
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
+    assert result.failed and "ambiguous" in result["msg"]
+
+
+def test_path_cannot_change(aws):
+    run_module(iam_role.main, {"name": "r", "path": "/a/"})
+    result = run_module(iam_role.main, {"name": "r", "path": "/b/"})
+    assert result.failed and "IAM cannot move a role" in result["msg"]
+
+
+def test_existing_role_keeps_trust_when_none_given(aws):
+    run_module(iam_role.main, {"name": "r", "trusted_services": ["lambda.amazonaws.com"]})
+    result = run_module(iam_role.main, {"name": "r", "tags": {"a": "b"}})
+    assert [c["action"] for c in result["changes"]] == ["tag_role"]
+    trust = aws.get_role(RoleName="r")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_aws_error_is_reported_clearly(aws):
+    def denied(self, operation, params):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, operation)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(botocore.client.BaseClient, "_make_api_call", denied)
+        result = run_module(iam_role.main, {"name": "r"})
+    assert result.failed
+    assert result["msg"].startswith("GetRole failed for r; AccessDenied: no; what to do:")
+
+
+# ---- iam.py helpers that need AWS-like behaviour ---------------------------------------------------------
+
+class FakeWaiter:
+    def wait(self, **kwargs):
+        self.kwargs = kwargs
+
+
+class FlakyIam:
+    """GetRole answers from a script of outcomes (True = found, False = NoSuchEntity)."""
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.reads = 0
+
+    def get_waiter(self, name):
+        assert name == "role_exists"
+        return FakeWaiter()
+
+    def get_role(self, RoleName):
+        self.reads += 1
+        if not self.outcomes.pop(0):
+            raise ClientError({"Error": {"Code": "NoSuchEntity", "Message": "not yet"}}, "GetRole")
+        return {"Role": {"RoleName": RoleName}}
+
+
+def test_wait_counts_consecutive_reads(monkeypatch):
+    monkeypatch.setattr(iam, "READY_DELAY", 0)
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    client = FlakyIam([True, False, True, True, True])
+    assert iam.wait_role_ready(client, "r", consecutive=3, timeout=30)
+    assert client.reads == 5  # waiter ok (1), ok (2), fail (0), ok, ok, ok (3)
+
+
+def test_wait_times_out(monkeypatch):
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(iam.time, "monotonic", lambda: next(clock))
+    with pytest.raises(AwsCallError) as err:
+        iam.wait_role_ready(FlakyIam([False] * 100), "r", consecutive=3, timeout=25)
+    assert "was not read 3 times in a row" in str(err.value)
+
+
+def test_call_retries_settling_codes_briefly(monkeypatch):
+    slept = []
+    monkeypatch.setattr(iam, "_sleep", slept.append)
+    attempts = []
+
+    def flaky(**kwargs):
+        attempts.append(kwargs)
+        if len(attempts) < 3:
+            raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "AttachRolePolicy")
+        return "ok"
+
+    assert iam.call("AttachRolePolicy", "r", flaky, settle={"ConcurrentModification"}, RoleName="r") == "ok"
+    assert slept == [1, 2] and len(attempts) == 3
+
+
+def test_call_gives_up_and_does_not_retry_other_codes(monkeypatch):
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+
+    def always(**kwargs):
+        raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "X")
+
+    with pytest.raises(AwsCallError) as err:
+        iam.call("X", "r", always, settle={"ConcurrentModification"})
+    assert err.value.code == "ConcurrentModification"
+    calls = []
+
+    def denied(**kwargs):
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "X")
+
+    with pytest.raises(AwsCallError):
+        iam.call("X", "r", denied, settle={"ConcurrentModification"})
+    assert calls == [1]
