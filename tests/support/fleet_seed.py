@@ -5,9 +5,11 @@ API (stable; other engineers import it):
 
     seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="realistic", seed=0,
                correct_profile=None, other_profile="LegacyProfile", control_group=0,
-               imdsv1_callers=None, tag=None, image_id=None, batch=1000) -> dict
+               imdsv1_callers=None, tag=None, image_id=None, batch=1000, name_tags=None) -> dict
 
-    Launches `count` instances tagged `tag` (default {"Fleet": prefix}) and Name=<prefix>-<profile>-<imds>, plus
+    Launches `count` instances tagged `tag` (default {"Fleet": prefix}) and Name=<prefix>-<profile>-<imds>
+    (name_tags; default: only when count <= 2000, because moto's DescribeInstances costs O(instances x
+    tags in the region): every extra tag slows every describe of a large fleet), plus
     `control_group` instances tagged {"Fleet": prefix + "-control"} (every value of `tag` + "-control") (outside a selector on the fleet tag;
     they get the other profile and IMDS optional, so a test can check they are untouched).
 
@@ -152,7 +154,7 @@ def put_imdsv1_calls(cloudwatch, counts, when=None):
 
 def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="realistic", seed=0,
                correct_profile=None, other_profile="LegacyProfile", control_group=0,
-               imdsv1_callers=None, tag=None, image_id=None, batch=1000):
+               imdsv1_callers=None, tag=None, image_id=None, batch=1000, name_tags=None):
     """Launch a mixed fleet; see the module docstring for the categories returned."""
     if mix not in ("realistic", "uniform"):
         raise ValueError("mix must be 'realistic' or 'uniform', not %r" % (mix,))
@@ -161,6 +163,8 @@ def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="reali
     iam = _client("iam", endpoint_url, region)
     cloudwatch = _client("cloudwatch", endpoint_url, region)
     image_id = image_id or DEFAULT_IMAGE
+    if name_tags is None:
+        name_tags = count <= 2000
     tag = dict(tag or {"Fleet": prefix})
     profiles = {"other": ensure_profile(iam, other_profile) if (mix == "realistic" or control_group) else None,
                 "correct": ensure_profile(iam, correct_profile) if correct_profile else None}
@@ -180,7 +184,7 @@ def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="reali
     profile_names = {"none": None, "other": other_profile, "correct": correct_profile}
     to_stop, to_terminate, to_associate = [], [], []
     for (profile, imds, state), idxs in sorted(groups.items()):
-        tags = dict(tag, Name="%s-%s-%s" % (prefix, profile, imds))
+        tags = dict(tag, Name="%s-%s-%s" % (prefix, profile, imds)) if name_tags else dict(tag)
         ids = _launch(ec2, image_id, len(idxs), tags, imds, batch)
         out["all"].extend(ids)
         if profile_names[profile]:
@@ -193,7 +197,8 @@ def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="reali
         (to_stop if state == "stopped" else out["running"]).extend(ids)
     if control_group:
         ctl_tag = {k: v + "-control" for k, v in tag.items()}
-        ctl_tag["Name"] = "%s-control" % prefix
+        if name_tags:
+            ctl_tag["Name"] = "%s-control" % prefix
         out["control_group"] = _launch(ec2, image_id, control_group, ctl_tag, "optional", batch)
         to_associate.extend((iid, other_profile) for iid in out["control_group"])
     _associate(ec2, to_associate)

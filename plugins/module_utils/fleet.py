@@ -1,0 +1,325 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet engine's front half: which instances a task selects, and what they look like now.
+
+Public API (used by ec2_profile_association, ec2_metadata_options and ec2_fleet_info; keep it stable):
+
+    selector_argument_spec() -> dict
+        instance_ids, filters, tags, states (default running+stopped), all_instances.
+    validate_selector(params) -> list[str]
+        Pure. Every problem as "option=value ...: what is allowed". Refuses an empty selector unless
+        all_instances is true, and all_instances combined with other selectors.
+    build_filters(params) -> list[{"Name": str, "Values": [str]}]
+        EC2 filters of the selector (tags become tag:<key>); instance_ids are not in it (see chunks).
+    observe_instances(ec2, params, page_size=1000) -> Selection
+        Bulk DescribeInstances (MaxResults=1000 a page; instance_ids as instance-id filters of at most
+        200 values a call). Selection.instances: {id: record} in the selected states;
+        Selection.skipped: [record] selected but in another state (record["skip_reason"]);
+        Selection.missing: [id] asked for by instance_ids but not found; Selection.calls: API calls made.
+    instance_record(raw) -> dict
+        A small record of one DescribeInstances instance: instance_id, state, name, profile_arn,
+        profile_association_id, metadata (MetadataOptions as returned), launch_template ({id, name,
+        version} or None). Kept small so 10,000 instances fit in little memory.
+    association_index(ec2, instance_ids, page_size=1000) -> dict[instance_id, association]
+        The active IAM instance profile association of each given instance (association:
+        {association_id, state, profile_arn}); instances without one are absent. Chunked instance-id
+        filters for up to 1,000 instances, otherwise one paginated listing of every association.
+        An instance's current profile is its active association: moto's DescribeInstances goes stale
+        after a Replace, and AWS keeps `disassociated` associations listed for a while.
+    index_associations(raw_associations, wanted=None) -> dict    (pure form of the above)
+    prepare_ec2_client(ec2, endpoint_url=None) -> ec2
+        Call once on the EC2 client before association_index against a local endpoint (moto page-size
+        shim; a no-op for AWS endpoints).
+"""
+
+from __future__ import annotations
+
+import re
+
+INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
+DEFAULT_STATES = ["running", "stopped"]
+PAGE_SIZE = 1000
+# EC2 accepts at most 200 values in one filter; chunk instance-id filters at that.
+FILTER_VALUES_MAX = 200
+# Up to this many instances, look associations up by instance-id filter; beyond, list them all.
+ASSOCIATION_LOOKUP_MAX = 1000
+
+INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
+FILTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._*?/-]*$")
+# Association states, most current first: during a Replace the new one is associating while the old is
+# disassociating; `disassociated` ones are history.
+ASSOCIATION_RANK = {"associating": 3, "associated": 2, "disassociating": 1}
+
+SKIP_REASONS = {
+    "pending": "instance is pending (launching): converge it once it is running",
+    "stopping": "instance is stopping: converge it once it is stopped",
+    "shutting-down": "instance is shutting down (terminating)",
+    "terminated": "instance is terminated",
+    "running": "instance is running, which is not in the states option",
+    "stopped": "instance is stopped, which is not in the states option",
+}
+
+
+def selector_argument_spec():
+    """The selector options every fleet module accepts (documented in each module)."""
+    return dict(
+        instance_ids=dict(type="list", elements="str"),
+        filters=dict(type="dict"),
+        tags=dict(type="dict"),
+        states=dict(type="list", elements="str", choices=list(INSTANCE_STATES), default=list(DEFAULT_STATES)),
+        all_instances=dict(type="bool", default=False),
+    )
+
+
+def _values_error(option, key, value):
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "%s[%r] is an empty list: give at least one value" % (option, key)
+        bad = [v for v in value if isinstance(v, (dict, list, tuple)) or v is None]
+        if bad:
+            return "%s[%r]=%r: values must be strings (or a list of strings)" % (option, key, value)
+        return None
+    if isinstance(value, dict) or value is None:
+        return "%s[%r]=%r: the value must be a string or a list of strings" % (option, key, value)
+    return None
+
+
+def validate_selector(params):
+    """Pure checks of the selector options; returns a list of error messages (empty when valid)."""
+    errors = []
+    ids = params.get("instance_ids") or []
+    bad_ids = [i for i in ids if not isinstance(i, str) or not INSTANCE_ID_RE.match(i)]
+    if bad_ids:
+        errors.append("instance_ids has invalid ids %s: an instance id is i- followed by 8 to 17 hex digits "
+                      "(e.g. i-0123456789abcdef0)" % ", ".join(repr(i) for i in bad_ids[:10]))
+    filters = params.get("filters")
+    if filters is not None and not isinstance(filters, dict):
+        errors.append("filters=%r: must be a dict of EC2 filter name -> value or list of values" % (filters,))
+        filters = None
+    for key, value in (filters or {}).items():
+        if not isinstance(key, str) or not FILTER_NAME_RE.match(key):
+            errors.append("filters has an invalid filter name %r: use an EC2 DescribeInstances filter name such "
+                          "as instance-type, subnet-id or tag:Team" % (key,))
+            continue
+        err = _values_error("filters", key, value)
+        if err:
+            errors.append(err)
+    tags = params.get("tags")
+    if tags is not None and not isinstance(tags, dict):
+        errors.append("tags=%r: must be a dict of tag key -> value or list of values" % (tags,))
+        tags = None
+    for key, value in (tags or {}).items():
+        if not isinstance(key, str) or not key or len(key) > 128:
+            errors.append("tags has an invalid tag key %r: a tag key is 1 to 128 characters" % (key,))
+            continue
+        err = _values_error("tags", key, value)
+        if err:
+            errors.append(err)
+    states = params.get("states")
+    if states is not None:
+        bad = [s for s in states if s not in INSTANCE_STATES]
+        if bad:
+            errors.append("states has %s: choose from %s" % (", ".join(repr(s) for s in bad), ", ".join(INSTANCE_STATES)))
+        elif not states:
+            errors.append("states=[] selects nothing: give at least one of %s" % ", ".join(INSTANCE_STATES))
+    has_selector = bool(ids or filters or tags)
+    if params.get("all_instances"):
+        if has_selector:
+            errors.append("all_instances=true selects every instance in the region: do not combine it with "
+                          "instance_ids, filters or tags (drop all_instances to select by those)")
+    elif not has_selector:
+        errors.append("the selector is empty: give instance_ids, filters or tags, or set all_instances=true to "
+                      "act on every instance in the region")
+    return errors
+
+
+def _as_values(value):
+    if isinstance(value, (list, tuple)):
+        return [_scalar(v) for v in value]
+    return [_scalar(value)]
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def build_filters(params):
+    """EC2 Filters for the selector's filters and tags (instance_ids are chunked separately)."""
+    filters = []
+    for key, value in sorted((params.get("filters") or {}).items()):
+        filters.append({"Name": key, "Values": _as_values(value)})
+    for key, value in sorted((params.get("tags") or {}).items()):
+        filters.append({"Name": "tag:%s" % key, "Values": _as_values(value)})
+    return filters
+
+
+def chunks(items, size):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _launch_template(tags):
+    lt_id = tags.get("aws:ec2launchtemplate:id")
+    if not lt_id:
+        return None
+    return {"id": lt_id, "name": tags.get("aws:ec2launchtemplate:name"),
+            "version": tags.get("aws:ec2launchtemplate:version")}
+
+
+def instance_record(raw):
+    """A small dict of what the fleet modules need from one DescribeInstances instance."""
+    tags = {t.get("Key"): t.get("Value") for t in raw.get("Tags") or ()}
+    profile = raw.get("IamInstanceProfile") or {}
+    return {
+        "instance_id": raw["InstanceId"],
+        "state": (raw.get("State") or {}).get("Name"),
+        "name": tags.get("Name"),
+        "profile_arn": profile.get("Arn"),
+        "profile_association_id": profile.get("Id"),
+        "metadata": dict(raw.get("MetadataOptions") or {}),
+        "launch_template": _launch_template(tags),
+    }
+
+
+class Selection:
+    """What observe_instances found: selected instances, skipped ones, missing ids, calls made."""
+
+    def __init__(self):
+        self.instances = {}
+        self.skipped = []
+        self.missing = []
+        self.calls = 0
+
+    def __len__(self):
+        return len(self.instances)
+
+
+def describe_pages(ec2, filters, page_size=PAGE_SIZE):
+    """Yield raw instances of every DescribeInstances page for these filters; count pages in .calls."""
+    paginator = ec2.get_paginator("describe_instances")
+    kwargs = {"PaginationConfig": {"PageSize": page_size}}
+    if filters:
+        kwargs["Filters"] = filters
+    for page in paginator.paginate(**kwargs):
+        yield None  # one marker per page so callers can count calls
+        for reservation in page.get("Reservations") or ():
+            for raw in reservation.get("Instances") or ():
+                yield raw
+
+
+def describe_instances(ec2, filters, instance_ids=None, page_size=PAGE_SIZE):
+    """(records, calls): every instance matching filters (and instance_ids, chunked), as small records."""
+    records = {}
+    calls = 0
+    if instance_ids:
+        batches = [filters + [{"Name": "instance-id", "Values": chunk}]
+                   for chunk in chunks(sorted(set(instance_ids)), FILTER_VALUES_MAX)]
+    else:
+        batches = [filters]
+    for batch in batches:
+        for raw in describe_pages(ec2, batch, page_size):
+            if raw is None:
+                calls += 1
+                continue
+            rec = instance_record(raw)
+            records[rec["instance_id"]] = rec
+    return records, calls
+
+
+def observe_instances(ec2, params, page_size=PAGE_SIZE):
+    """Describe the selected instances in bulk and split them by the states option (see module doc)."""
+    selection = Selection()
+    states = params.get("states") or DEFAULT_STATES
+    ids = params.get("instance_ids") or []
+    records, selection.calls = describe_instances(ec2, build_filters(params), ids, page_size)
+    for iid in sorted(records):
+        rec = records[iid]
+        if rec["state"] in states:
+            selection.instances[iid] = rec
+        else:
+            rec["skip_reason"] = SKIP_REASONS.get(rec["state"], "instance is %s" % rec["state"])
+            selection.skipped.append(rec)
+    selection.missing = sorted(set(ids) - set(records))
+    return selection
+
+
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov")
+
+
+def is_aws_endpoint(endpoint_url):
+    """True for AWS's own endpoints (or none given): the moto page-size shim must never reach AWS."""
+    if not endpoint_url:
+        return True
+    host = re.sub(r"^[a-z]+://", "", endpoint_url.lower()).split("/")[0].split(":")[0]
+    return host.endswith(AWS_HOST_SUFFIXES)
+
+
+def _copy_max_results(params, **kwargs):
+    body = params.get("body")
+    if isinstance(body, dict) and "MaxResults" in body:
+        body.setdefault("MaxItems", body["MaxResults"])
+
+
+def prepare_ec2_client(ec2, endpoint_url=None):
+    """Make a local (moto) endpoint page associations like AWS. moto 5.2 reads the page size of
+    DescribeIamInstanceProfileAssociations from `MaxItems` instead of `MaxResults` and so pages at 100,
+    which would make a 10,000-instance rerun cost 100 calls instead of 10. For a non-AWS endpoint only,
+    send the page size under both names; AWS itself never sees the extra parameter. Idempotent."""
+    if is_aws_endpoint(endpoint_url) or getattr(ec2, "_keyless_page_shim", False):
+        return ec2
+    ec2.meta.events.register("before-call.ec2.DescribeIamInstanceProfileAssociations", _copy_max_results)
+    ec2._keyless_page_shim = True
+    return ec2
+
+
+def _better(assoc, current):
+    return current is None or ASSOCIATION_RANK.get(assoc["state"], 0) > ASSOCIATION_RANK.get(current["state"], 0)
+
+
+def index_associations(raw_associations, wanted=None):
+    """Pure: {instance_id: active association} from DescribeIamInstanceProfileAssociations items."""
+    index = {}
+    for raw in raw_associations:
+        iid = raw.get("InstanceId")
+        state = raw.get("State")
+        if state not in ASSOCIATION_RANK or (wanted is not None and iid not in wanted):
+            continue
+        assoc = {"association_id": raw.get("AssociationId"), "state": state,
+                 "profile_arn": (raw.get("IamInstanceProfile") or {}).get("Arn")}
+        if _better(assoc, index.get(iid)):
+            index[iid] = assoc
+    return index
+
+
+def describe_associations(ec2, filters=None, page_size=PAGE_SIZE):
+    """(raw associations, calls) of one paginated DescribeIamInstanceProfileAssociations."""
+    items = []
+    calls = 0
+    kwargs = {"PaginationConfig": {"PageSize": page_size}}
+    if filters:
+        kwargs["Filters"] = filters
+    for page in ec2.get_paginator("describe_iam_instance_profile_associations").paginate(**kwargs):
+        calls += 1
+        items.extend(page.get("IamInstanceProfileAssociations") or ())
+    return items, calls
+
+
+def association_index(ec2, instance_ids, page_size=PAGE_SIZE, return_calls=False):
+    """The active association of each instance in instance_ids (see module doc)."""
+    wanted = set(instance_ids)
+    raw, calls = [], 0
+    if not wanted:
+        pass
+    elif len(wanted) <= ASSOCIATION_LOOKUP_MAX:
+        for chunk in chunks(sorted(wanted), FILTER_VALUES_MAX):
+            items, n = describe_associations(ec2, [{"Name": "instance-id", "Values": chunk}], page_size)
+            raw.extend(items)
+            calls += n
+    else:
+        raw, calls = describe_associations(ec2, None, page_size)
+    index = index_associations(raw, wanted)
+    return (index, calls) if return_calls else index
