@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import socket
 import time
 
-try:  # Python 3
-    from urllib.error import HTTPError, URLError
-    from urllib.request import ProxyHandler, Request, build_opener
-except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps the import test quiet
-    HTTPError = URLError = Exception
-    ProxyHandler = Request = build_opener = None
+from urllib.error import HTTPError
+from urllib.request import ProxyHandler, Request, build_opener
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 IPV6_ENDPOINT = "http://[fd00:ec2::254]"
@@ -86,7 +81,7 @@ class ImdsClient:
                     response = ImdsResponse(resp.status, resp.read().decode("utf-8", "replace"))
             except HTTPError as exc:
                 response = ImdsResponse(exc.code, _read_error_body(exc))
-            except (URLError, socket.timeout, ConnectionError, OSError) as exc:
+            except OSError as exc:  # URLError, timeouts, refused/reset connections
                 last_reason = getattr(exc, "reason", None) or exc
                 continue
             if response.status in RETRY_STATUSES and attempt + 1 < attempts:

@@ -208,7 +208,7 @@ def argument_spec():
     return dict(
         endpoint=dict(type="str"),
         ipv6=dict(type="bool", default=False),
-        token_ttl=dict(type="int", default=imds.MAX_TOKEN_TTL),
+        token_ttl=dict(type="int", default=imds.MAX_TOKEN_TTL, no_log=False),
         timeout=dict(type="float", default=2.0),
         retries=dict(type="int", default=2),
         expected_role=dict(type="str"),

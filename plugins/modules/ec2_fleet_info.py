@@ -1,0 +1,376 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ec2_fleet_info
+short_description: Audit the instance profiles and metadata options of a fleet of EC2 instances
+version_added: 0.1.0
+description:
+  - Read-only audit of the selected instances. Per instance it reports the Name tag, the state, the
+    instance profile (ARN and name, from the instance's active association), the role inside the
+    profile, the metadata (IMDS) options, the launch template the instance came from, optionally its
+    IMDSv1 usage from CloudWatch, and findings against an optional O(expected) spec.
+  - Observes in bulk so a large fleet costs few calls; C(DescribeInstances) and
+    C(DescribeIamInstanceProfileAssociations) at 1,000 a page, one C(GetInstanceProfile) per distinct
+    profile (not per instance), one C(DescribeLaunchTemplates) per 200 distinct templates and, with
+    O(imdsv1_usage=true), one C(GetMetricData) per 500 instances.
+  - Makes no modifying call, ever.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  instance_ids:
+    description:
+      - Select these instances.
+    type: list
+    elements: str
+  filters:
+    description:
+      - Select the instances matching these C(DescribeInstances) filters (filter name to a value or a
+        list of values), for example C(instance-type) or C(subnet-id).
+    type: dict
+  tags:
+    description:
+      - Select the instances carrying these tags (tag key to a value or a list of values); they become
+        C(tag:<key>) filters.
+    type: dict
+  states:
+    description:
+      - Audit the selected instances in these states. Selected instances in other states are listed in
+        RV(skipped) with the reason.
+    type: list
+    elements: str
+    choices: [pending, running, stopping, stopped, shutting-down, terminated]
+    default: [running, stopped]
+  all_instances:
+    description:
+      - Select every instance in the region. An empty selector is refused unless this is V(true).
+    type: bool
+    default: false
+  expected:
+    description:
+      - What a compliant instance looks like. Every key is optional; only the keys given are checked.
+      - C(instance_profile) - name or ARN of the expected instance profile (findings C(no_profile),
+        C(wrong_profile)).
+      - C(role) - name or ARN of the role the profile must hold (findings C(no_profile), C(wrong_role)).
+      - C(http_tokens) - V(required) (finding C(imdsv1_allowed)) or V(optional) (C(imdsv2_required)).
+      - C(http_endpoint) - V(enabled) (finding C(endpoint_disabled)) or V(disabled) (C(endpoint_enabled)).
+      - C(min_hop_limit) - the smallest acceptable hop limit, 1 to 64 (finding C(hop_limit_below_minimum)).
+      - Whatever O(expected) says, a profile that no longer exists is reported as C(profile_not_found),
+        a profile without a role as C(profile_without_role), and with O(imdsv1_usage=true) an instance
+        with IMDSv1 calls as C(imdsv1_in_use).
+    type: dict
+  imdsv1_usage:
+    description:
+      - Read the CloudWatch metric C(MetadataNoToken) (Sum over O(imdsv1_lookback_days)) of every audited
+        instance and report it as RV(instances[].imdsv1_calls).
+    type: bool
+    default: false
+  imdsv1_lookback_days:
+    description:
+      - The window, in days, for O(imdsv1_usage). AWS's migration guidance is 14 days without IMDSv1 calls.
+    type: int
+    default: 14
+  fail_on_findings:
+    description:
+      - Fail the task when any audited instance is not compliant (the full result is still returned).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: The module changes nothing, so there is nothing to diff.
+notes:
+  - The profile of an instance is read from its active association (C(associating), C(associated) or
+    C(disassociating)); EC2 reports profiles by ARN only, the name is the last segment of the ARN.
+  - Needs C(ec2:DescribeInstances), C(ec2:DescribeIamInstanceProfileAssociations),
+    C(ec2:DescribeLaunchTemplates), C(iam:GetInstanceProfile) and, with O(imdsv1_usage=true),
+    C(cloudwatch:GetMetricData).
+extends_documentation_fragment:
+  - keyless.aws.aws
+"""
+
+EXAMPLES = r"""
+- name: Audit the web fleet against the documented setup
+  keyless.aws.ec2_fleet_info:
+    tags:
+      Fleet: web
+    expected:
+      instance_profile: web-instance-profile
+      http_tokens: required
+      http_endpoint: enabled
+      min_hop_limit: 2
+    imdsv1_usage: true
+  register: audit
+
+- name: Show the counts
+  ansible.builtin.debug:
+    var: audit.summary
+
+- name: Fail the play when anything in the account is not compliant
+  keyless.aws.ec2_fleet_info:
+    all_instances: true
+    expected:
+      http_tokens: required
+    fail_on_findings: true
+"""
+
+RETURN = r"""
+instances:
+  description: One entry per audited instance, sorted by instance id.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance id.
+      type: str
+    name:
+      description: The C(Name) tag, or null.
+      type: str
+    state:
+      description: The instance state.
+      type: str
+    instance_profile_arn:
+      description: The ARN of the profile of the active association, or null.
+      type: str
+    instance_profile_name:
+      description: The profile's name (last segment of the ARN), or null.
+      type: str
+    association_state:
+      description: The state of the active association (C(associated), C(associating), C(disassociating)), or null.
+      type: str
+    role_name:
+      description: The role inside the profile, or null.
+      type: str
+    metadata_options:
+      description: The instance's metadata options.
+      type: dict
+      contains:
+        http_tokens:
+          description: C(optional) or C(required).
+          type: str
+        http_endpoint:
+          description: C(enabled) or C(disabled).
+          type: str
+        http_put_response_hop_limit:
+          description: The hop limit.
+          type: int
+        http_protocol_ipv6:
+          description: C(enabled) or C(disabled).
+          type: str
+        instance_metadata_tags:
+          description: C(enabled) or C(disabled).
+          type: str
+    imdsv1_calls:
+      description: Sum of C(MetadataNoToken) over the lookback window; null unless O(imdsv1_usage=true).
+      type: float
+    launch_template:
+      description: The launch template the instance came from ({id, name, version}), or null.
+      type: dict
+    findings:
+      description: What does not match O(expected) (see there), in a fixed order.
+      type: list
+      elements: str
+    compliant:
+      description: True when there are no findings.
+      type: bool
+  sample:
+    - instance_id: i-0123456789abcdef0
+      name: web-1
+      state: running
+      instance_profile_arn: arn:aws:iam::123456789012:instance-profile/legacy-profile
+      instance_profile_name: legacy-profile
+      association_state: associated
+      role_name: legacy-role
+      metadata_options: {http_tokens: optional, http_endpoint: enabled, http_put_response_hop_limit: 1,
+                         http_protocol_ipv6: disabled, instance_metadata_tags: disabled}
+      imdsv1_calls: 12.0
+      launch_template: {id: lt-0123456789abcdef0, name: web, version: "3"}
+      findings: [wrong_profile, imdsv1_allowed, hop_limit_below_minimum, imdsv1_in_use]
+      compliant: false
+summary:
+  description: Counts over RV(instances).
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Audited instances.
+      type: int
+    compliant:
+      description: Instances without findings.
+      type: int
+    non_compliant:
+      description: Instances with at least one finding.
+      type: int
+    by_state:
+      description: Audited instances per state.
+      type: dict
+    by_finding:
+      description: Instances per finding (findings nobody has are left out).
+      type: dict
+    skipped:
+      description: Selected instances in a state outside O(states).
+      type: int
+    missing:
+      description: Ids in O(instance_ids) that do not exist.
+      type: int
+  sample: {total: 3, compliant: 1, non_compliant: 2, by_state: {running: 2, stopped: 1},
+           by_finding: {no_profile: 1, imdsv1_allowed: 2}, skipped: 1, missing: 0}
+skipped:
+  description: Selected instances in a state outside O(states), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{instance_id: i-0fedcba9876543210, name: old, state: terminated, reason: instance is terminated}]
+missing_instance_ids:
+  description: Ids given in O(instance_ids) that EC2 does not know.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+expected:
+  description: The expected spec the findings were computed against.
+  returned: always
+  type: dict
+  sample: {instance_profile: web-instance-profile, http_tokens: required, min_hop_limit: 2}
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # handled by AwsContext (missing_required_lib)
+    BotoCoreError = ClientError = Exception
+
+from ansible_collections.keyless.aws.plugins.module_utils import fleet, fleet_audit
+from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, error_code, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
+
+TEMPLATE_IDS_PER_CALL = 200
+MAX_FAILED_LISTED = 20
+
+
+def argument_spec():
+    spec = fleet.selector_argument_spec()
+    spec.update(
+        expected=dict(type="dict"),
+        imdsv1_usage=dict(type="bool", default=False),
+        imdsv1_lookback_days=dict(type="int", default=14),
+        fail_on_findings=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def validate(params):
+    errors = fleet.validate_selector(params) + fleet_audit.validate_expected(params.get("expected"))
+    days = params.get("imdsv1_lookback_days")
+    if days is not None and not 1 <= days <= 455:
+        errors.append("imdsv1_lookback_days=%r is out of range: use 1 to 455 (CloudWatch keeps hourly data 455 days)"
+                      % days)
+    return errors
+
+
+def read_profiles(iam, names):
+    """{name: {found, role_name}} with one GetInstanceProfile per distinct profile."""
+    out = {}
+    for name in sorted(names):
+        try:
+            profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchEntity", "NoSuchEntityException"):
+                out[name] = {"found": False, "role_name": None}
+                continue
+            raise AwsCallError.from_client_error(exc, "GetInstanceProfile", name)
+        roles = profile.get("Roles") or []
+        out[name] = {"found": True, "role_name": roles[0]["RoleName"] if roles else None}
+    return out
+
+
+def read_template_names(ec2, template_ids):
+    """{template id: name}; a deleted template is simply left out."""
+    names = {}
+    ids = sorted(template_ids)
+    for chunk in fleet.chunks(ids, TEMPLATE_IDS_PER_CALL):
+        try:
+            pages = ec2.get_paginator("describe_launch_templates").paginate(LaunchTemplateIds=chunk)
+            for page in pages:
+                for lt in page.get("LaunchTemplates") or ():
+                    names[lt["LaunchTemplateId"]] = lt.get("LaunchTemplateName")
+        except ClientError as exc:
+            if not (error_code(exc) or "").startswith("InvalidLaunchTemplateId"):
+                raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplates")
+            # One unknown id fails the whole call: look the chunk up one by one instead.
+            for template_id in chunk:
+                try:
+                    found = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
+                except ClientError:
+                    continue
+                for lt in found:
+                    names[lt["LaunchTemplateId"]] = lt.get("LaunchTemplateName")
+    return names
+
+
+def read_imdsv1_calls(ctx, instance_ids, lookback_days):
+    from ansible_collections.keyless.aws.plugins.module_utils.imdsv1_usage import imdsv1_call_counts
+    return imdsv1_call_counts(ctx.client("cloudwatch"), sorted(instance_ids), lookback_days)
+
+
+def observe(ctx, params):
+    ec2 = fleet.prepare_ec2_client(ctx.client("ec2"), ctx.endpoint_url)
+    selection = fleet.observe_instances(ec2, params)
+    ids = list(selection.instances)
+    associations = fleet.association_index(ec2, ids)
+    names = set(fleet_audit.last_segment(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
+    profiles = read_profiles(ctx.client("iam"), names)
+    template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
+                       if r.get("launch_template") and not r["launch_template"].get("name"))
+    template_names = read_template_names(ec2, template_ids) if template_ids else {}
+    calls = read_imdsv1_calls(ctx, ids, params["imdsv1_lookback_days"]) if params["imdsv1_usage"] and ids else {}
+    return selection, associations, profiles, template_names, calls
+
+
+def audit(params, selection, associations, profiles, template_names, calls):
+    expected = fleet_audit.normalize_expected(params.get("expected"))
+    checked = bool(params.get("imdsv1_usage"))
+    rows = [fleet_audit.audit_row(selection.instances[iid], associations.get(iid), profiles, expected,
+                                  imdsv1_calls=calls.get(iid, 0) if checked else None, imdsv1_checked=checked,
+                                  template_names=template_names)
+            for iid in sorted(selection.instances)]
+    skipped = [{"instance_id": r["instance_id"], "name": r.get("name"), "state": r.get("state"),
+                "reason": r.get("skip_reason")} for r in selection.skipped]
+    return dict(changed=False, instances=rows, summary=fleet_audit.summarize(rows, skipped, selection.missing),
+                skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
+
+
+def failure_message(result):
+    bad = [r for r in result["instances"] if not r["compliant"]]
+    listed = ", ".join("%s (%s)" % (r["instance_id"], ", ".join(r["findings"])) for r in bad[:MAX_FAILED_LISTED])
+    more = " and %d more" % (len(bad) - MAX_FAILED_LISTED) if len(bad) > MAX_FAILED_LISTED else ""
+    counts = ", ".join("%s=%d" % kv for kv in sorted(result["summary"]["by_finding"].items()))
+    return "%d of %d instances are not compliant (%s): %s%s" % (
+        len(bad), result["summary"]["total"], counts, listed, more)
+
+
+def main():
+    module = aws_module(argument_spec())
+    ctx = context(module, validate(module.params), require_region=True)
+    try:
+        observed = observe(ctx, module.params)
+    except AwsCallError as exc:
+        fail_aws(module, exc)
+    except ClientError as exc:
+        fail_aws(module, exc, getattr(exc, "operation_name", None))
+    except BotoCoreError as exc:
+        module.fail_json(msg="AWS call failed: %s" % exc)
+    result = audit(module.params, *observed)
+    if module.params["fail_on_findings"] and result["summary"]["non_compliant"]:
+        module.fail_json(msg=failure_message(result), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""ec2_fleet_info in-process under moto's mock_aws: rows, findings, launch templates, validation."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ansible_collections.keyless.aws.plugins.modules import ec2_fleet_info
+from tests.support.module_runner import run_module
+
+IMAGE = "ami-12c6146b"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    with mock_aws():
+        yield boto3.client("ec2", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+
+
+def _profile(iam, name, role=None):
+    arn = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
+    if role:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+    return arn
+
+
+def _launch(ec2, name, tokens="optional", hop=1, profile=None, template=None, fleet="web"):
+    kwargs = dict(MinCount=1, MaxCount=1,
+                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name},
+                                                                           {"Key": "Fleet", "Value": fleet}]}])
+    if template:
+        kwargs["LaunchTemplate"] = {"LaunchTemplateId": template, "Version": "1"}
+    else:
+        kwargs.update(ImageId=IMAGE, InstanceType="t3.micro",
+                      MetadataOptions={"HttpTokens": tokens, "HttpPutResponseHopLimit": hop, "HttpEndpoint": "enabled"})
+    iid = ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+    if profile:
+        ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Arn": profile})
+    return iid
+
+
+@pytest.fixture
+def fleet(aws):
+    ec2, iam = aws
+    app = _profile(iam, "app-profile", "app-role")
+    legacy = _profile(iam, "legacy-profile", "legacy-role")
+    empty = _profile(iam, "empty-profile")
+    lt = ec2.create_launch_template(LaunchTemplateName="web-template", LaunchTemplateData={
+        "ImageId": IMAGE, "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    ids = {
+        "good": _launch(ec2, "good", "required", 2, app),
+        "legacy": _launch(ec2, "legacy", "optional", 1, legacy),
+        "bare": _launch(ec2, "bare", "optional", 2),
+        "empty": _launch(ec2, "empty", "required", 2, empty),
+        "templated": _launch(ec2, "templated", profile=app, template=lt),
+        "stopped": _launch(ec2, "stopped", "required", 2, app),
+        "terminated": _launch(ec2, "terminated", "required", 2),
+        "outside": _launch(ec2, "outside", "optional", 1, fleet="db"),
+    }
+    # moto does not apply a template's MetadataOptions at launch, so set them afterwards
+    ec2.modify_instance_metadata_options(InstanceId=ids["templated"], HttpTokens="required", HttpPutResponseHopLimit=2,
+                                         HttpEndpoint="enabled")
+    ec2.stop_instances(InstanceIds=[ids["stopped"]])
+    ec2.terminate_instances(InstanceIds=[ids["terminated"]])
+    return ec2, iam, ids, lt
+
+
+EXPECTED = {"instance_profile": "app-profile", "http_tokens": "required", "min_hop_limit": 2}
+
+
+def test_audit_rows_and_summary(fleet):
+    _ec2, _iam, ids, lt = fleet
+    result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED})
+    assert not result.failed and not result.changed, result
+    rows = dict((r["instance_id"], r) for r in result["instances"])
+    assert set(rows) == {ids[k] for k in ("good", "legacy", "bare", "empty", "templated", "stopped")}
+    assert [r["instance_id"] for r in result["instances"]] == sorted(rows)
+    good = rows[ids["good"]]
+    assert good["name"] == "good" and good["state"] == "running" and good["compliant"]
+    assert good["instance_profile_name"] == "app-profile" and good["role_name"] == "app-role"
+    assert good["instance_profile_arn"].endswith(":instance-profile/app-profile")
+    assert good["metadata_options"]["http_tokens"] == "required"
+    assert good["metadata_options"]["http_put_response_hop_limit"] == 2
+    assert good["imdsv1_calls"] is None and good["launch_template"] is None
+    assert rows[ids["legacy"]]["findings"] == ["wrong_profile", "imdsv1_allowed", "hop_limit_below_minimum"]
+    assert rows[ids["legacy"]]["role_name"] == "legacy-role"
+    assert rows[ids["bare"]]["findings"] == ["no_profile", "imdsv1_allowed"]
+    assert rows[ids["bare"]]["role_name"] is None
+    assert rows[ids["empty"]]["findings"] == ["wrong_profile", "profile_without_role"]
+    templated = rows[ids["templated"]]
+    assert templated["launch_template"] == {"id": lt, "name": "web-template", "version": "1"}
+    assert templated["compliant"], templated
+    assert rows[ids["stopped"]]["state"] == "stopped" and rows[ids["stopped"]]["compliant"]
+    assert result["skipped"] == [{"instance_id": ids["terminated"], "name": "terminated", "state": "terminated",
+                                  "reason": "instance is terminated"}]
+    assert result["summary"] == {"total": 6, "compliant": 3, "non_compliant": 3,
+                                 "by_state": {"running": 5, "stopped": 1},
+                                 "by_finding": {"no_profile": 1, "wrong_profile": 2, "profile_without_role": 1,
+                                                "imdsv1_allowed": 2, "hop_limit_below_minimum": 1},
+                                 "skipped": 1, "missing": 0}
+    assert result["expected"] == EXPECTED
+
+
+def test_profile_read_from_association_after_replace(fleet):
+    """moto's DescribeInstances keeps the old profile after a Replace; the audit must not."""
+    ec2, _iam, ids, _lt = fleet
+    assoc = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [ids["legacy"]]}])["IamInstanceProfileAssociations"][0]
+    ec2.replace_iam_instance_profile_association(AssociationId=assoc["AssociationId"],
+                                                 IamInstanceProfile={"Name": "app-profile"})
+    result = run_module(ec2_fleet_info.main, {"instance_ids": [ids["legacy"]], "expected": EXPECTED})
+    row = result["instances"][0]
+    assert row["instance_profile_name"] == "app-profile" and row["role_name"] == "app-role"
+    assert "wrong_profile" not in row["findings"]
+
+
+def test_deleted_profile_is_a_finding(fleet):
+    ec2, iam, ids, _lt = fleet
+    iam.remove_role_from_instance_profile(InstanceProfileName="legacy-profile", RoleName="legacy-role")
+    iam.delete_instance_profile(InstanceProfileName="legacy-profile")
+    result = run_module(ec2_fleet_info.main, {"instance_ids": [ids["legacy"]]})
+    assert not result.failed, result
+    assert result["instances"][0]["findings"] == ["profile_not_found"]
+
+
+def test_states_and_missing_ids(fleet):
+    _ec2, _iam, ids, _lt = fleet
+    result = run_module(ec2_fleet_info.main, {"instance_ids": [ids["stopped"], ids["good"], "i-0123456789abcdef0"],
+                                              "states": ["running"]})
+    assert [r["instance_id"] for r in result["instances"]] == [ids["good"]]
+    assert result["skipped"][0]["instance_id"] == ids["stopped"]
+    assert "not in the states option" in result["skipped"][0]["reason"]
+    assert result["missing_instance_ids"] == ["i-0123456789abcdef0"]
+    assert result["summary"]["missing"] == 1 and result["summary"]["skipped"] == 1
+
+
+def test_fail_on_findings_names_instances(fleet):
+    _ec2, _iam, ids, _lt = fleet
+    result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED,
+                                              "fail_on_findings": True})
+    assert result.failed
+    assert "3 of 6 instances are not compliant" in result["msg"]
+    assert "%s (no_profile, imdsv1_allowed)" % ids["bare"] in result["msg"]
+    assert result["summary"]["non_compliant"] == 3  # the full result is still returned
+    ok = run_module(ec2_fleet_info.main, {"instance_ids": [ids["good"]], "expected": EXPECTED,
+                                          "fail_on_findings": True})
+    assert not ok.failed
+
+
+def test_check_mode_is_the_same_read(fleet):
+    _ec2, _iam, ids, _lt = fleet
+    normal = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED})
+    checked = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED}, check_mode=True)
+    assert normal["instances"] == checked["instances"] and not checked.changed
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({}, "the selector is empty"),
+    ({"tags": {"Fleet": "web"}, "expected": {"http_tokens": "always"}}, "expected.http_tokens='always'"),
+    ({"tags": {"Fleet": "web"}, "expected": {"min_hop": 2}}, "expected has unknown keys min_hop"),
+    ({"tags": {"Fleet": "web"}, "imdsv1_lookback_days": 0}, "imdsv1_lookback_days=0 is out of range"),
+    ({"instance_ids": ["web-1"]}, "instance_ids has invalid ids 'web-1'"),
+])
+def test_validation_before_any_call(args, fragment):
+    # no AWS here: a call would go to a closed local port and fail differently
+    result = run_module(ec2_fleet_info.main, dict(args, endpoint_url="http://127.0.0.1:9"))
+    assert result.failed and fragment in result["msg"], result["msg"]
