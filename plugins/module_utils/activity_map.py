@@ -243,7 +243,7 @@ def is_denied(event):
 
 def s3_object_level(action):
     """True for S3 actions IAM evaluates against object ARNs (bucket/key), False for bucket ARNs."""
-    prefix, _, name = action.partition(":")
+    prefix, _sep, name = action.partition(":")
     if prefix != "s3":
         return False
     return bool(_S3_OBJECT_LEVEL.match(name))

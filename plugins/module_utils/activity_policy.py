@@ -183,8 +183,8 @@ def _s3_object_patterns(arns):
     """bucket/dir/file -> bucket/dir/* per bucket; too many prefixes collapse to their common folder."""
     by_bucket = {}
     for arn in arns:
-        head, _, rest = arn.partition(":::")
-        bucket, _, key = rest.partition("/")
+        head, _sep, rest = arn.partition(":::")
+        bucket, _sep, key = rest.partition("/")
         if "*" in key or "?" in key:
             pattern = key
         elif "/" in key:

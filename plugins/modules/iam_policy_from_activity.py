@@ -338,10 +338,10 @@ def main():
                                    organization_id=params.get("organization_id"))
     except TrailError as exc:
         module.fail_json(msg=str(exc))
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
+        if not hasattr(exc, "response"):  # a BotoCoreError: connection, credentials, parsing
+            module.fail_json(msg="reading CloudTrail events failed: %s" % exc)
         fail_aws(module, exc, resource=params.get("s3_bucket") or ", ".join(regions or []))
-    except BotoCoreError as exc:
-        module.fail_json(msg="reading CloudTrail events failed: %s" % exc)
     result = analyze(collected.events, policies, role["Arn"], include_denied=params["include_denied"])
     if collected.truncated:
         module.warn("stopped after max_events=%d events: the result covers the newest part of the window only"
