@@ -360,17 +360,23 @@ def predict_role(desired, observed, arn):
         "instance_profiles": [], "create_date": None,
     }
     out = dict(base)
-    for key in ("description", "max_session_duration", "assume_role_policy_document"):
+    partition = _partition_of(base["arn"])
+    for key in ("description", "max_session_duration"):
         if desired.get(key) is not None:
             out[key] = desired[key]
+    trust = desired.get("assume_role_policy_document")
+    if trust is not None and not policies_equal(trust, base["assume_role_policy_document"], partition):
+        out["assume_role_policy_document"] = trust  # an equivalent document stays as IAM holds it: no false diff
     if desired.get("permissions_boundary") is not None:
         out["permissions_boundary"] = desired["permissions_boundary"] or None
     if desired.get("managed_policies") is not None:
         keep = [] if desired.get("purge_managed_policies") else list(base["managed_policies"])
         out["managed_policies"] = sorted(set(keep) | set(desired["managed_policies"]))
     if desired.get("inline_policies") is not None:
-        keep = {} if desired.get("purge_inline_policies") else dict(base["inline_policies"])
-        keep.update(desired["inline_policies"])
+        current = base["inline_policies"]
+        keep = {} if desired.get("purge_inline_policies") else dict(current)
+        for name, doc in desired["inline_policies"].items():
+            keep[name] = current[name] if policies_equal(doc, current.get(name), partition) else doc
         out["inline_policies"] = keep
     to_set, to_remove = diff_tags(base["tags"], desired.get("tags"), desired.get("purge_tags", True))
     out["tags"] = apply_tags(base["tags"], to_set, to_remove)

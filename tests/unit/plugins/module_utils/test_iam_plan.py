@@ -211,6 +211,15 @@ def test_predict_update_keeps_unmanaged_and_aws_tags():
     assert purged["managed_policies"] == [SSM] and purged["inline_policies"] == {}
 
 
+def test_predict_keeps_equivalent_documents_as_stored():
+    reordered = {"Statement": [{"Resource": "arn:aws:s3:::my-app-data/*", "Action": ["s3:PutObject", "s3:GetObject"],
+                                "Effect": "Allow", "Sid": "S3"}], "Version": "2012-10-17"}
+    same_trust = {"Statement": {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}}
+    role = iam.predict_role(desired(inline_policies={"AppAccess": reordered}, assume_role_policy_document=same_trust),
+                            observed(), None)
+    assert role == observed()  # so --diff shows no false change
+
+
 def test_predict_absent():
     assert iam.predict_role(desired(state="absent"), observed(), None) is None
 
