@@ -105,15 +105,24 @@ def list_profiles(iam, path_prefix=None):
     return profiles
 
 
-def observe_role(iam, name):
-    """{name, arn} of a role, or None when IAM does not know it."""
-    try:
-        raw = iam.get_role(RoleName=name)["Role"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise AwsCallError.from_client_error(exc, "GetRole", name)
-    return {"name": raw["RoleName"], "arn": raw["Arn"]}
+def observe_role(iam, name, attempts=1, sleep=None):
+    """{name, arn} of a role, or None when IAM does not know it after `attempts` reads.
+
+    More than one attempt covers a role created a moment ago (IAM answers NoSuchEntity until it has
+    propagated); the reads back off 1, 2, 4... seconds.
+    """
+    sleep = sleep or time.sleep
+    for attempt in range(attempts):
+        try:
+            raw = iam.get_role(RoleName=name)["Role"]
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise AwsCallError.from_client_error(exc, "GetRole", name)
+            if attempt < attempts - 1:
+                sleep(min(2 ** attempt, 8))
+            continue
+        return {"name": raw["RoleName"], "arn": raw["Arn"]}
+    return None
 
 
 def active_associations(ec2, arn):

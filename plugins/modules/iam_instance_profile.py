@@ -216,6 +216,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.tags import validate_t
 PROFILE_NAME_MAX = 128
 ROLE_NAME_MAX = 64
 WAIT_TIMEOUT_RANGE = (1, 3600)
+# GetRole reads (backing off 1, 2, 4 s) before a role counts as missing.
+ROLE_LOOKUP_ATTEMPTS = 4
 # Changes after which EC2 may not see the profile (or its role) yet.
 NEEDS_WAIT = ("create_instance_profile", "add_role_to_instance_profile")
 
@@ -262,7 +264,8 @@ def _resolve_role(module, ctx, iam, desired, current):
     given = module.params.get("role") or ""
     if not role or (current is not None and role in current["roles"]):
         return current["role_arn"] if current and role else None
-    info = ip.observe_role(iam, role)
+    # Outside check mode a missing role may be one created a moment ago: read it a few times.
+    info = ip.observe_role(iam, role, attempts=1 if module.check_mode else ROLE_LOOKUP_ATTEMPTS)
     if info is None:
         msg = ("role=%r: IAM has no role of that name; create it first (keyless.aws.iam_role) or fix the name"
                % given)

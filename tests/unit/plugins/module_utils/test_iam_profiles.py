@@ -182,3 +182,38 @@ def test_wait_without_role_counts_any_read():
     iam = FakeIam([["X"]])
     ip.wait_profile_ready(iam, "P", consecutive=3, timeout=60, sleep=clock.sleep, clock=clock)
     assert iam.reads == 3
+
+
+def _client_error(code):
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+    return ClientError({"Error": {"Code": code, "Message": code}}, "GetRole")
+
+
+class FlakyRoles:
+    """NoSuchEntity for the first `misses` reads, then the role (IAM propagating a new role)."""
+
+    def __init__(self, misses, code="NoSuchEntity"):
+        self.misses = misses
+        self.code = code
+        self.calls = 0
+
+    def get_role(self, RoleName):
+        self.calls += 1
+        if self.calls <= self.misses:
+            raise _client_error(self.code)
+        return {"Role": {"RoleName": RoleName, "Arn": "arn:aws:iam::1:role/" + RoleName}}
+
+
+def test_observe_role_rides_out_propagation():
+    slept = []
+    iam = FlakyRoles(misses=2)
+    assert ip.observe_role(iam, "R", attempts=4, sleep=slept.append)["arn"] == "arn:aws:iam::1:role/R"
+    assert iam.calls == 3 and slept == [1, 2]
+    assert ip.observe_role(FlakyRoles(misses=9), "R", attempts=2, sleep=slept.append) is None
+
+
+def test_observe_role_other_errors_are_not_retried():
+    iam = FlakyRoles(misses=1, code="AccessDenied")
+    with pytest.raises(AwsCallError, match="GetRole failed for R; AccessDenied"):
+        ip.observe_role(iam, "R", attempts=4, sleep=lambda s: None)
+    assert iam.calls == 1

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils import connection
+from ansible_collections.keyless.aws.plugins.module_utils import iam_profiles as ip
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_instance_profile_info
 from tests.support.module_runner import run_module
 
@@ -66,9 +67,12 @@ def test_check_mode_with_role_not_created_yet_warns_and_predicts(aws):
     assert "no role of that name" in json.dumps(result.get("warnings"))
 
 
-def test_missing_role_fails_before_any_change(aws):
+def test_missing_role_fails_before_any_change(aws, monkeypatch):
+    slept = []
+    monkeypatch.setattr(ip.time, "sleep", slept.append)
     result = profile({"name": "P", "role": "Nope"})
     assert result.failed and "role='Nope': IAM has no role of that name" in result["msg"]
+    assert slept == [1, 2, 4]  # read 4 times, backing off, before calling it missing
     assert aws.list_instance_profiles()["InstanceProfiles"] == []
 
 
