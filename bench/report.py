@@ -1,0 +1,207 @@
+"""The benchmark's machine facts, targets (pass/fail) and Markdown/JSON output."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine():
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    mem_gib = round(int(line.split()[1]) / 1024.0 / 1024.0, 1)
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": mem_gib, "os": platform.platform(),
+            "python": platform.python_version(), "loadavg_start": loadavg()}
+
+
+def versions():
+    out = {}
+    for name in ("ansible-core", "boto3", "botocore", "moto"):
+        try:
+            from importlib.metadata import version
+            out[name] = version(name)
+        except Exception:  # pylint: disable=broad-except
+            out[name] = None
+    try:
+        out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                       cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except OSError:
+        out["commit"] = None
+    return out
+
+
+def _rows(results, key, **match):
+    return [r for r in results[key] if all(r.get(k) == v for k, v in match.items())]
+
+
+def _one(results, key, **match):
+    rows = _rows(results, key, **match)
+    return rows[0] if rows else None
+
+
+def _target(name, value, limit, passed, detail):
+    return {"target": name, "value": value, "limit": limit, "pass": passed, "detail": detail}
+
+
+def targets(results, smoke=False):
+    """Each target of the issue with its figure and pass/fail (None: not measured in this run)."""
+    out = []
+    sizes = sorted({r["n"] for r in results["bulk"]})
+    n_rerun = 10000 if 10000 in sizes else (max(sizes) if sizes else None)
+    for module in ("ec2_profile_association", "ec2_metadata_options"):
+        row = _one(results, "bulk", n=n_rerun, module=module, op="rerun")
+        if not row:
+            continue
+        limit = 2 * math.ceil(n_rerun / 1000.0) + 5
+        ok = row["mutating"] == 0 and row["calls"] <= limit
+        note = "" if n_rerun == 10000 else " (measured at N=%d; the target is at N=10,000: run --with-10k)" % n_rerun
+        out.append(_target("converged rerun %s at N=10,000: 0 mutating, <= 2*ceil(N/1000)+5 calls" % module,
+                           "%d calls, %d mutating" % (row["calls"], row["mutating"]), "<= %d calls, 0 mutating" % limit,
+                           ok if n_rerun == 10000 else (ok if not smoke else None), "N=%d%s" % (n_rerun, note)))
+
+    bulk = [_one(results, "bulk", n=1000, module=m, op="converge") for m in ("ec2_profile_association", "ec2_metadata_options")]
+    base = [r for r in results["baseline"] if r["op"] == "converge"]
+    if all(bulk) and len(base) >= 2:
+        bn = base[0]["n"]
+        bulk_per = sum(r["task_seconds"] for r in bulk) / 1000.0
+        base_per = sum(r["task_seconds"] for r in base) / float(bn)
+        speedup = base_per / bulk_per if bulk_per else None
+        out.append(_target("first converge at N=1,000: >= 50x faster per instance than the per-instance baseline",
+                           "%.1fx (%.2f ms vs %.0f ms per instance)" % (speedup, bulk_per * 1000, base_per * 1000),
+                           ">= 50x", speedup >= 50, "baseline at N=%d, both modules, module task time" % bn))
+    else:
+        out.append(_target("first converge at N=1,000: >= 50x faster per instance than the baseline", None, ">= 50x",
+                           None, "not measured (needs N=1000 and a baseline)"))
+    flo = _rows(results, "floor", n=1000)
+    if all(bulk) and len(flo) == 2:
+        ours = sum(r["task_seconds"] for r in bulk)
+        ours_wall = sum(r["wall"] for r in bulk)
+        theirs = sum(r["seconds"] for r in flo)
+        out.append(_target("first converge at N=1,000: within 1.5x of the endpoint floor",
+                           "%.2fx (%.1fs vs floor %.1fs; %.2fx with ansible-playbook start-up)"
+                           % (ours / theirs, ours, theirs, ours_wall / theirs),
+                           "<= 1.5x", ours / theirs <= 1.5, "module task time, both modules"))
+    else:
+        out.append(_target("first converge at N=1,000: within 1.5x of the floor", None, "<= 1.5x", None, "not measured"))
+
+    for n in (1000, 10000):
+        rows = _rows(results, "limiter", n=n)
+        if not rows:
+            out.append(_target("limiter at N=%d: <= 1.05x the bound, 0 failed" % n, None, "<= 1.05x", None,
+                               "not measured" + (" (run --with-10k)" if n == 10000 else "")))
+            continue
+        for row in rows:
+            ok = row["ratio_task"] is not None and row["ratio_task"] <= 1.05 and row["failed_instances"] == 0
+            out.append(_target("limiter at N=%d (x%g) %s: <= 1.05x the bound, 0 failed" % (n, row["scale"], row["module"]),
+                               "%.3fx (%.1fs / bound %.1fs), %s failed, %d throttled"
+                               % (row["ratio_task"] or 0, row["task_seconds"], row["bound"], row["failed_instances"],
+                                  row["throttled"]), "<= 1.05x", ok,
+                               "wall incl. ansible start-up %.3fx" % (row["ratio_wall"] or 0)))
+    rss = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == 10000 and r.get("peak_rss_mb")]
+    biggest = max(sizes) if sizes else None
+    if rss:
+        out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB" % max(rss), "<= 300 MB", max(rss) <= 300, ""))
+    else:
+        other = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == biggest and r.get("peak_rss_mb")]
+        out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB at N=%s" % (max(other), biggest) if other else None,
+                           "<= 300 MB", None, "not measured at N=10,000 (run --with-10k)"))
+    return out
+
+
+def _f(value, fmt="%.1f"):
+    return "-" if value is None else fmt % value
+
+
+def markdown(results):
+    m, v = results["machine"], results["versions"]
+    lines = ["# keyless.aws fleet benchmark", "",
+             "%s; %s CPUs (%s), %s GiB; load average %s at start, %s at end; Python %s, ansible-core %s, "
+             "boto3 %s, moto %s; commit %s; %.0fs in all."
+             % (results["date"], m["nproc"], m["cpu"], m["memory_gib"], m.get("loadavg_start"), m.get("loadavg_end"),
+                m["python"], v.get("ansible-core"), v.get("boto3"), v.get("moto"), v.get("commit"),
+                results.get("seconds", 0)), "",
+             "## Bulk modules (uniform fleet: every instance needs the change)", "",
+             "| N | module | op | wall s | module s | ms/instance | API calls | mutating | peak RSS MB | changed |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["bulk"] + results["role"]:
+        lines.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s | %s |" % (
+            r["n"], r["module"], r["op"], _f(r["wall"]), _f(r["task_seconds"]), _f(1000.0 * r["task_seconds"] / r["n"], "%.2f"),
+            r["calls"], r["mutating"], _f(r.get("peak_rss_mb"), "%.0f"), (r.get("summary") or {}).get("changed", "-")))
+    if results["floor"]:
+        lines += ["", "## Endpoint floor (boto3, one thread, no waits) vs first converge", "",
+                  "| N | module | floor s | floor calls | module s | module calls | ratio |", "|---:|---|---:|---:|---:|---:|---:|"]
+        for f in results["floor"]:
+            b = _one(results, "bulk", n=f["n"], module=f["module"], op="converge")
+            lines.append("| %d | %s | %s | %d | %s | %s | %s |" % (
+                f["n"], f["module"], _f(f["seconds"]), f["calls"], _f(b and b["task_seconds"]), b and b["calls"] or "-",
+                _f(b and f["seconds"] and b["task_seconds"] / f["seconds"], "%.2fx")))
+    if results["baseline"]:
+        lines += ["", "## Per-instance baseline (one task per instance in a loop)", "",
+                  "| N | module | wall s | s/instance | API calls | bulk s/instance at N | speedup per instance |",
+                  "|---:|---|---:|---:|---:|---|---:|"]
+        for b in results["baseline"]:
+            per = b["task_seconds"] / b["n"]
+            ref = _one(results, "bulk", n=1000, module=b["module"], op="converge") or _one(
+                results, "bulk", n=b["n"], module=b["module"], op="converge")
+            refper = ref["task_seconds"] / ref["n"] if ref else None
+            lines.append("| %d | %s | %s | %.3f | %d | %s | %s |" % (
+                b["n"], b["module"], _f(b["wall"]), per, b["calls"],
+                "%.4f (N=%d)" % (refper, ref["n"]) if ref else "-", _f(refper and per / refper, "%.0fx")))
+    if results["limiter"]:
+        lines += ["", "## Through the simulated AWS rate limiter (bound = (N - capacity) / (refill x scale))", "",
+                  "| N | scale | module | bound s | module s | ratio | wall s | throttled | failed |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for r in results["limiter"]:
+            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %d | %s |" % (
+                r["n"], r["scale"], r["module"], _f(r["bound"]), _f(r["task_seconds"]), _f(r["ratio_task"], "%.3f"),
+                _f(r["wall"]), r["throttled"], r["failed_instances"]))
+    lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[t["pass"]]
+        lines.append("| %s | %s | %s | %s%s |" % (t["target"], t["value"] or "-", t["limit"], verdict,
+                                                 (" (%s)" % t["detail"]) if t["detail"] else ""))
+    if results.get("problems"):
+        lines += ["", "## Problems", ""] + ["- " + p.replace("\n", " ")[:500] for p in results["problems"]]
+    return "\n".join(lines) + "\n"
+
+
+def write(results, out_dir, smoke=False):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "smoke" if smoke else "latest"
+    stamp = results["date"].replace(":", "").replace("-", "")
+    paths = []
+    for name in ([stem] if smoke else [stem, "run-%s" % stamp]):
+        jpath, mpath = out_dir / (name + ".json"), out_dir / (name + ".md")
+        jpath.write_text(json.dumps(results, indent=1, sort_keys=True, default=str) + "\n")
+        mpath.write_text(markdown(results))
+        paths += [jpath, mpath]
+    return paths

@@ -1,0 +1,340 @@
+#!/usr/bin/env python
+"""keyless.aws fleet benchmark: wall time, API calls and peak RSS at 100 to 10,000 instances.
+
+    make bench                                  # N = 100, 1000, 5000; baseline at 100; limiter at 1000
+    .venv/bin/python bench/run.py --with-10k    # adds N = 10,000 (and the limiter at 10,000)
+    .venv/bin/python bench/run.py --smoke       # CI: N = 100 only, small baseline, quick limiter run
+
+For every N: seed a fresh moto server (its own process) with N uniform instances (running, no profile,
+IMDS tokens optional: every instance needs both changes), then per fleet module -- ec2_profile_association
+(BenchProfile) and ec2_metadata_options (http_tokens: required) -- measure --check, the first converge and
+the converged rerun: playbook wall time, module task time, API calls and mutating calls counted at the
+server, peak RSS of the module process. Side by side, in the same run: the endpoint floor (bench/floor.py)
+on an identically seeded fleet, the per-instance baseline (one task per instance in a loop) and the
+converge through the simulated AWS rate limiter (tests/support/aws_proxy.py). Writes
+bench/results/latest.{json,md} and a dated copy; exits non-zero only when something did not work
+(a module failed, a fleet did not converge, a rerun changed something), never for a missed target
+unless --strict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import floor, report  # noqa: E402
+from bench.servers import limiter_proxy, moto_server  # noqa: E402
+from tests.support.aws_env import aws_env  # noqa: E402
+from tests.support.aws_proxy import DEFAULT_LIMITS, bound_seconds, proxy_stats  # noqa: E402
+from tests.support.fleet_seed import fleet_state, seed_fleet  # noqa: E402
+from tests.support.moto_server import calls, reset_moto  # noqa: E402
+
+TAG = {"Fleet": "bench"}
+PROFILE = "BenchProfile"
+MODULES = ("ec2_profile_association", "ec2_metadata_options")
+BUCKET = {"ec2_profile_association": "AssociateIamInstanceProfile",
+          "ec2_metadata_options": "ModifyInstanceMetadataOptions"}
+DEFAULT_LIMITER_SCALE = {1000: 3.0, 10000: 10.0}
+
+
+def module_args(module, concurrency, rate_limits=None, ids=None):
+    args = {"instance_ids": ids} if ids is not None else {"tags": dict(TAG)}
+    if module == "ec2_profile_association":
+        args.update(instance_profile=PROFILE, state="present")
+    else:
+        args.update(http_tokens="required")
+    if ids is None:
+        args["concurrency"] = concurrency
+    if rate_limits:
+        args["rate_limits"] = rate_limits
+    return args
+
+
+def bulk_playbook(module, args):
+    return ("- name: Bench %s\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            "    - name: Bulk %s\n      keyless.aws.%s: %s\n" % (module, module, module, json.dumps(args)))
+
+
+def loop_playbook(module, args):
+    args = dict(args, instance_ids=["{{ item }}"])
+    return ("- name: Baseline %s\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            "    - name: Per instance %s\n      keyless.aws.%s: %s\n      loop: \"{{ bench_ids }}\"\n"
+            % (module, module, module, json.dumps(args)))
+
+
+def role_playbook(extra):
+    role_vars = {"ec2_identity_role_name": "BenchRole", "ec2_identity_instance_tags": dict(TAG),
+                 "ec2_identity_report": False}
+    role_vars.update(extra or {})
+    return ("- name: Bench role\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            "    - name: Role ec2_identity\n      ansible.builtin.include_role:\n        name: keyless.aws.ec2_identity\n"
+            "      vars: %s\n" % json.dumps(role_vars))
+
+
+class Runner:
+    """Runs one playbook against an endpoint and gathers its figures."""
+
+    def __init__(self, workdir):
+        self.workdir = pathlib.Path(workdir)
+        self.wrapper = self.workdir / "rss_python"
+        self.wrapper.write_text("#!/bin/sh\nexec %s %s \"$@\"\n" % (sys.executable, ROOT / "bench" / "rss_wrap.py"))
+        self.wrapper.chmod(0o755)
+        self.count = 0
+
+    def run(self, text, endpoint_url, counter_url, check=False, extra_vars=None, measure_rss=True, timeout=7200):
+        self.count += 1
+        pb = self.workdir / ("pb%d.yml" % self.count)
+        pb.write_text(text)
+        tasks, rss = self.workdir / ("tasks%d.jsonl" % self.count), self.workdir / ("rss%d.jsonl" % self.count)
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), str(pb), "-i", "localhost,",
+               "-c", "local"]
+        if extra_vars:
+            varfile = self.workdir / ("vars%d.json" % self.count)
+            varfile.write_text(json.dumps(extra_vars))
+            cmd += ["-e", "@%s" % varfile]
+        if check:
+            cmd.append("--check")
+        extra = {"ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "bench" / "callback_plugins"),
+                 "ANSIBLE_CALLBACKS_ENABLED": "bench_timer", "KEYLESS_BENCH_TASKS": str(tasks),
+                 "KEYLESS_BENCH_RSS": str(rss), "KEYLESS_BENCH_REAL_PYTHON": sys.executable}
+        if measure_rss:
+            extra["ANSIBLE_PYTHON_INTERPRETER"] = str(self.wrapper)
+        calls(counter_url, reset=True)
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=str(ROOT), env=aws_env(endpoint_url, extra=extra), capture_output=True,
+                              text=True, timeout=timeout)
+        wall = time.monotonic() - start
+        counted = calls(counter_url)
+        records = [json.loads(line) for line in tasks.read_text().splitlines()] if tasks.exists() else []
+        peaks = [json.loads(line) for line in rss.read_text().splitlines()] if rss.exists() else []
+        task_seconds = sum(r["seconds"] for r in records if r["action"].startswith("keyless.aws."))
+        out = {"rc": proc.returncode, "wall": round(wall, 3), "task_seconds": round(task_seconds, 3),
+               "calls": counted["total"], "mutating": counted["mutating"], "counts": counted["counts"],
+               "peak_rss_mb": round(max([p["peak_rss_kib"] for p in peaks] or [0]) / 1024.0, 1) or None,
+               "tasks": records}
+        if proc.returncode != 0:
+            out["stdout_tail"] = proc.stdout[-4000:]
+            out["stderr_tail"] = proc.stderr[-2000:]
+        return out
+
+
+def summary_of(result):
+    for rec in result["tasks"]:
+        if rec.get("summary"):
+            return rec["summary"]
+    return {}
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def seed(url, n):
+    reset_moto(url)
+    start = time.monotonic()
+    fleet = seed_fleet(url, n, mix="uniform", prefix="bench", tag=TAG, correct_profile=PROFILE, seed=0)
+    log("seeded %d instances in %.1fs" % (n, time.monotonic() - start))
+    return fleet
+
+
+def converged(url, ids, profile_arn):
+    """Ids (of `ids`) that are not converged, read straight from moto."""
+    state = fleet_state(url, ids)
+    return sorted(i for i in ids if state.get(i, {}).get("profile_arn") != profile_arn
+                  or state.get(i, {}).get("metadata", {}).get("HttpTokens") != "required")
+
+
+def measure_bulk(runner, url, n, concurrency, problems):
+    """--check, converge, rerun for each module on a fresh fleet of n."""
+    fleet = seed(url, n)
+    rows = []
+    for module in MODULES:
+        text = bulk_playbook(module, module_args(module, concurrency))
+        for op, check in (("check", True), ("converge", False), ("rerun", False)):
+            res = runner.run(text, url, url, check=check)
+            summ = summary_of(res)
+            row = dict(res, n=n, module=module, op=op, summary=summ)
+            rows.append(row)
+            log("N=%d %s %s: %.1fs (task %.1fs), %d calls, %d mutating, rss %s MB, rc %d"
+                % (n, module, op, res["wall"], res["task_seconds"], res["calls"], res["mutating"],
+                   res["peak_rss_mb"], res["rc"]))
+            if res["rc"] != 0:
+                problems.append("N=%d %s %s failed (rc %d): %s" % (n, module, op, res["rc"],
+                                                                    (res.get("stdout_tail") or "")[-1500:]))
+            if op in ("check", "rerun") and res["mutating"]:
+                problems.append("N=%d %s %s made %d mutating calls" % (n, module, op, res["mutating"]))
+            if op == "rerun" and summ.get("changed"):
+                problems.append("N=%d %s rerun reported %s changed" % (n, module, summ.get("changed")))
+    left = converged(url, fleet["all"], fleet["profiles"]["correct"])
+    if left:
+        problems.append("N=%d: %d instances not converged after the bulk run, e.g. %s" % (n, len(left), left[:5]))
+    return rows
+
+
+def measure_role(runner, url, n, problems):
+    """The role (identity + fleet), when it exists: converge, rerun, --check on a fresh fleet."""
+    seed(url, n)
+    rows = []
+    text = role_playbook({})
+    for op, check in (("check", True), ("converge", False), ("rerun", False)):
+        res = runner.run(text, url, url, check=check)
+        rows.append(dict(res, n=n, module="role ec2_identity", op=op, summary={}))
+        log("N=%d role %s: %.1fs, %d calls, %d mutating, rc %d" % (n, op, res["wall"], res["calls"],
+                                                                    res["mutating"], res["rc"]))
+        if res["rc"] != 0:
+            problems.append("N=%d role %s failed (rc %d): %s" % (n, op, res["rc"], (res.get("stdout_tail") or "")[-1500:]))
+    return rows
+
+
+def measure_floor(url, n):
+    seed(url, n)
+    rows = []
+    for name, fn in (("ec2_profile_association", lambda: floor.associate_floor(url, TAG, PROFILE)),
+                     ("ec2_metadata_options", lambda: floor.metadata_floor(url, TAG))):
+        calls(url, reset=True)
+        res = fn()
+        counted = calls(url)
+        rows.append({"n": n, "module": name, "seconds": round(res["seconds"], 3), "changed": res["changed"],
+                     "calls": counted["total"], "mutating": counted["mutating"]})
+        log("N=%d floor %s: %.1fs, %d calls" % (n, name, res["seconds"], counted["total"]))
+    return rows
+
+
+def measure_baseline(runner, url, n, problems):
+    fleet = seed(url, n)
+    ids = [i for i in fleet["all"]]
+    rows = []
+    for module in MODULES:
+        res = runner.run(loop_playbook(module, module_args(module, None, ids=[])), url, url,
+                         extra_vars={"bench_ids": ids}, measure_rss=False)
+        rows.append(dict(res, n=n, module=module, op="converge"))
+        log("N=%d baseline %s: %.1fs, %d calls, rc %d" % (n, module, res["wall"], res["calls"], res["rc"]))
+        if res["rc"] != 0:
+            problems.append("baseline N=%d %s failed: %s" % (n, module, (res.get("stdout_tail") or "")[-1500:]))
+    return rows
+
+
+def scaled_limits(scale):
+    """The fleet modules' rate_limits with AWS's buckets on the limiter's clock (see aws_proxy's docstring)."""
+    limits = {}
+    for api, bucket in (("ModifyInstanceMetadataOptions", "ModifyInstanceMetadataOptions"),
+                        ("AssociateIamInstanceProfile", "AssociateIamInstanceProfile"),
+                        ("ReplaceIamInstanceProfileAssociation", "mutating"),
+                        ("DisassociateIamInstanceProfile", "mutating"),
+                        ("Describe*", "non_mutating")):
+        capacity, refill = DEFAULT_LIMITS[bucket]
+        limits[api] = {"capacity": capacity, "refill": refill * scale}
+    return limits
+
+
+def measure_limiter(runner, moto_url, n, scale, concurrency, problems):
+    fleet = seed(moto_url, n)
+    rows = []
+    with limiter_proxy(moto_url, scale) as proxy:
+        for module in MODULES:
+            proxy_stats(proxy.url, reset=True)
+            text = bulk_playbook(module, module_args(module, concurrency, rate_limits=scaled_limits(scale)))
+            res = runner.run(text, proxy.url, moto_url)
+            stats = proxy_stats(proxy.url)
+            capacity, refill = DEFAULT_LIMITS[BUCKET[module]]
+            bound = bound_seconds(n, capacity, refill, scale)
+            summ = summary_of(res)
+            row = dict(res, n=n, module=module, op="limiter", scale=scale, bound=round(bound, 3),
+                       throttled=stats["total_throttles"], throttles=stats["throttles"],
+                       repeats=stats["total_repeats"], mutating_window=stats["mutating_window"],
+                       failed_instances=summ.get("failed", 0 if res["rc"] == 0 else None), summary=summ)
+            row["ratio_task"] = round(res["task_seconds"] / bound, 3) if bound else None
+            row["ratio_wall"] = round(res["wall"] / bound, 3) if bound else None
+            rows.append(row)
+            log("N=%d limiter x%g %s: task %.1fs wall %.1fs bound %.1fs ratio %s, %d throttled, rc %d"
+                % (n, scale, module, res["task_seconds"], res["wall"], bound, row["ratio_task"], row["throttled"],
+                   res["rc"]))
+            if res["rc"] != 0:
+                problems.append("limiter N=%d %s failed: %s" % (n, module, (res.get("stdout_tail") or "")[-1500:]))
+    left = converged(moto_url, fleet["all"], fleet["profiles"]["correct"])
+    if left:
+        problems.append("limiter N=%d: %d instances not converged" % (n, len(left)))
+    return rows
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", default="100,1000,5000", help="fleet sizes, comma-separated (default %(default)s)")
+    parser.add_argument("--with-10k", action="store_true", help="add N = 10,000 (bulk and limiter)")
+    parser.add_argument("--baseline-n", default="100", help="fleet sizes for the per-instance baseline")
+    parser.add_argument("--floor-n", help="fleet sizes for the endpoint floor (default: every N)")
+    parser.add_argument("--limiter", type=float, help="limiter time scale for every limiter run "
+                        "(default: x3 at N=1,000, x10 at N=10,000)")
+    parser.add_argument("--limiter-n", help="fleet sizes run through the limiter (default 1000, +10000 with --with-10k)")
+    parser.add_argument("--no-role", action="store_true", help="skip the ec2_identity role")
+    parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="CI smoke run: N=100, baseline 10, limiter 300 at x20")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args(argv)
+    ints = lambda text: [int(x) for x in text.split(",") if x.strip()]  # noqa: E731
+    if args.smoke:
+        args.sizes, args.baseline, args.floor_sizes, args.role_sizes = [100], [10], [100], [100]
+        args.limiter_sizes, args.limiter_scale = [300], {300: 20.0}
+        return args
+    args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
+    args.baseline = ints(args.baseline_n)
+    args.floor_sizes = ints(args.floor_n) if args.floor_n else list(args.sizes)
+    args.limiter_sizes = ints(args.limiter_n) if args.limiter_n else [1000] + ([10000] if args.with_10k else [])
+    args.limiter_scale = {n: args.limiter or DEFAULT_LIMITER_SCALE.get(n, 3.0) for n in args.limiter_sizes}
+    args.role_sizes = ints(args.role_n) if args.role_n else [1000 if 1000 in args.sizes else min(args.sizes)]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    problems = []
+    results = {"args": {k: v for k, v in vars(args).items() if k not in ("limiter_scale",)},
+               "limiter_scale": {str(k): v for k, v in args.limiter_scale.items()},
+               "machine": report.machine(), "versions": report.versions(), "date": report.now(),
+               "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": []}
+    role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
+        runner = Runner(work)
+        for n in args.sizes:
+            results["bulk"].extend(measure_bulk(runner, moto.url, n, args.concurrency, problems))
+            if n in args.floor_sizes:
+                results["floor"].extend(measure_floor(moto.url, n))
+        for n in args.baseline:
+            results["baseline"].extend(measure_baseline(runner, moto.url, n, problems))
+        for n in args.limiter_sizes:
+            results["limiter"].extend(measure_limiter(runner, moto.url, n, args.limiter_scale[n], args.concurrency,
+                                                      problems))
+        if role_exists:
+            for n in args.role_sizes:
+                results["role"].extend(measure_role(runner, moto.url, n, problems))
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["machine"]["loadavg_end"] = report.loadavg()
+    results["targets"] = report.targets(results, smoke=args.smoke)
+    results["problems"] = problems
+    paths = report.write(results, pathlib.Path(args.out), smoke=args.smoke)
+    sys.stdout.write(report.markdown(results))
+    sys.stdout.write("\nwritten: %s\n" % ", ".join(str(p) for p in paths))
+    if problems:
+        sys.stdout.write("\nPROBLEMS:\n" + "\n".join("- " + p for p in problems) + "\n")
+        return 1
+    if args.strict and any(t["pass"] is False for t in results["targets"]):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
