@@ -226,13 +226,11 @@ def measure_baseline(runner, url, n, problems):
 
 
 def scaled_limits(scale):
-    """The fleet modules' rate_limits with AWS's buckets on the limiter's clock (see aws_proxy's docstring)."""
+    """The fleet modules' rate_limits: AWS's buckets on the limiter's clock (see aws_proxy's docstring)."""
     limits = {}
     for api, bucket in (("ModifyInstanceMetadataOptions", "ModifyInstanceMetadataOptions"),
                         ("AssociateIamInstanceProfile", "AssociateIamInstanceProfile"),
-                        ("ReplaceIamInstanceProfileAssociation", "mutating"),
-                        ("DisassociateIamInstanceProfile", "mutating"),
-                        ("Describe*", "non_mutating")):
+                        ("mutating", "mutating"), ("describe", "non_mutating")):
         capacity, refill = DEFAULT_LIMITS[bucket]
         limits[api] = {"capacity": capacity, "refill": refill * scale}
     return limits
