@@ -10,6 +10,7 @@ both steps, so the window without a role is one API round trip.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 try:
@@ -29,6 +30,8 @@ ACTIVE_ASSOCIATION_STATES = ("associating", "associated")
 SETTLING_ASSOCIATION_STATES = ACTIVE_ASSOCIATION_STATES + ("disassociating",)
 # How many instance ids an error message lists before it says "and N more".
 MAX_LISTED = 20
+# Concurrent GetInstanceProfile reads when listing (IAM throttles well above this).
+MAX_PARALLEL_READS = 8
 
 
 class ProfileError(Exception):
@@ -97,12 +100,11 @@ def list_profiles(iam, path_prefix=None):
                          if p.get("Path", "/").startswith(path_prefix or "/"))
     except ClientError as exc:
         raise AwsCallError.from_client_error(exc, "ListInstanceProfiles", path_prefix or "/")
-    profiles = []
-    for name in names:
-        profile = observe_profile(iam, name)
-        if profile is not None:  # deleted between the list and the read
-            profiles.append(profile)
-    return profiles
+    # One GetInstanceProfile per profile (for its tags), a few at a time: boto3 clients are thread-safe.
+    workers = max(1, min(MAX_PARALLEL_READS, len(names)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        profiles = list(pool.map(lambda name: observe_profile(iam, name), names))
+    return [p for p in profiles if p is not None]  # None: deleted between the list and the read
 
 
 def observe_role(iam, name, attempts=1, sleep=None):

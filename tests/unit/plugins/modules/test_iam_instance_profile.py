@@ -80,8 +80,8 @@ def test_role_swap_removes_then_adds_and_reports_both(aws):
     profile({"name": "P", "role": "RoleA"})
     result = profile({"name": "P", "role": "arn:aws:iam::123456789012:role/RoleB"}, diff=True)
     assert result.changed
-    assert [a["action"] for a in result["actions"]] == ["remove_role_from_instance_profile",
-                                                          "add_role_to_instance_profile"]
+    actions = [a["action"] for a in result["actions"]]
+    assert actions == ["remove_role_from_instance_profile", "add_role_to_instance_profile"]
     assert result["diff"]["before"]["role"] == "RoleA" and result["diff"]["after"]["role"] == "RoleB"
     raw = aws.get_instance_profile(InstanceProfileName="P")["InstanceProfile"]
     assert [r["RoleName"] for r in raw["Roles"]] == ["RoleB"]
@@ -131,9 +131,9 @@ def test_absent_force_disassociates_first(aws):
 
     result = profile({"name": "P", "state": "absent", "force": True, "wait": True})
     assert result.changed and result["disassociated"] == [instance]
-    assert [a["action"] for a in result["actions"]] == ["disassociate_iam_instance_profile",
-                                                          "remove_role_from_instance_profile",
-                                                          "delete_instance_profile"]
+    actions = [a["action"] for a in result["actions"]]
+    assert actions == ["disassociate_iam_instance_profile", "remove_role_from_instance_profile",
+                       "delete_instance_profile"]
     assert ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"] == []
     assert aws.list_instance_profiles()["InstanceProfiles"] == []
     assert aws.get_role(RoleName="RoleA")  # the role itself is not touched

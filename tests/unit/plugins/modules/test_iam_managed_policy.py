@@ -142,9 +142,9 @@ def test_absent_detaches_from_roles_users_groups(aws):
     check = policy({"name": "AppAccess", "state": "absent"}, check_mode=True)
     assert check.changed and aws.get_policy(PolicyArn=arn)
     result = policy({"name": "AppAccess", "state": "absent"}, diff=True)
-    assert [a["action"] for a in result["actions"]] == ["detach_role_policy", "detach_user_policy",
-                                                          "detach_group_policy", "delete_policy_version",
-                                                          "delete_policy"]
+    actions = [a["action"] for a in result["actions"]]
+    assert actions == ["detach_role_policy", "detach_user_policy", "detach_group_policy",
+                       "delete_policy_version", "delete_policy"]
     assert result["diff"]["before"]["policy"] == doc_with("s3:GetObject") and result["diff"]["after"] == {}
     assert aws.list_attached_role_policies(RoleName="r")["AttachedPolicies"] == []
     assert aws.list_attached_user_policies(UserName="u")["AttachedPolicies"] == []
