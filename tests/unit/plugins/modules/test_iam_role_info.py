@@ -33,7 +33,7 @@ def aws():
 
 
 def test_by_name_reads_everything(aws):
-    _, policy = aws
+    policy = aws[1]
     result = run_module(iam_role_info.main, {"name": "Web"})
     assert not result.changed and not result.failed
     (role,) = result["roles"]
