@@ -7,6 +7,8 @@ import json
 import time
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -25,6 +27,16 @@ INLINE = {"Version": "2012-10-17", "Statement": [
      "Resource": "*"}]}
 MANAGED = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["dynamodb:*", "kms:Decrypt"], "Resource": "*"}]}
+
+
+_LOADER = botocore.loaders.create_loader()
+
+
+@pytest.fixture(autouse=True)
+def shared_botocore_loader(monkeypatch):
+    """Every module run builds a new boto3 Session; share one loader so the JSON service models are
+    parsed once per test session instead of once per run."""
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
 
 
 def now():

@@ -1,0 +1,259 @@
+"""ec2_launch_template_identity under moto, plus the pure plan of launch_templates."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import botocore.client
+import botocore.loaders
+import botocore.session
+import pytest
+from moto import mock_aws
+
+from ansible_collections.keyless.aws.plugins.module_utils import connection
+from ansible_collections.keyless.aws.plugins.module_utils.launch_templates import (
+    client_token,
+    plan_template,
+    profile_matches,
+    request_data,
+)
+from ansible_collections.keyless.aws.plugins.modules import ec2_launch_template_identity as mod
+from tests.support.module_runner import run_module
+
+CREDS = dict(region_name="us-east-1", aws_access_key_id="AKIAFAKE", aws_secret_access_key="fake")
+SHAPE = botocore.session.get_session().get_service_model("ec2").shape_for("RequestLaunchTemplateData")
+MUTATING = ("Create", "Modify", "Delete", "Put", "Associate", "Replace", "Disassociate")
+
+
+_LOADER = botocore.loaders.create_loader()
+
+
+@pytest.fixture(autouse=True)
+def shared_botocore_loader(monkeypatch):
+    """Every module run builds a new boto3 Session; share one loader so the JSON service models are
+    parsed once per test session instead of once per run (about 1 s for EC2 each time)."""
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
+
+
+@pytest.fixture
+def api_calls(monkeypatch):
+    """Every AWS operation the module makes in-process, in order."""
+    seen = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        seen.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return seen
+
+
+def seed():
+    iam = boto3.client("iam", **CREDS)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    profile = iam.create_instance_profile(InstanceProfileName="app-profile")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="app-profile", RoleName="app")
+    ec2 = boto3.client("ec2", **CREDS)
+    web = ec2.create_launch_template(
+        LaunchTemplateName="web",
+        LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro", "KeyName": "ops",
+                            "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 2},
+                            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "app", "Value": "web"}]}]},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "team", "Value": "web"}]}],
+    )["LaunchTemplate"]
+    batch = ec2.create_launch_template(
+        LaunchTemplateName="batch",
+        LaunchTemplateData={"ImageId": "ami-87654321", "IamInstanceProfile": {"Arn": profile},
+                            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "team", "Value": "batch"}]}],
+    )["LaunchTemplate"]
+    return ec2, profile, web["LaunchTemplateId"], batch["LaunchTemplateId"]
+
+
+def default_data(ec2, template_id):
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Default"])
+    return version["LaunchTemplateVersions"][0]
+
+
+def mutating(calls):
+    return [c for c in calls if c.startswith(MUTATING)]
+
+
+@mock_aws
+def test_fixes_template_then_unchanged(api_calls):
+    ec2, profile, web, _batch = seed()
+    api_calls.clear()
+    args = {"tags": {"team": "web"}, "instance_profile": "app-profile", "http_tokens": "required"}
+    first = run_module(mod.main, args, diff=True)
+    assert first.changed and not first.failed, first
+    [item] = first["templates"]
+    assert item["name"] == "web" and item["action"] == "create_version" and item["status"] == "changed"
+    assert (item["default_version_before"], item["default_version_after"], item["version_created"]) == (1, 2, 2)
+    assert item["changed_fields"] == ["IamInstanceProfile", "MetadataOptions.HttpTokens"]
+    assert item["before"] == {"instance_profile": None, "metadata_options": {"http_tokens": "optional"}}
+    assert item["after"] == {"instance_profile": {"name": "app-profile"}, "metadata_options": {"http_tokens": "required"}}
+    assert first["diff"]["after"]["templates"]["web"] == item["after"]
+    assert first["instance_profile"] == {"name": "app-profile", "arn": profile}
+    assert mutating(api_calls) == ["CreateLaunchTemplateVersion", "ModifyLaunchTemplate"]
+    version = default_data(ec2, web)
+    assert version["VersionNumber"] == 2
+    data = version["LaunchTemplateData"]
+    assert data["IamInstanceProfile"] == {"Name": "app-profile"}
+    # only the given field changed: the hop limit 2 and every other parameter survive
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert (data["ImageId"], data["InstanceType"], data["KeyName"]) == ("ami-12345678", "t3.micro", "ops")
+    assert {"ResourceType": "instance", "Tags": [{"Key": "app", "Value": "web"}]} in data["TagSpecifications"]
+    del api_calls[:]
+    second = run_module(mod.main, args)
+    assert not second.changed and second["templates"][0]["action"] == "none"
+    assert second["summary"] == {"total": 1, "changed": 0, "unchanged": 1, "skipped": 0, "failed": 0,
+                                 "by_action": {"none": 1}}
+    assert mutating(api_calls) == []
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert (lt["DefaultVersionNumber"], lt["LatestVersionNumber"]) == (2, 2)
+
+
+@mock_aws
+def test_check_mode_makes_no_call_and_predicts(api_calls):
+    ec2, _profile, web, _batch = seed()
+    api_calls.clear()
+    result = run_module(mod.main, {"launch_template_names": ["web"], "http_tokens": "required",
+                                   "instance_profile": "app-profile"}, check_mode=True)
+    assert result.changed
+    item = result["templates"][0]
+    assert (item["version_created"], item["default_version_after"]) == (2, 2)
+    assert item["after"]["metadata_options"] == {"http_tokens": "required"}
+    assert mutating(api_calls) == []
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert lt["LatestVersionNumber"] == 1
+
+
+@mock_aws
+def test_profile_arn_in_template_matches_name(api_calls):
+    ec2, profile, _web, batch = seed()
+    api_calls.clear()
+    by_name = run_module(mod.main, {"launch_template_ids": [batch], "instance_profile": "app-profile",
+                                    "http_tokens": "required"})
+    assert not by_name.changed and by_name["templates"][0]["before"]["instance_profile"] == {
+        "arn": profile, "name": "app-profile"}
+    by_arn = run_module(mod.main, {"tags": {"team": "batch"}, "instance_profile": profile})
+    assert not by_arn.changed
+    assert mutating(api_calls) == []
+
+
+@mock_aws
+def test_only_hop_limit_changes_tokens_stay():
+    ec2, _profile, _web, batch = seed()
+    result = run_module(mod.main, {"launch_template_ids": [batch], "http_put_response_hop_limit": 2})
+    assert result.changed and result["templates"][0]["changed_fields"] == ["MetadataOptions.HttpPutResponseHopLimit"]
+    data = default_data(ec2, batch)["LaunchTemplateData"]
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
+    assert "IamInstanceProfile" in data and data["ImageId"] == "ami-87654321"
+
+
+@mock_aws
+def test_set_default_false_then_true_reuses_the_version():
+    ec2, _profile, web, _batch = seed()
+    args = {"launch_template_names": ["web"], "http_tokens": "required", "set_default": False}
+    first = run_module(mod.main, args)
+    assert first.changed and first["templates"][0]["default_version_after"] == 1
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert (lt["DefaultVersionNumber"], lt["LatestVersionNumber"]) == (1, 2)
+    again = run_module(mod.main, args)
+    assert not again.changed and "version 2 already carries the change" in again["templates"][0]["reason"]
+    promote = run_module(mod.main, dict(args, set_default=True))
+    assert promote.changed and promote["templates"][0]["action"] == "set_default"
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert (lt["DefaultVersionNumber"], lt["LatestVersionNumber"]) == (2, 2)
+
+
+@mock_aws
+def test_all_templates_and_missing_names(api_calls):
+    seed()
+    api_calls.clear()
+    everything = run_module(mod.main, {"all_templates": True, "http_tokens": "required"}, check_mode=True)
+    assert [t["name"] for t in everything["templates"]] == ["batch", "web"]
+    assert [t["action"] for t in everything["templates"]] == ["none", "create_version"]
+    missing = run_module(mod.main, {"launch_template_names": ["web", "nope"], "http_tokens": "required"})
+    assert missing.failed and "nope" in missing["msg"]
+    missing_id = run_module(mod.main, {"launch_template_ids": ["lt-0123456789abcdef0"], "http_tokens": "required"})
+    assert missing_id.failed and "lt-0123456789abcdef0" in missing_id["msg"]
+    no_profile = run_module(mod.main, {"all_templates": True, "instance_profile": "ghost"})
+    assert no_profile.failed and "instance_profile ghost does not exist" in no_profile["msg"]
+    assert mutating(api_calls) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"http_tokens": "required"}, "the selector is empty"),
+    ({"all_templates": True, "tags": {"a": "b"}, "http_tokens": "required"}, "do not combine it"),
+    ({"launch_template_ids": ["web"], "http_tokens": "required"}, "launch_template_ids has invalid ids 'web'"),
+    ({"launch_template_names": ["a b"], "http_tokens": "required"}, "launch_template_names has invalid names"),
+    ({"all_templates": True}, "nothing to ensure"),
+    ({"all_templates": True, "http_put_response_hop_limit": 65}, "http_put_response_hop_limit=65"),
+    ({"all_templates": True, "instance_profile": "arn:aws:iam::123456789012:role/x"}, "instance_profile="),
+    ({"all_templates": True, "instance_profile": "bad name"}, "instance_profile='bad name'"),
+])
+def test_validation_before_any_call(args, message, monkeypatch):
+    monkeypatch.setattr(connection.AwsContext, "__init__", lambda *a, **k: pytest.fail("AWS was contacted"))
+    result = run_module(mod.main, args)
+    assert result.failed and message in result["msg"], result["msg"]
+
+
+# ---- pure plan
+
+TEMPLATE = {"LaunchTemplateId": "lt-0123456789abcdef0", "LaunchTemplateName": "t", "DefaultVersionNumber": 3}
+PROFILE = {"name": "p", "arn": "arn:aws:iam::123456789012:instance-profile/app/p", "given_as": "name"}
+
+
+def version(number, data, default=False):
+    return {"VersionNumber": number, "DefaultVersion": default, "LaunchTemplateData": data}
+
+
+def test_profile_matches_name_or_arn():
+    assert profile_matches({"Name": "p"}, PROFILE)
+    assert profile_matches({"Arn": PROFILE["arn"]}, PROFILE)
+    assert not profile_matches({"Arn": "arn:aws:iam::123456789012:instance-profile/p"}, PROFILE)  # other path
+    assert not profile_matches(None, PROFILE) and not profile_matches({"Name": "q"}, PROFILE)
+
+
+def test_request_data_drops_read_only_and_template_tags():
+    data = {"MetadataOptions": {"State": "applied", "HttpTokens": "optional"},
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": []}],
+            "NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6Addresses": [{"Ipv6Address": "::1", "IsPrimaryIpv6": True}]}]}
+    assert request_data(data, SHAPE) == {"MetadataOptions": {"HttpTokens": "optional"},
+                                         "NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6Addresses": [{"Ipv6Address": "::1"}]}]}
+
+
+def test_plan_new_version_from_default_not_latest():
+    default = version(3, {"ImageId": "ami-1", "MetadataOptions": {"HttpTokens": "optional", "State": "applied"}}, True)
+    latest = version(5, {"ImageId": "ami-experimental"})
+    item = plan_template(TEMPLATE, default, latest, {"instance_profile": PROFILE, "metadata": {"HttpTokens": "required"}},
+                         True, SHAPE)
+    assert item["action"] == "create_version" and item["source_version"] == 3
+    assert (item["version_created"], item["default_version_after"]) == (6, 6)
+    assert item["data"] == {"ImageId": "ami-1", "IamInstanceProfile": {"Name": "p"},
+                            "MetadataOptions": {"HttpTokens": "required"}}
+
+
+def test_plan_operator_managed_is_skipped():
+    template = dict(TEMPLATE, Operator={"Managed": True, "Principal": "eks.amazonaws.com"})
+    default = version(3, {"MetadataOptions": {"HttpTokens": "optional"}}, True)
+    item = plan_template(template, default, default, {"metadata": {"HttpTokens": "required"}}, True, SHAPE)
+    assert item["action"] == "skip" and "eks.amazonaws.com" in item["reason"]
+
+
+def test_plan_converged_needs_nothing_even_if_latest_differs():
+    default = version(3, {"IamInstanceProfile": {"Arn": PROFILE["arn"]}, "MetadataOptions": {"HttpTokens": "required"}}, True)
+    item = plan_template(TEMPLATE, default, version(4, {}), {"instance_profile": PROFILE,
+                                                             "metadata": {"HttpTokens": "required"}}, True, SHAPE)
+    assert item["action"] == "none" and item["before"] == item["after"]
+
+
+def test_client_token_is_stable_and_specific():
+    assert client_token("lt-1", 3, {"a": 1}) == client_token("lt-1", 3, {"a": 1})
+    assert client_token("lt-1", 3, {"a": 1}) != client_token("lt-1", 4, {"a": 1})
+    assert len(client_token("lt-1", 3, {"a": 1})) <= 64
