@@ -28,9 +28,7 @@ Public API (used by ec2_profile_association, ec2_metadata_options and ec2_fleet_
         An instance's current profile is its active association: moto's DescribeInstances goes stale
         after a Replace, and AWS keeps `disassociated` associations listed for a while.
     index_associations(raw_associations, wanted=None) -> dict    (pure form of the above)
-    prepare_ec2_client(ec2, endpoint_url=None) -> ec2
-        Call once on the EC2 client before association_index against a local endpoint (moto page-size
-        shim; a no-op for AWS endpoints).
+    prepare_ec2_client(ec2, endpoint_url=None) -> ec2     (returns ec2 unchanged; see its docstring)
 """
 
 from __future__ import annotations
@@ -251,28 +249,20 @@ AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic
 
 
 def is_aws_endpoint(endpoint_url):
-    """True for AWS's own endpoints (or none given): the moto page-size shim must never reach AWS."""
+    """True for AWS's own endpoints (or none given)."""
     if not endpoint_url:
         return True
     host = re.sub(r"^[a-z]+://", "", endpoint_url.lower()).split("/")[0].split(":")[0]
     return host.endswith(AWS_HOST_SUFFIXES)
 
 
-def _copy_max_results(params, **kwargs):
-    body = params.get("body")
-    if isinstance(body, dict) and "MaxResults" in body:
-        body.setdefault("MaxItems", body["MaxResults"])
-
-
 def prepare_ec2_client(ec2, endpoint_url=None):
-    """Make a local (moto) endpoint page associations like AWS. moto 5.2 reads the page size of
-    DescribeIamInstanceProfileAssociations from `MaxItems` instead of `MaxResults` and so pages at 100,
-    which would make a 10,000-instance rerun cost 100 calls instead of 10. For a non-AWS endpoint only,
-    send the page size under both names; AWS itself never sees the extra parameter. Idempotent."""
-    if is_aws_endpoint(endpoint_url) or getattr(ec2, "_keyless_page_shim", False):
-        return ec2
-    ec2.meta.events.register("before-call.ec2.DescribeIamInstanceProfileAssociations", _copy_max_results)
-    ec2._keyless_page_shim = True
+    """Kept for callers of the first API version; returns ec2 unchanged.
+
+    It was meant to make moto page DescribeIamInstanceProfileAssociations at 1,000 like AWS (moto 5.2
+    reads the page size from `MaxItems`, not `MaxResults`, so it pages at 100), but moto parses requests
+    by the botocore model and drops any extra parameter, so no client-side shim can reach it. The fix
+    belongs to the moto server of the tests (tests/support/moto_server.py)."""
     return ec2
 
 

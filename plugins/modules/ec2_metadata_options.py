@@ -1,0 +1,428 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ec2_metadata_options
+short_description: Enforce IMDSv2 and the other instance metadata options across a fleet of EC2 instances
+version_added: 0.1.0
+description:
+  - Converges the instance metadata (IMDS) options of every selected instance in one task. The
+    instances are read in bulk (C(DescribeInstances), 1,000 a page, carries the current options) and
+    only the instances that differ get one C(ModifyInstanceMetadataOptions) call.
+  - Only the options given are compared and changed; an option left out keeps its value (setting
+    O(http_tokens=required) never touches a hop limit of 2). Each request carries the instance's current
+    value of every other option, which is right both on AWS (which keeps an omitted field) and on
+    endpoints that reset omitted fields.
+  - Security Hub EC2.8 needs C(HttpTokens=required) whatever the endpoint state, so tokens are set even
+    where the endpoint is disabled, and a disabled endpoint is never re-enabled unless O(http_endpoint)
+    says so.
+  - "Safe rollout: with O(imdsv1_usage_check=true), instances that O(http_tokens=required) would
+    tighten are checked against CloudWatch C(MetadataNoToken) (Sum over O(imdsv1_lookback_days),
+    C(GetMetricData), 500 instances a call); an instance that still made IMDSv1 calls is held back
+    (status C(held), left untouched, listed in RV(held) with its call count), and O(fail_on_held)
+    decides whether that fails the task."
+  - Calls run on a bounded thread pool, paced by client-side token buckets that mirror AWS's rate
+    limits. One instance's failure never stops the others; the task fails at the end naming every
+    failed instance and why. Works on running and stopped instances; never launches, starts or stops one.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  http_tokens:
+    description:
+      - V(required) enforces IMDSv2 (session tokens); V(optional) also allows IMDSv1.
+    type: str
+    choices: [optional, required]
+  http_endpoint:
+    description:
+      - Whether the instance metadata endpoint is reachable at all. Left out, a disabled endpoint stays
+        disabled.
+    type: str
+    choices: [enabled, disabled]
+  http_put_response_hop_limit:
+    description:
+      - Hop limit of the token response, 1 to 64. Containers that reach IMDS through a bridge need 2.
+    type: int
+  http_protocol_ipv6:
+    description:
+      - Whether the IPv6 endpoint of IMDS is enabled (Nitro instances in IPv6 subnets).
+    type: str
+    choices: [enabled, disabled]
+  instance_metadata_tags:
+    description:
+      - Whether the instance's tags are readable from the instance metadata.
+    type: str
+    choices: [enabled, disabled]
+  imdsv1_usage_check:
+    description:
+      - Before tightening O(http_tokens) to V(required), read each affected instance's C(MetadataNoToken)
+        metric and hold back the instances that made IMDSv1 calls within O(imdsv1_lookback_days).
+    type: bool
+    default: false
+  imdsv1_lookback_days:
+    description:
+      - The window, in days, of O(imdsv1_usage_check). AWS's migration guidance is 14 days without IMDSv1 calls.
+    type: int
+    default: 14
+  fail_on_held:
+    description:
+      - Fail the task (after converging every other instance) when any instance was held back.
+    type: bool
+    default: false
+  instance_ids:
+    description:
+      - Instances to act on, by id (C(i-) and 8 to 17 hex digits). Combined with O(filters) and O(tags)
+        (an instance must match all of them).
+      - An id that does not exist in the region is reported as failed.
+    type: list
+    elements: str
+  filters:
+    description:
+      - EC2 C(DescribeInstances) filters, name to a value or a list of values (for example
+        C(instance-type), C(subnet-id), C(tag:Team)).
+    type: dict
+  tags:
+    description:
+      - Tags the instances must carry, key to a value or a list of values (each becomes a C(tag:<key>)
+        filter).
+    type: dict
+  states:
+    description:
+      - Instance states to act on. Selected instances in any other state are reported with status
+        C(skipped) and the reason.
+      - Instances that are V(pending), V(stopping), V(shutting-down) or V(terminated) are never changed,
+        even when listed here; they are reported as skipped.
+    type: list
+    elements: str
+    choices: [pending, running, stopping, stopped, shutting-down, terminated]
+    default: [running, stopped]
+  all_instances:
+    description:
+      - Act on every instance of the region. An empty selector (no O(instance_ids), O(filters) or
+        O(tags)) is refused unless this is V(true); it cannot be combined with them.
+    type: bool
+    default: false
+  concurrency:
+    description:
+      - How many instances are worked on at the same time (1 to 64). The rate limits, not this, bound
+        the request rate.
+    type: int
+    default: 10
+  rate_limits:
+    description:
+      - Client-side token buckets, API name to C({capacity, refill}) (tokens; tokens per second). Each
+        bucket starts full and refills continuously, like AWS's own, so the run stays under the
+        account's limit instead of being throttled.
+      - Defaults are AWS's published EC2 buckets per account and region - C(ModifyInstanceMetadataOptions)
+        100/5, C(AssociateIamInstanceProfile) 100/5, C(mutating) 50/5 (shared by
+        C(ReplaceIamInstanceProfileAssociation) and C(DisassociateIamInstanceProfile)), C(describe) 100/20
+        (every C(Describe*)). Keys given here override those; another API name gets its own bucket.
+      - Other tasks or tools in the same account and region draw from the same AWS buckets; lower the
+        refill to leave them room.
+    type: dict
+  wait:
+    description:
+      - Wait, polling in bulk, until every changed instance reports the new state.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait=true). Instances that have not settled by then are reported as failed.
+    type: int
+    default: 300
+  max_diff_instances:
+    description:
+      - With C(--diff), show at most this many changed instances and a count of the rest. The
+        RV(instances) return value always lists every instance.
+    type: int
+    default: 50
+attributes:
+  check_mode:
+    support: full
+    description: Reads the fleet (and CloudWatch with O(imdsv1_usage_check)) and returns the plan; makes no mutating call.
+  diff_mode:
+    support: full
+    description: Shows the options of each changed instance before and after, for at most O(max_diff_instances) instances.
+notes:
+  - Needs C(ec2:DescribeInstances), C(ec2:ModifyInstanceMetadataOptions) and, with
+    O(imdsv1_usage_check=true), C(cloudwatch:GetMetricData).
+  - "On AWS, 1,000 instances to change take at least (1000 - 100) / 5 = 180 seconds: the
+    C(ModifyInstanceMetadataOptions) bucket holds 100 tokens and refills 5 a second."
+  - The C(MetadataNoToken) metric is published only for instances with detailed or basic monitoring
+    data in CloudWatch; an instance with no datapoint counts as making no IMDSv1 calls.
+extends_documentation_fragment:
+  - keyless.aws.aws
+"""
+
+EXAMPLES = r"""
+- name: Enforce IMDSv2 on the web fleet, keeping each instance's hop limit
+  keyless.aws.ec2_metadata_options:
+    region: eu-west-1
+    tags:
+      Fleet: web
+    http_tokens: required
+
+- name: Safe rollout - hold back instances that still called IMDSv1 in the last 14 days
+  keyless.aws.ec2_metadata_options:
+    filters:
+      tag:Team: payments
+    http_tokens: required
+    http_endpoint: enabled
+    imdsv1_usage_check: true
+  register: imds
+
+- name: Show the instances that were held back
+  ansible.builtin.debug:
+    msg: "{{ imds.held }}"
+
+- name: Containers need hop limit 2
+  keyless.aws.ec2_metadata_options:
+    tags:
+      Runtime: ecs
+    http_put_response_hop_limit: 2
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any instance changed (in check mode - would change).
+  returned: always
+  type: bool
+held:
+  description: Instances held back by O(imdsv1_usage_check), with their IMDSv1 call count over the window.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      imdsv1_calls: 42.0
+instances:
+  description:
+    - One entry per selected or skipped instance, sorted by id.
+    - O(states) and the instances' actual states decide which are acted on.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance id.
+      type: str
+    action:
+      description: What was (or in check mode would be) done.
+      type: str
+      choices: [none, associate, replace, disassociate_associate, disassociate, modify]
+    before:
+      description: The state before, as compared; null for skipped instances.
+      type: dict
+    after:
+      description: The state after (predicted in check mode); null for skipped instances.
+      type: dict
+    status:
+      description: V(changed) (in check mode - would change), V(unchanged), V(skipped), V(held) or V(failed).
+      type: str
+    reason:
+      description: Why an instance was skipped, held or failed; null otherwise.
+      type: str
+summary:
+  description: Counts over RV(instances).
+  returned: always
+  type: dict
+  sample:
+    total: 4
+    changed: 2
+    unchanged: 1
+    skipped: 1
+    held: 0
+    failed: 0
+    by_action: {associate: 1, replace: 1}
+    by_status: {changed: 2, unchanged: 1, skipped: 1, held: 0, failed: 0}
+failed_instances:
+  description: The instances that failed and why. The task fails when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      reason: "AssociateIamInstanceProfile failed for i-0123456789abcdef0; UnauthorizedOperation: ..."
+api_calls:
+  description:
+    - The AWS API calls (HTTP attempts, retries included) this task made, per operation, and how many
+      were throttled.
+  returned: always
+  type: dict
+  sample:
+    by_operation: {DescribeInstances: 1, DescribeIamInstanceProfileAssociations: 1}
+    total: 2
+    throttled: 0
+    waited_seconds: 0.0
+"""
+
+import math
+
+from ansible_collections.keyless.aws.plugins.module_utils import metadata as md
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import (
+    FILTER_VALUES_MAX,
+    build_filters,
+    describe_instances,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_executor import (
+    Failure,
+    call_with_throttle_retry,
+    describe_error,
+    run_parallel,
+    wait_until,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_module import (
+    finish,
+    fleet_argument_spec,
+    observe,
+    start,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_results import result
+from ansible_collections.keyless.aws.plugins.module_utils.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - AwsContext reports the missing library
+    BotoCoreError = ClientError = Exception
+
+LOOKBACK_RANGE = (1, 455)  # CloudWatch keeps hourly data for 455 days
+
+
+def argument_spec():
+    spec = md.metadata_argument_spec()
+    spec.update(
+        imdsv1_usage_check=dict(type="bool", default=False),
+        imdsv1_lookback_days=dict(type="int", default=14),
+        fail_on_held=dict(type="bool", default=False),
+    )
+    return fleet_argument_spec(spec)
+
+
+def validate(params):
+    errors = md.validate_metadata(params)
+    if not md.desired_fields(params):
+        errors.append("no metadata option given: set at least one of %s" % ", ".join(opt for opt, _api in md.FIELDS))
+    low, high = LOOKBACK_RANGE
+    days = params.get("imdsv1_lookback_days")
+    if days is not None and not low <= days <= high:
+        errors.append("imdsv1_lookback_days=%r: must be from %d to %d" % (days, low, high))
+    return errors
+
+
+def plan(actionable, desired):
+    """{instance_id: (record, changes, request)} for every instance that differs; pure."""
+    out = {}
+    for iid in sorted(actionable):
+        rec = actionable[iid]
+        changes = md.metadata_changes(rec["metadata"], desired)
+        if changes:
+            out[iid] = (rec, changes, md.full_request(rec["metadata"], desired))
+    return out
+
+
+def tightening(planned):
+    """Instances whose HttpTokens would go to required (the ones IMDSv1 callers would break on)."""
+    return [iid for iid, (_rec, changes, _req) in planned.items()
+            if changes.get("HttpTokens", {}).get("after") == "required"]
+
+
+def hold(module, run, planned):
+    """{instance_id: calls} of instances to hold back (safe rollout)."""
+    params = module.params
+    candidates = tightening(planned) if params["imdsv1_usage_check"] else []
+    if not candidates:
+        return {}
+    try:
+        counts = imdsv1_call_counts(run.client("cloudwatch"), candidates, params["imdsv1_lookback_days"])
+    except (ClientError, BotoCoreError) as exc:
+        module.fail_json(msg=describe_error(exc, "GetMetricData", "MetadataNoToken of %d instances" % len(candidates)))
+    return dict((iid, n) for iid, n in counts.items() if n > 0)
+
+
+def apply_all(module, run, changes):
+    ec2 = run.client("ec2")
+
+    def work(item):
+        iid, request = item
+        return call_with_throttle_retry(lambda: ec2.modify_instance_metadata_options(InstanceId=iid, **request))
+    outcomes = run_parallel(changes, work, module.params["concurrency"])
+    return dict((item[0], out) for item, out in zip(changes, outcomes))
+
+
+def settled(module, run, pending, desired):
+    """The subset of pending instances not yet `applied` with the desired values (bulk reads)."""
+    ec2 = run.client("ec2")
+    params = module.params
+    by_ids = math.ceil(len(pending) / float(FILTER_VALUES_MAX))
+    selector_calls = getattr(run, "observe_calls", None)
+    if selector_calls is not None and selector_calls < by_ids and not params.get("instance_ids"):
+        records, _calls = describe_instances(ec2, build_filters(params))  # fewer calls than by id
+    else:
+        records, _calls = describe_instances(ec2, [], sorted(pending))
+    still = set()
+    for iid in pending:
+        rec = records.get(iid)
+        if rec is None:
+            continue  # gone (terminated and purged): nothing left to wait for
+        options = rec["metadata"]
+        if options.get("State") == "pending" or md.metadata_changes(options, desired):
+            still.add(iid)
+    return still
+
+
+def main():
+    module = aws_module(argument_spec())
+    params = module.params
+    run = start(module, validate(params))
+    desired = md.desired_fields(params)
+    actionable, results = observe(module, run)
+    planned = plan(actionable, desired)
+    held = hold(module, run, planned)
+
+    for iid, rec in actionable.items():
+        if iid not in planned:
+            view = md.options_view(rec["metadata"])
+            results.append(result(iid, "none", view, view, "unchanged"))
+    for iid in held:
+        rec, _changes, request = planned[iid]
+        results.append(result(iid, "modify", md.options_view(rec["metadata"]), md.options_view(request), "held",
+                              "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break "
+                              "them" % (held[iid], params["imdsv1_lookback_days"])))
+    changes = [(iid, planned[iid][2]) for iid in sorted(planned) if iid not in held]
+    outcomes = {} if module.check_mode else apply_all(module, run, changes)
+
+    pending = set()
+    for iid, request in changes:
+        rec = planned[iid][0]
+        before = md.options_view(rec["metadata"])
+        out = outcomes.get(iid)
+        if isinstance(out, Failure):
+            results.append(result(iid, "modify", before, before, "failed",
+                                  describe_error(out.exc, "ModifyInstanceMetadataOptions", iid)))
+            continue
+        if out is not None and (out.get("InstanceMetadataOptions") or {}).get("State") != "applied":
+            pending.add(iid)
+        results.append(result(iid, "modify", before, md.options_view(request), "changed"))
+
+    if pending and params["wait"]:
+        try:
+            left = wait_until(pending, lambda ids: settled(module, run, ids, desired), params["wait_timeout"])
+        except (ClientError, BotoCoreError) as exc:
+            module.fail_json(msg=describe_error(exc, "DescribeInstances", "the wait for applied metadata options"))
+        for res in results:
+            if res["instance_id"] in left:
+                res["status"] = "failed"
+                res["reason"] = "the metadata options did not become applied within wait_timeout=%ss" % params["wait_timeout"]
+    held_list = [{"instance_id": iid, "imdsv1_calls": held[iid]} for iid in sorted(held)]
+    failure = None
+    if held_list and params["fail_on_held"]:
+        failure = "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
+            len(held_list), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held_list))
+    finish(module, run, results, "converge their metadata options", extra={"held": held_list}, failure=failure)
+
+
+if __name__ == "__main__":
+    main()

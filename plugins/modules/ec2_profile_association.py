@@ -1,0 +1,392 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ec2_profile_association
+short_description: Attach (or detach) an IAM instance profile to a whole fleet of EC2 instances
+version_added: 0.1.0
+description:
+  - Converges the IAM instance profile of every selected instance in one task. The instances are read
+    in bulk (C(DescribeInstances) and C(DescribeIamInstanceProfileAssociations), 1,000 a page) and each
+    one gets only the calls it needs. An instance's current profile is the one of its active
+    association.
+  - "Per instance: nothing when it already has the profile; C(AssociateIamInstanceProfile) when it has
+    none; C(ReplaceIamInstanceProfileAssociation) when a running instance has another profile;
+    disassociate then associate when a stopped instance has another profile (Replace is for running
+    instances), or when Replace answers that the association is not active; C(state=absent)
+    disassociates."
+  - Calls run on a bounded thread pool, paced by client-side token buckets that mirror AWS's rate
+    limits, with botocore's retries for throttling left over. One instance's failure never stops the
+    others; the task fails at the end naming every failed instance and why.
+  - Right after an instance profile is created, EC2 may refuse it (C(Invalid IAM Instance Profile name))
+    until IAM propagates; such calls are retried with backoff for up to O(propagation_timeout) seconds.
+  - Never launches, starts or stops an instance.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  instance_profile:
+    description:
+      - Name or ARN of the instance profile the instances must have. Required with O(state=present).
+      - It is resolved once with C(iam:GetInstanceProfile) and must hold a role. In check mode a profile
+        that does not exist yet (an earlier task of the same C(--check) run would create it) is
+        predicted from its name, and the plan is reported.
+    type: str
+  state:
+    description:
+      - V(present) gives every selected instance O(instance_profile); V(absent) removes whatever profile
+        they have.
+    type: str
+    choices: [present, absent]
+    default: present
+  propagation_timeout:
+    description:
+      - Seconds to keep retrying when EC2 does not know the instance profile yet (IAM propagation).
+    type: int
+    default: 120
+  instance_ids:
+    description:
+      - Instances to act on, by id (C(i-) and 8 to 17 hex digits). Combined with O(filters) and O(tags)
+        (an instance must match all of them).
+      - An id that does not exist in the region is reported as failed.
+    type: list
+    elements: str
+  filters:
+    description:
+      - EC2 C(DescribeInstances) filters, name to a value or a list of values (for example
+        C(instance-type), C(subnet-id), C(tag:Team)).
+    type: dict
+  tags:
+    description:
+      - Tags the instances must carry, key to a value or a list of values (each becomes a C(tag:<key>)
+        filter).
+    type: dict
+  states:
+    description:
+      - Instance states to act on. Selected instances in any other state are reported with status
+        C(skipped) and the reason.
+      - Instances that are V(pending), V(stopping), V(shutting-down) or V(terminated) are never changed,
+        even when listed here; they are reported as skipped.
+    type: list
+    elements: str
+    choices: [pending, running, stopping, stopped, shutting-down, terminated]
+    default: [running, stopped]
+  all_instances:
+    description:
+      - Act on every instance of the region. An empty selector (no O(instance_ids), O(filters) or
+        O(tags)) is refused unless this is V(true); it cannot be combined with them.
+    type: bool
+    default: false
+  concurrency:
+    description:
+      - How many instances are worked on at the same time (1 to 64). The rate limits, not this, bound
+        the request rate.
+    type: int
+    default: 10
+  rate_limits:
+    description:
+      - Client-side token buckets, API name to C({capacity, refill}) (tokens; tokens per second). Each
+        bucket starts full and refills continuously, like AWS's own, so the run stays under the
+        account's limit instead of being throttled.
+      - Defaults are AWS's published EC2 buckets per account and region - C(ModifyInstanceMetadataOptions)
+        100/5, C(AssociateIamInstanceProfile) 100/5, C(mutating) 50/5 (shared by
+        C(ReplaceIamInstanceProfileAssociation) and C(DisassociateIamInstanceProfile)), C(describe) 100/20
+        (every C(Describe*)). Keys given here override those; another API name gets its own bucket.
+      - Other tasks or tools in the same account and region draw from the same AWS buckets; lower the
+        refill to leave them room.
+    type: dict
+  wait:
+    description:
+      - Wait, polling in bulk, until every changed instance reports the new state.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait=true). Instances that have not settled by then are reported as failed.
+    type: int
+    default: 300
+  max_diff_instances:
+    description:
+      - With C(--diff), show at most this many changed instances and a count of the rest. The
+        RV(instances) return value always lists every instance.
+    type: int
+    default: 50
+attributes:
+  check_mode:
+    support: full
+    description: Reads the fleet and returns the plan (what each instance would get); makes no mutating call.
+  diff_mode:
+    support: full
+    description: Shows the profile of each changed instance before and after, for at most O(max_diff_instances) instances.
+notes:
+  - Needs C(ec2:DescribeInstances), C(ec2:DescribeIamInstanceProfileAssociations), C(iam:GetInstanceProfile)
+    and, to change, C(ec2:AssociateIamInstanceProfile), C(ec2:ReplaceIamInstanceProfileAssociation),
+    C(ec2:DisassociateIamInstanceProfile) and C(iam:PassRole) on the profile's role.
+  - "On AWS, 1,000 instances without a profile take at least (1000 - 100) / 5 = 180 seconds: the
+    C(AssociateIamInstanceProfile) bucket holds 100 tokens and refills 5 a second."
+extends_documentation_fragment:
+  - keyless.aws.aws
+"""
+
+EXAMPLES = r"""
+- name: Give every instance of the web fleet the AppServer profile
+  keyless.aws.ec2_profile_association:
+    region: eu-west-1
+    tags:
+      Fleet: web
+    instance_profile: AppServer
+
+- name: Preview the change for two instances, with a diff
+  keyless.aws.ec2_profile_association:
+    instance_ids: [i-0123456789abcdef0, i-0fedcba9876543210]
+    instance_profile: arn:aws:iam::123456789012:instance-profile/AppServer
+  check_mode: true
+  diff: true
+
+- name: Detach the profile from running and stopped instances of a subnet, leaving room in the rate limit
+  keyless.aws.ec2_profile_association:
+    filters:
+      subnet-id: subnet-0123456789abcdef0
+    state: absent
+    rate_limits:
+      mutating: {capacity: 20, refill: 2}
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any instance changed (in check mode - would change).
+  returned: always
+  type: bool
+instance_profile:
+  description: The resolved instance profile (predicted in check mode when it does not exist yet); null with O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    name: AppServer
+    arn: arn:aws:iam::123456789012:instance-profile/AppServer
+instances:
+  description:
+    - One entry per selected or skipped instance, sorted by id.
+    - O(states) and the instances' actual states decide which are acted on.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance id.
+      type: str
+    action:
+      description: What was (or in check mode would be) done.
+      type: str
+      choices: [none, associate, replace, disassociate_associate, disassociate, modify]
+    before:
+      description: The state before, as compared; null for skipped instances.
+      type: dict
+    after:
+      description: The state after (predicted in check mode); null for skipped instances.
+      type: dict
+    status:
+      description: V(changed) (in check mode - would change), V(unchanged), V(skipped), V(held) or V(failed).
+      type: str
+    reason:
+      description: Why an instance was skipped, held or failed; null otherwise.
+      type: str
+summary:
+  description: Counts over RV(instances).
+  returned: always
+  type: dict
+  sample:
+    total: 4
+    changed: 2
+    unchanged: 1
+    skipped: 1
+    held: 0
+    failed: 0
+    by_action: {associate: 1, replace: 1}
+    by_status: {changed: 2, unchanged: 1, skipped: 1, held: 0, failed: 0}
+failed_instances:
+  description: The instances that failed and why. The task fails when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      reason: "AssociateIamInstanceProfile failed for i-0123456789abcdef0; UnauthorizedOperation: ..."
+api_calls:
+  description:
+    - The AWS API calls (HTTP attempts, retries included) this task made, per operation, and how many
+      were throttled.
+  returned: always
+  type: dict
+  sample:
+    by_operation: {DescribeInstances: 1, DescribeIamInstanceProfileAssociations: 1}
+    total: 2
+    throttled: 0
+    waited_seconds: 0.0
+"""
+
+import time
+
+from ansible_collections.keyless.aws.plugins.module_utils.associations import (
+    apply_association,
+    plan_association,
+    resolve_profile,
+    validate_profile_option,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import association_index
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_executor import (
+    Failure,
+    call_with_throttle_retry,
+    describe_error,
+    run_parallel,
+    wait_until,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_module import (
+    finish,
+    fleet_argument_spec,
+    observe,
+    start,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet_results import result
+from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - AwsContext reports the missing library
+    BotoCoreError = ClientError = Exception
+
+OPERATION = {"associate": "AssociateIamInstanceProfile", "replace": "ReplaceIamInstanceProfileAssociation",
+             "disassociate_associate": "DisassociateIamInstanceProfile + AssociateIamInstanceProfile",
+             "disassociate": "DisassociateIamInstanceProfile"}
+
+
+def argument_spec():
+    return fleet_argument_spec(dict(
+        instance_profile=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        propagation_timeout=dict(type="int", default=120),
+    ))
+
+
+def validate(params):
+    errors = validate_profile_option(params.get("instance_profile"))
+    if params.get("state") == "present" and not params.get("instance_profile"):
+        errors.append("instance_profile is required with state=present: give the profile's name or ARN")
+    if params.get("propagation_timeout") is not None and params["propagation_timeout"] < 0:
+        errors.append("propagation_timeout=%r: must be 0 or more seconds" % params["propagation_timeout"])
+    return errors
+
+
+def _profile_view(arn):
+    return {"instance_profile": arn}
+
+
+def plan(actionable, index, desired_arn, state):
+    """[(record, current association, action)] for every actionable instance; pure."""
+    out = []
+    for iid in sorted(actionable):
+        rec = actionable[iid]
+        current = index.get(iid)
+        out.append((rec, current, plan_association(rec["state"], current, desired_arn, state)))
+    return out
+
+
+def resolve(module, run):
+    params = module.params
+    if params["state"] == "absent":
+        return None
+    try:
+        return resolve_profile(run.client("iam"), params["instance_profile"], module.check_mode,
+                               lambda name: "arn:%s:iam::%s:instance-profile/%s" % (
+                                   run.ctx.partition, run.ctx.account_id, name))
+    except AwsCallError as exc:
+        module.fail_json(msg="instance_profile=%s: %s" % (params["instance_profile"], exc.text()),
+                         error=exc.as_dict())
+
+
+def apply_all(module, run, changes, desired_arn):
+    """Run every change on the pool; returns {instance_id: outcome dict or Failure}."""
+    ec2 = run.client("ec2")
+    deadline = time.monotonic() + module.params["propagation_timeout"]
+
+    def work(change):
+        rec, current, action = change
+        return call_with_throttle_retry(lambda: apply_association(
+            ec2, action, rec["instance_id"], current, desired_arn, deadline))
+    outcomes = run_parallel(changes, work, module.params["concurrency"])
+    return dict((change[0]["instance_id"], out) for change, out in zip(changes, outcomes))
+
+
+def settled(ec2, pending, desired_arn, state):
+    """The subset of pending instances whose association is not final yet (one bulk read)."""
+    index = association_index(ec2, pending)
+    still = set()
+    for iid in pending:
+        assoc = index.get(iid)
+        if state == "absent":
+            if assoc is not None:
+                still.add(iid)
+        elif assoc is None or assoc["state"] != "associated" or assoc["profile_arn"] != desired_arn:
+            still.add(iid)
+    return still
+
+
+def main():
+    module = aws_module(argument_spec())
+    params = module.params
+    run = start(module, validate(params))
+    actionable, results = observe(module, run)
+    profile = resolve(module, run)
+    desired_arn = profile["arn"] if profile else None
+    ec2 = run.client("ec2")
+    with_profile = [iid for iid, rec in actionable.items() if rec["profile_arn"]]
+    try:
+        index = association_index(ec2, with_profile)
+    except (ClientError, BotoCoreError) as exc:
+        module.fail_json(msg=describe_error(exc, "DescribeIamInstanceProfileAssociations", "the selected instances"))
+    planned = plan(actionable, index, desired_arn, params["state"])
+    after_arn = desired_arn if params["state"] == "present" else None
+
+    changes = [p for p in planned if p[2] != "none"]
+    for rec, current, action in planned:
+        if action == "none":
+            before = _profile_view((current or {}).get("profile_arn"))
+            results.append(result(rec["instance_id"], "none", before, before, "unchanged"))
+    outcomes = {} if module.check_mode else apply_all(module, run, changes, desired_arn)
+
+    pending = set()
+    for rec, current, action in changes:
+        iid = rec["instance_id"]
+        before = _profile_view((current or {}).get("profile_arn"))
+        out = outcomes.get(iid)
+        if isinstance(out, Failure):
+            results.append(result(iid, action, before, before, "failed",
+                                  describe_error(out.exc, OPERATION[action], iid)))
+            continue
+        if out is not None:
+            action = out["action"] if out["action"] != "none" else action
+            final = "disassociated" if params["state"] == "absent" else "associated"
+            if out["state"] != final:
+                pending.add(iid)
+        results.append(result(iid, action, before, _profile_view(after_arn), "changed"))
+
+    if pending and params["wait"]:
+        try:
+            left = wait_until(pending, lambda ids: settled(ec2, ids, desired_arn, params["state"]),
+                              params["wait_timeout"])
+        except (ClientError, BotoCoreError) as exc:
+            module.fail_json(msg=describe_error(exc, "DescribeIamInstanceProfileAssociations", "the wait"))
+        for res in results:
+            if res["instance_id"] in left:
+                res["status"] = "failed"
+                res["reason"] = "the association did not become %s within wait_timeout=%ss" % (
+                    "disassociated" if params["state"] == "absent" else "associated", params["wait_timeout"])
+    finish(module, run, results, "converge their instance profile",
+           extra={"instance_profile": {"name": profile["name"], "arn": profile["arn"]} if profile else None})
+
+
+if __name__ == "__main__":
+    main()
