@@ -362,9 +362,9 @@ def main():
         observed = observe(ctx, module.params)
     except AwsCallError as exc:
         fail_aws(module, exc)
-    except ClientError as exc:
-        fail_aws(module, exc, getattr(exc, "operation_name", None))
-    except BotoCoreError as exc:
+    except (ClientError, BotoCoreError) as exc:
+        if getattr(exc, "response", None):  # a ClientError: AWS answered with an error code
+            fail_aws(module, exc, getattr(exc, "operation_name", None))
         module.fail_json(msg="AWS call failed: %s" % exc)
     result = audit(module.params, *observed)
     if module.params["fail_on_findings"] and result["summary"]["non_compliant"]:

@@ -173,3 +173,44 @@ def test_validation_before_any_call(args, fragment):
     # no AWS here: a call would go to a closed local port and fail differently
     result = run_module(ec2_fleet_info.main, dict(args, endpoint_url="http://127.0.0.1:9"))
     assert result.failed and fragment in result["msg"], result["msg"]
+
+
+def _stubbed(service):
+    import botocore.session
+    from botocore.stub import Stubber
+    client = botocore.session.get_session().create_client(service, region_name="us-east-1", aws_access_key_id="a",
+                                                          aws_secret_access_key="b")
+    stub = Stubber(client)
+    stub.activate()
+    return client, stub
+
+
+def test_read_profiles_one_call_per_profile_and_errors():
+    from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
+    iam, stub = _stubbed("iam")
+    when = "2026-12-01T00:00:00Z"
+    stub.add_response("get_instance_profile", {"InstanceProfile": {
+        "InstanceProfileName": "a", "InstanceProfileId": "AIPAAAAAAAAAAAAAAAAAA", "Arn": "arn:aws:iam::123456789012:instance-profile/a",
+        "Path": "/", "CreateDate": when, "Roles": [{"RoleName": "ra", "RoleId": "AROAAAAAAAAAAAAAAAAAA", "Path": "/",
+                                                     "Arn": "arn:aws:iam::123456789012:role/ra", "CreateDate": when}]}},
+        {"InstanceProfileName": "a"})
+    stub.add_client_error("get_instance_profile", "NoSuchEntity", "gone", 404, expected_params={"InstanceProfileName": "b"})
+    assert ec2_fleet_info.read_profiles(iam, {"b", "a"}) == {"a": {"found": True, "role_name": "ra"},
+                                                              "b": {"found": False, "role_name": None}}
+    stub.assert_no_pending_responses()
+    stub.add_client_error("get_instance_profile", "AccessDenied", "not allowed", 403)
+    with pytest.raises(AwsCallError) as info:
+        ec2_fleet_info.read_profiles(iam, {"c"})
+    assert "GetInstanceProfile failed for c; AccessDenied: not allowed" in str(info.value)
+
+
+def test_template_names_fall_back_one_by_one_when_one_is_gone():
+    ec2, stub = _stubbed("ec2")
+    stub.add_client_error("describe_launch_templates", "InvalidLaunchTemplateId.NotFound", "lt-2 not found", 400,
+                          expected_params={"LaunchTemplateIds": ["lt-1", "lt-2"]})
+    stub.add_response("describe_launch_templates", {"LaunchTemplates": [
+        {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "web"}]}, {"LaunchTemplateIds": ["lt-1"]})
+    stub.add_client_error("describe_launch_templates", "InvalidLaunchTemplateId.NotFound", "gone", 400,
+                          expected_params={"LaunchTemplateIds": ["lt-2"]})
+    assert ec2_fleet_info.read_template_names(ec2, {"lt-2", "lt-1"}) == {"lt-1": "web"}
+    stub.assert_no_pending_responses()
