@@ -181,10 +181,14 @@ def _policy_exists(iam, arn):
         raise
 
 
-def resolve_policy_arns(iam, values, partition, account_id):
+def resolve_policy_arns(iam, values, partition, account_id, assume_missing=False):
     """ARNs pass through; names are looked up with GetPolicy on the two ARNs they can mean (never by listing
-    every policy in the account). Returns (arns, errors)."""
-    arns, errors = [], []
+    every policy in the account). Returns (arns, errors, warnings).
+
+    assume_missing=True (check mode): a name found nowhere is taken to be a customer-managed policy an
+    earlier task would create, so a --check run of a whole playbook still predicts; it is reported as a
+    warning instead of an error."""
+    arns, errors, warnings = [], [], []
     for value in values:
         if value.startswith("arn:"):
             arns.append(value)
@@ -192,12 +196,16 @@ def resolve_policy_arns(iam, values, partition, account_id):
         found = [arn for arn in policy_arn_candidates(value, partition, account_id) if _policy_exists(iam, arn)]
         if len(found) == 1:
             arns.append(found[0])
+        elif not found and assume_missing:
+            arns.append(policy_arn_candidates(value, partition, account_id)[1])
+            warnings.append("managed_policies: no policy named %r exists yet; check mode assumes %s will exist"
+                            % (value, arns[-1]))
         elif not found:
             errors.append("managed_policies: no managed policy named %r: neither %s exists; give its ARN or create it "
                           "first" % (value, " nor ".join(policy_arn_candidates(value, partition, account_id))))
         else:
             errors.append("managed_policies: %r is ambiguous: both %s exist; give the ARN" % (value, " and ".join(found)))
-    return sorted(set(arns)), errors
+    return sorted(set(arns)), errors, warnings
 
 
 # ---- plan (pure) -----------------------------------------------------------------------------------

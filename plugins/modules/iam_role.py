@@ -74,6 +74,8 @@ options:
         C(GetPolicy) to the AWS-managed C(arn:PARTITION:iam::aws:policy/NAME) or the customer-managed
         C(arn:PARTITION:iam::ACCOUNT:policy/NAME), without listing the account's policies; a name that
         matches both is an error.
+      - In check mode a name found nowhere is predicted as the customer-managed ARN (an earlier task may
+        create it), with a warning; outside check mode it is an error.
       - Left unchanged when not given.
     type: list
     elements: str
@@ -326,8 +328,11 @@ def observe(module, ctx, client, desired):
         return observed
     names = [p for p in desired["managed_policies"] or [] if not p.startswith("arn:")]
     if names:
-        arns, errors = iam.resolve_policy_arns(client, desired["managed_policies"], ctx.partition, ctx.account_id)
+        arns, errors, warnings = iam.resolve_policy_arns(client, desired["managed_policies"], ctx.partition,
+                                                         ctx.account_id, assume_missing=module.check_mode)
         fail_on_errors(module, errors)
+        for warning in warnings:
+            module.warn(warning)
         desired["managed_policies"] = arns
     if observed and desired["path"] is not None and desired["path"] != observed["path"]:
         module.fail_json(msg="path=%r but role %s exists at path %r: IAM cannot move a role; delete it "

@@ -247,6 +247,13 @@ def test_unknown_policy_name_fails_before_changing(aws, api_calls):
     assert mutating(api_calls) == []
 
 
+def test_unknown_policy_name_in_check_mode_is_predicted_with_warning(aws):
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": ["CreatedEarlierInPlay"]}, check_mode=True)
+    assert result.changed and not result.failed, result
+    assert result["role"]["managed_policies"] == ["arn:aws:iam::%s:policy/CreatedEarlierInPlay" % ACCOUNT]
+    assert "check mode assumes" in json.dumps(result["warnings"])  # 2.19 wraps warnings in structured events
+
+
 def test_customer_policy_by_path_and_name(aws):
     arn = aws.create_policy(PolicyName="AppRead", Path="/app/", PolicyDocument=json.dumps(APP_ACCESS))["Policy"]["Arn"]
     result = run_module(iam_role.main, {"name": "r", "managed_policies": ["app/AppRead"]})
