@@ -323,4 +323,3 @@ def apply_template(ec2, item, set_default):
     except ClientError as exc:
         raise AwsCallError.from_client_error(exc, "ModifyLaunchTemplate", template_id)
     return item.get("version_created")
-

@@ -47,13 +47,13 @@ def _role_parts(role_arn):
 
 def _assumed_identity(role_arn, session, rng):
     partition, account, name = _role_parts(role_arn)
-    role_id = "AROA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(17))
+    role_id = "AROA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _n in range(17))
     return {
         "type": "AssumedRole",
         "principalId": "%s:%s" % (role_id, session),
         "arn": "arn:%s:sts::%s:assumed-role/%s/%s" % (partition, account, name, session),
         "accountId": account,
-        "accessKeyId": "ASIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)),
+        "accessKeyId": "ASIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _n in range(16)),
         "sessionContext": {
             "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn,
                               "accountId": account, "userName": name},
@@ -144,7 +144,7 @@ def make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24,
     partition = _role_parts(role_arn)[0]
     calls = _role_calls(account, region, partition)
     other_role = "arn:%s:iam::%s:role/other-app" % (partition, account)
-    sessions = ["i-0%016x" % rng.getrandbits(64) for _ in range(3)]
+    sessions = ["i-0%016x" % rng.getrandbits(64) for _n in range(3)]
     records = []
     for day in range(days):
         base = now - datetime.timedelta(days=day, hours=1)
@@ -182,8 +182,8 @@ def role_events(events, role_arn):
 
 
 def _file_name(account, region, hour, rng):
-    return "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, hour.strftime("%Y%m%dT%H%MZ"),
-                                                "".join(rng.choice("0123456789abcdefABCDEF") for _ in range(16)))
+    unique = "".join(rng.choice("0123456789abcdefABCDEF") for _n in range(16))
+    return "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, hour.strftime("%Y%m%dT%H%MZ"), unique)
 
 
 def write_log_files(target, bucket, account, region, role_arn, days=7, seed=0, prefix="", now=None, events=None):

@@ -75,11 +75,11 @@ def test_event_resources(event, needed, expected):
 
 
 def test_copy_object_source_and_target():
-    event = ev("s3.amazonaws.com", "CopyObject", {"bucketName": "dst", "key": "out/x.bin",
-                                                   "x-amz-copy-source": "src/in/x%20y.bin?versionId=3"})
+    params = {"bucketName": "dst", "key": "out/x.bin", "x-amz-copy-source": "src/in/x%20y.bin?versionId=3"}
+    event = ev("s3.amazonaws.com", "CopyObject", params)
     assert event_resources(event, Needed("s3:GetObject", "copy_source"), ACCOUNT, "aws") == ["arn:aws:s3:::src/in/x y.bin"]
     assert event_resources(event, Needed("s3:PutObject", "target"), ACCOUNT, "aws") == ["arn:aws:s3:::dst/out/x.bin"]
-    usage, _, _ = summarize([event], ACCOUNT, "aws")
+    usage = summarize([event], ACCOUNT, "aws")[0]
     assert narrow_resources(usage["s3:GetObject"]["resources"]) == ["arn:aws:s3:::src/in/*"]
     assert narrow_resources(usage["s3:PutObject"]["resources"]) == ["arn:aws:s3:::dst/out/*"]
 
@@ -140,14 +140,14 @@ def test_suggestion_groups_by_service_and_resources():
 
 
 def test_nothing_used_gives_no_policy():
-    usage, _, _ = summarize([ev("sts.amazonaws.com", "GetCallerIdentity")], ACCOUNT, "aws")
+    usage = summarize([ev("sts.amazonaws.com", "GetCallerIdentity")], ACCOUNT, "aws")[0]
     assert suggest_policy(usage) is None
 
 
 def test_denied_only_actions_are_left_out_unless_asked():
     events = [ev("s3.amazonaws.com", "DeleteObject", {"bucketName": "b", "key": "t/x"}, error="AccessDenied"),
               ev("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "t/x"})]
-    usage, _, counts = summarize(events, ACCOUNT, "aws")
+    usage, _groups, counts = summarize(events, ACCOUNT, "aws")
     assert counts["denied"] == 1
     assert [s["Action"] for s in suggest_policy(usage)["Statement"]] == [["s3:GetObject"]]
     assert sorted(a for s in suggest_policy(usage, include_denied=True)["Statement"] for a in s["Action"]) == [
@@ -183,8 +183,9 @@ def test_used_not_granted_reasons():
 
 
 def test_conditional_deny_does_not_count_as_denied():
-    policies = [inline(allow("s3:*"), {"Effect": "Deny", "Action": "s3:*", "Resource": "*",
-                                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+    deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    policies = [inline(allow("s3:*"), deny)]
     assert compare(usage_of("s3:GetObject"), policies)["used_not_granted"] == []
 
 

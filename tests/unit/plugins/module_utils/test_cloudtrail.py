@@ -88,7 +88,7 @@ def test_parse_log_bytes():
 def test_pacer_spaces_calls_half_a_second():
     fake = FakeClock()
     pacer = Pacer(rate=2.0, clock=fake.clock, sleep=fake.sleep)
-    for _ in range(4):
+    for _n in range(4):
         pacer.wait()
     assert fake.sleeps == [0.5, 0.5, 0.5]
     fake.now += 10  # idle time is not saved up for a burst beyond the next call

@@ -95,7 +95,7 @@ def test_s3_source_read_only():
 
 @mock_aws
 def test_local_source_and_truncation_warning(tmp_path):
-    role_arn, _ = seed_role()
+    role_arn = seed_role()[0]
     written = write_log_files(str(tmp_path), None, ACCOUNT, "us-east-1", role_arn, days=3, seed=2, now=now())
     result = run_module(mod.main, {"role": "app-role", "source": "local", "local_path": str(tmp_path), "days": 5})
     assert_analysis(result, role_arn, written["events"])
@@ -106,7 +106,7 @@ def test_local_source_and_truncation_warning(tmp_path):
 
 @mock_aws
 def test_lookup_events_source(monkeypatch):
-    role_arn, _ = seed_role()
+    role_arn = seed_role()[0]
     events = make_events(role_arn, ACCOUNT, "us-east-1", days=3, seed=3, now=now())
     cloudtrail = boto3.client("cloudtrail", **CREDS)
     stub = Stubber(cloudtrail)
