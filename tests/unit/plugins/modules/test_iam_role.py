@@ -370,3 +370,47 @@ def test_call_gives_up_and_does_not_retry_other_codes(monkeypatch):
     with pytest.raises(AwsCallError):
         iam.call("X", "r", denied, settle={"ConcurrentModification"})
     assert calls == [1]
+
+
+class SettlingIam:
+    """Answers NoSuchEntity / DeleteConflict a few times, like IAM right after a change."""
+
+    def __init__(self, failures):
+        self.failures = dict(failures)  # method -> [codes to raise first]
+        self.calls = []
+
+    def __getattr__(self, method):
+        def op(**kwargs):
+            self.calls.append(method)
+            pending = self.failures.get(method) or []
+            if pending:
+                raise ClientError({"Error": {"Code": pending.pop(0), "Message": "settling"}}, method)
+            return {}
+        return op
+
+
+def test_apply_retries_no_such_entity_only_after_create(monkeypatch):
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    plan = iam.plan_role({"state": "present", "name": "r", "assume_role_policy_document": iam.trust_policy_for_services(
+        ["ec2.amazonaws.com"]), "managed_policies": [CW]}, None)
+    client = SettlingIam({"attach_role_policy": ["NoSuchEntity", "NoSuchEntity"]})
+    assert iam.apply_role_plan(client, plan) is True
+    assert client.calls == ["create_role", "attach_role_policy", "attach_role_policy", "attach_role_policy"]
+
+    existing = {"arn": "arn:aws:iam::123456789012:role/r", "role_name": "r", "managed_policies": [],
+                "inline_policies": {}, "tags": {}, "instance_profiles": []}
+    plan = iam.plan_role({"state": "present", "name": "r", "managed_policies": [CW]}, existing)
+    client = SettlingIam({"attach_role_policy": ["NoSuchEntity"]})
+    with pytest.raises(AwsCallError) as err:
+        iam.apply_role_plan(client, plan)
+    assert err.value.code == "NoSuchEntity" and client.calls == ["attach_role_policy"]
+
+
+def test_apply_delete_retries_delete_conflict_and_ignores_already_gone(monkeypatch):
+    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    observed = {"role_name": "r", "managed_policies": [CW], "inline_policies": {"P": {}},
+                "instance_profiles": [{"instance_profile_name": "IP"}]}
+    client = SettlingIam({"delete_role": ["DeleteConflict"], "detach_role_policy": ["NoSuchEntity"]})
+    iam.apply_role_plan(client, iam.plan_role({"state": "absent"}, observed))
+    assert client.calls == ["remove_role_from_instance_profile", "detach_role_policy", "delete_role_policy",
+                            "delete_role", "delete_role"]
