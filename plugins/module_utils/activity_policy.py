@@ -26,6 +26,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.policy import normalize_policy, parse_policy
 
 MAX_PREFIXES_PER_BUCKET = 10  # more distinct key prefixes than this collapse to their common prefix
+MAX_RESOURCES_PER_TYPE = 20   # more ARNs of one service/region/account/type than this collapse likewise
 MANAGED_POLICY_MAX_CHARS = 6144
 INLINE_POLICY_MAX_CHARS = 10240
 
@@ -200,14 +201,43 @@ def _s3_object_patterns(arns):
     return out
 
 
+def _type_prefix(arn):
+    """The group an ARN collapses with: arn:aws:logs:us-east-1:123456789012:log-group:x -> "...:log-group";
+    a resource without a type (an SQS queue) groups by service, region and account."""
+    parsed = parse_arn(arn)
+    if parsed is None:
+        return None
+    return "arn:%s:%s:%s:%s:%s" % (parsed["partition"], parsed["service"], parsed["region"], parsed["account_id"],
+                                   parsed["resource_type"] or "")
+
+
+def _collapse_many(arns):
+    """Groups of more than MAX_RESOURCES_PER_TYPE ARNs of one type become their common prefix + "*",
+    so a role touching hundreds of queues or log groups still gets a policy that fits IAM's size limit."""
+    groups = {}
+    for arn in arns:
+        groups.setdefault(_type_prefix(arn), []).append(arn)
+    out = set()
+    for prefix, members in groups.items():
+        if prefix is None or len(members) <= MAX_RESOURCES_PER_TYPE:
+            out.update(members)
+            continue
+        first, last = min(members), max(members)
+        size = 0
+        while size < min(len(first), len(last)) and first[size] == last[size]:
+            size += 1
+        out.add(first[:size].rstrip("*?") + "*")
+    return out
+
+
 def narrow_resources(arns):
     """A sorted, minimal resource list: "*" absorbs everything; S3 keys become prefix wildcards;
-    patterns covered by another pattern of the list are dropped."""
+    many ARNs of one type collapse to a prefix wildcard; patterns covered by another are dropped."""
     arns = {a for a in arns if a}
     if not arns or "*" in arns:
         return ["*"]
     s3_objects = [a for a in arns if a.startswith("arn:") and ":s3:::" in a and "/" in a.split(":::", 1)[1]]
-    rest = arns.difference(s3_objects)
+    rest = _collapse_many(arns.difference(s3_objects))
     candidates = sorted(rest.union(_s3_object_patterns(s3_objects)))
     kept = []
     for arn in candidates:
@@ -347,7 +377,7 @@ def _grant_covers(grant, action):
 def compare(usage, policies):
     """What the role is granted but never used, and what it used but is not granted.
 
-    Returns dict(unused_granted_actions, used_not_granted, wildcard_grants): exact grants never used
+    Returns dict(unused_granted_actions, used_not_granted, wildcard_grants, unused_by_policy): exact grants never used
     and wildcard grants that match no used action are unused; a wildcard grant that matches used
     actions is listed in wildcard_grants with the actions it was needed for (so s3:Get* used only
     for s3:GetObject shows as such).
@@ -356,12 +386,14 @@ def compare(usage, policies):
     used = sorted(usage)
     allows = [g for g in grants if g["effect"] == "Allow"]
     denies = [g for g in grants if g["effect"] == "Deny"]
-    unused, wildcards = set(), []
+    unused, wildcards, by_policy = set(), [], {}
     for grant in allows:
         hits = [a for a in used if _grant_covers(grant, a)]
         wildcard = grant["not_action"] or "*" in grant["pattern"] or "?" in grant["pattern"]
         if not hits:
-            unused.add(grant["pattern"] if not grant["not_action"] else "NotAction:" + ",".join(grant["not_action"]))
+            label = grant["pattern"] if not grant["not_action"] else "NotAction:" + ",".join(grant["not_action"])
+            unused.add(label)
+            by_policy.setdefault(grant["policy"], set()).add(label)
         elif wildcard:
             wildcards.append({"pattern": grant["pattern"], "not_action": grant["not_action"],
                               "policy": grant["policy"], "used": hits})
@@ -378,7 +410,8 @@ def compare(usage, policies):
             not_granted.append(dict(base, reason="CloudTrail recorded AccessDenied %d time(s): a resource scope, "
                                                  "condition, permission boundary or SCP limits it" % entry["denied"]))
     return {"unused_granted_actions": sorted(unused, key=str.lower), "used_not_granted": not_granted,
-            "wildcard_grants": wildcards}
+            "wildcard_grants": wildcards,
+            "unused_by_policy": {name: sorted(labels, key=str.lower) for name, labels in sorted(by_policy.items())}}
 
 
 # ---------------------------------------------------------------- one entry point

@@ -154,6 +154,10 @@ class Collected:
     def full(self):
         return self.max_events is not None and self.read >= self.max_events
 
+    def count_call(self):
+        with self._lock:
+            self.api_calls += 1
+
     def offer(self, records):
         """Count `records` as read and keep those of the role inside the window (deduplicated by eventID)."""
         with self._lock:
@@ -189,7 +193,7 @@ def lookup_events(client, collected, pacer, region=None):
             page = next(pages)
         except StopIteration:
             return
-        collected.api_calls += 1
+        collected.count_call()
         collected.offer(_lookup_records(page.get("Events") or [], region))
         if not page.get("NextToken"):
             return  # the last page: no pacer slot is spent on the paginator's StopIteration

@@ -192,6 +192,11 @@ unused_granted_actions:
   type: list
   elements: str
   sample: ["dynamodb:*", "s3:DeleteBucket"]
+unused_by_policy:
+  description: RV(unused_granted_actions) by the policy (inline name or managed ARN) that grants them.
+  returned: always
+  type: dict
+  sample: {"arn:aws:iam::123456789012:policy/app-managed": ["dynamodb:*"]}
 wildcard_grants:
   description: Wildcard grants that were used, with the used actions they matched.
   returned: always
@@ -227,7 +232,11 @@ try:
 except ImportError:  # pragma: no cover - AwsContext reports the missing library
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils.activity_policy import analyze
+from ansible_collections.keyless.aws.plugins.module_utils.activity_policy import (
+    INLINE_POLICY_MAX_CHARS,
+    MANAGED_POLICY_MAX_CHARS,
+    analyze,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.arns import parse_arn, validate_arn, validate_iam_name
 from ansible_collections.keyless.aws.plugins.module_utils.cloudtrail import (
     LOOKUP_MAX_DAYS,
@@ -343,6 +352,10 @@ def main():
             module.fail_json(msg="reading CloudTrail events failed: %s" % exc)
         fail_aws(module, exc, resource=params.get("s3_bucket") or ", ".join(regions or []))
     result = analyze(collected.events, policies, role["Arn"], include_denied=params["include_denied"])
+    if result["suggested_policy_size"] > MANAGED_POLICY_MAX_CHARS:
+        module.warn("the suggested policy is %d characters: IAM allows %d in a managed policy and %d in the role's "
+                    "inline policies together; split it or widen some resources"
+                    % (result["suggested_policy_size"], MANAGED_POLICY_MAX_CHARS, INLINE_POLICY_MAX_CHARS))
     if collected.truncated:
         module.warn("stopped after max_events=%d events: the result covers the newest part of the window only"
                     % params["max_events"])

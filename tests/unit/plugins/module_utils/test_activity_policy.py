@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.keyless.aws.plugins.module_utils.activity_policy import (
     MAX_PREFIXES_PER_BUCKET,
+    MAX_RESOURCES_PER_TYPE,
     analyze,
     compare,
     event_resources,
@@ -115,6 +116,17 @@ def test_narrow_many_prefixes_collapse_to_common_folder():
     assert len(narrow_resources(few)) == 3
 
 
+def test_narrow_many_arns_of_one_type_collapse():
+    queues = {"arn:aws:sqs:us-east-1:%s:jobs-%03d" % (ACCOUNT, n) for n in range(MAX_RESOURCES_PER_TYPE + 1)}
+    other = "arn:aws:sqs:eu-west-1:%s:audit" % ACCOUNT
+    assert narrow_resources(queues | {other}) == ["arn:aws:sqs:eu-west-1:%s:audit" % ACCOUNT,
+                                                  "arn:aws:sqs:us-east-1:%s:jobs-0*" % ACCOUNT]
+    groups = {"arn:aws:logs:us-east-1:%s:log-group:/app/%03d:*" % (ACCOUNT, n) for n in range(MAX_RESOURCES_PER_TYPE + 5)}
+    assert narrow_resources(groups) == ["arn:aws:logs:us-east-1:%s:log-group:/app/0*" % ACCOUNT]
+    few = set(list(sorted(queues))[:3])
+    assert narrow_resources(few) == sorted(few)
+
+
 # ---- suggestion
 
 def test_suggestion_groups_by_service_and_resources():
@@ -164,6 +176,7 @@ def test_unused_exact_and_wildcard_grants():
     policies = [inline(allow(["s3:GetObject", "s3:DeleteBucket", "s3:Get*", "dynamodb:*", "SQS:ReceiveMessage"]))]
     out = compare(usage_of("s3:GetObject", "sqs:ReceiveMessage"), policies)
     assert out["unused_granted_actions"] == ["dynamodb:*", "s3:DeleteBucket"]
+    assert out["unused_by_policy"] == {"p": ["dynamodb:*", "s3:DeleteBucket"]}
     assert out["wildcard_grants"] == [{"pattern": "s3:Get*", "not_action": [], "policy": "p", "used": ["s3:GetObject"]}]
     assert out["used_not_granted"] == []
 

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import botocore.client
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 import pytest
@@ -257,3 +258,34 @@ def test_client_token_is_stable_and_specific():
     assert client_token("lt-1", 3, {"a": 1}) == client_token("lt-1", 3, {"a": 1})
     assert client_token("lt-1", 3, {"a": 1}) != client_token("lt-1", 4, {"a": 1})
     assert len(client_token("lt-1", 3, {"a": 1})) <= 64
+
+
+@mock_aws
+def test_one_template_failing_does_not_stop_the_others(monkeypatch):
+    ec2, _profile, web, batch = seed()
+    real = botocore.client.BaseClient._make_api_call
+
+    def failing(self, operation, params):
+        if operation == "CreateLaunchTemplateVersion" and params.get("LaunchTemplateId") == web:
+            raise botocore.exceptions.ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+    result = run_module(mod.main, {"all_templates": True, "http_put_response_hop_limit": 3})
+    assert result.failed and "web (%s)" % web in result["msg"] and "UnauthorizedOperation" in result["msg"]
+    assert [(t["name"], t["status"]) for t in result["templates"]] == [("batch", "changed"), ("web", "failed")]
+    assert result["failed_templates"][0]["id"] == web
+    assert default_data(ec2, batch)["LaunchTemplateData"]["MetadataOptions"]["HttpPutResponseHopLimit"] == 3
+    assert default_data(ec2, web)["VersionNumber"] == 1
+
+
+@mock_aws
+def test_moto_ignores_source_version():
+    """Why the module sends the full data with SourceVersion: moto 5.2 keeps only the fields sent (AWS merges).
+    If this starts failing, moto merges now; the full request stays right on both."""
+    ec2 = boto3.client("ec2", **CREDS)
+    template = ec2.create_launch_template(LaunchTemplateName="m", LaunchTemplateData={"ImageId": "ami-12345678"})
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplate"]["LaunchTemplateId"], SourceVersion="1",
+        LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}})["LaunchTemplateVersion"]
+    assert "ImageId" not in version["LaunchTemplateData"]

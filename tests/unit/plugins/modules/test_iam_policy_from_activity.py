@@ -59,6 +59,7 @@ def assert_analysis(result, role_arn, events):
     assert result["event_count"] == len(role_events(events, role_arn))
     assert set(result["used_actions"]) == EXPECTED_ACTIONS
     assert result["unused_granted_actions"] == ["dynamodb:*"]
+    assert result["unused_by_policy"] == {"arn:aws:iam::%s:policy/app-managed" % ACCOUNT: ["dynamodb:*"]}
     assert {g["pattern"] for g in result["wildcard_grants"]} == {"s3:Get*"}
     not_granted = {e["action"]: e for e in result["used_not_granted"]}
     assert set(not_granted) == {"s3:PutObject", "s3:DeleteObject", "sqs:GetQueueAttributes",
