@@ -26,8 +26,13 @@ except ImportError:  # pragma: no cover - AwsContext reports the missing library
     ClientError = Exception
 
 from ansible_collections.keyless.aws.plugins.module_utils.arns import parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.metadata import API_TO_OPTION, full_request, metadata_changes
+from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.metadata import (
+    API_TO_OPTION,
+    full_request,
+    metadata_changes,
+    options_view,
+)
 
 TEMPLATE_ID_RE = re.compile(r"^lt-[0-9a-f]{8,17}$")
 TEMPLATE_NAME_RE = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
@@ -160,6 +165,32 @@ def observe_versions(ec2, template):
         default = next(v for v in versions if v["VersionNumber"] == template["DefaultVersionNumber"])
     latest = max(versions, key=lambda v: v["VersionNumber"])
     return default, latest
+
+
+def default_versions(ec2, template_ids):
+    """{template id: its default version (DescribeLaunchTemplateVersions item)}, one call per template;
+    a template deleted meanwhile is left out. For audits such as ec2_fleet_info."""
+    out = {}
+    for template_id in sorted(set(template_ids)):
+        try:
+            resp = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Default"])
+        except ClientError as exc:
+            code = error_code(exc) or ""
+            if "NotFound" in code or "Malformed" in code:
+                continue
+            raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplateVersions", template_id)
+        for version in resp.get("LaunchTemplateVersions") or []:
+            out[template_id] = version
+    return out
+
+
+def template_view(version):
+    """What a version launches with: {id, name, version, instance_profile ({arn, name} | {name} | None),
+    metadata_options ({option name: value} of the fields the template sets)}."""
+    data = version.get("LaunchTemplateData") or {}
+    return {"id": version.get("LaunchTemplateId"), "name": version.get("LaunchTemplateName"),
+            "version": version.get("VersionNumber"), "instance_profile": profile_view(data.get("IamInstanceProfile")),
+            "metadata_options": options_view(data.get("MetadataOptions"))}
 
 
 # ---------------------------------------------------------------- the instance profile

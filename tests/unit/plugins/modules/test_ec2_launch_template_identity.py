@@ -15,9 +15,11 @@ from moto import mock_aws
 from ansible_collections.keyless.aws.plugins.module_utils import connection
 from ansible_collections.keyless.aws.plugins.module_utils.launch_templates import (
     client_token,
+    default_versions,
     plan_template,
     profile_matches,
     request_data,
+    template_view,
 )
 from ansible_collections.keyless.aws.plugins.modules import ec2_launch_template_identity as mod
 from tests.support.module_runner import run_module
@@ -289,3 +291,14 @@ def test_moto_ignores_source_version():
         LaunchTemplateId=template["LaunchTemplate"]["LaunchTemplateId"], SourceVersion="1",
         LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}})["LaunchTemplateVersion"]
     assert "ImageId" not in version["LaunchTemplateData"]
+
+
+@mock_aws
+def test_default_versions_and_view_for_audits():
+    ec2, profile, web, batch = seed()
+    found = default_versions(ec2, [web, batch, "lt-0123456789abcdef0"])
+    assert sorted(found) == sorted([web, batch])
+    assert template_view(found[batch]) == {
+        "id": batch, "name": "batch", "version": 1, "instance_profile": {"arn": profile, "name": "app-profile"},
+        "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1}}
+    assert template_view(found[web])["instance_profile"] is None
