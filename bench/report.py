@@ -52,7 +52,7 @@ def versions():
         except Exception:  # pylint: disable=broad-except
             out[name] = None
     try:
-        out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                                        cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     except OSError:
         out["commit"] = None
@@ -83,7 +83,7 @@ def targets(results, smoke=False):
             continue
         limit = 2 * math.ceil(n_rerun / 1000.0) + 5
         ok = row["mutating"] == 0 and row["calls"] <= limit
-        note = "" if n_rerun == 10000 else " (measured at N=%d; the target is at N=10,000: run --with-10k)" % n_rerun
+        note = "" if n_rerun == 10000 else "; the target is at N=10,000 (--with-10k)"
         out.append(_target("converged rerun %s at N=10,000: 0 mutating, <= 2*ceil(N/1000)+5 calls" % module,
                            "%d calls, %d mutating" % (row["calls"], row["mutating"]), "<= %d calls, 0 mutating" % limit,
                            ok if n_rerun == 10000 else (ok if not smoke else None), "N=%d%s" % (n_rerun, note)))
@@ -100,7 +100,7 @@ def targets(results, smoke=False):
                            ">= 50x", speedup >= 50, "baseline at N=%d, both modules, module task time" % bn))
     else:
         out.append(_target("first converge at N=1,000: >= 50x faster per instance than the baseline", None, ">= 50x",
-                           None, "not measured (needs N=1000 and a baseline)"))
+                           None, "needs N=1000 and a baseline"))
     flo = _rows(results, "floor", n=1000)
     if all(bulk) and len(flo) == 2:
         ours = sum(r["task_seconds"] for r in bulk)
@@ -111,13 +111,13 @@ def targets(results, smoke=False):
                            % (ours / theirs, ours, theirs, ours_wall / theirs),
                            "<= 1.5x", ours / theirs <= 1.5, "module task time, both modules"))
     else:
-        out.append(_target("first converge at N=1,000: within 1.5x of the floor", None, "<= 1.5x", None, "not measured"))
+        out.append(_target("first converge at N=1,000: within 1.5x of the floor", None, "<= 1.5x", None, "needs N=1000"))
 
     for n in (1000, 10000):
         rows = _rows(results, "limiter", n=n)
         if not rows:
             out.append(_target("limiter at N=%d: <= 1.05x the bound, 0 failed" % n, None, "<= 1.05x", None,
-                               "not measured" + (" (run --with-10k)" if n == 10000 else "")))
+                               "not run" + (" (--with-10k)" if n == 10000 else "")))
             continue
         for row in rows:
             ok = row["ratio_task"] is not None and row["ratio_task"] <= 1.05 and row["failed_instances"] == 0
@@ -133,7 +133,7 @@ def targets(results, smoke=False):
     else:
         other = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == biggest and r.get("peak_rss_mb")]
         out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB at N=%s" % (max(other), biggest) if other else None,
-                           "<= 300 MB", None, "not measured at N=10,000 (run --with-10k)"))
+                           "<= 300 MB", None, "N=10,000 not run (--with-10k)"))
     return out
 
 
@@ -150,12 +150,13 @@ def markdown(results):
                 m["python"], v.get("ansible-core"), v.get("boto3"), v.get("moto"), v.get("commit"),
                 results.get("seconds", 0)), "",
              "## Bulk modules (uniform fleet: every instance needs the change)", "",
-             "| N | module | op | wall s | module s | ms/instance | API calls | mutating | peak RSS MB | changed |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| N | module | op | wall s | module s | module CPU s | ms/instance | API calls | mutating | peak RSS MB | changed |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results["bulk"] + results["role"]:
-        lines.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s | %s |" % (
-            r["n"], r["module"], r["op"], _f(r["wall"]), _f(r["task_seconds"]), _f(1000.0 * r["task_seconds"] / r["n"], "%.2f"),
-            r["calls"], r["mutating"], _f(r.get("peak_rss_mb"), "%.0f"), (r.get("summary") or {}).get("changed", "-")))
+        lines.append("| %d | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s |" % (
+            r["n"], r["module"], r["op"], _f(r["wall"]), _f(r["task_seconds"]), _f(r.get("module_cpu_seconds")),
+            _f(1000.0 * r["task_seconds"] / r["n"], "%.2f"), r["calls"], r["mutating"], _f(r.get("peak_rss_mb"), "%.0f"),
+            (r.get("summary") or {}).get("changed", "-")))
     if results["floor"]:
         lines += ["", "## Endpoint floor (boto3, one thread, no waits) vs first converge", "",
                   "| N | module | floor s | floor calls | module s | module calls | ratio |", "|---:|---|---:|---:|---:|---:|---:|"]
@@ -170,8 +171,8 @@ def markdown(results):
                   "|---:|---|---:|---:|---:|---|---:|"]
         for b in results["baseline"]:
             per = b["task_seconds"] / b["n"]
-            ref = _one(results, "bulk", n=1000, module=b["module"], op="converge") or _one(
-                results, "bulk", n=b["n"], module=b["module"], op="converge")
+            refs = sorted(_rows(results, "bulk", module=b["module"], op="converge"), key=lambda r: abs(r["n"] - 1000))
+            ref = refs[0] if refs else None
             refper = ref["task_seconds"] / ref["n"] if ref else None
             lines.append("| %d | %s | %s | %.3f | %d | %s | %s |" % (
                 b["n"], b["module"], _f(b["wall"]), per, b["calls"],
@@ -186,9 +187,9 @@ def markdown(results):
                 _f(r["wall"]), r["throttled"], r["failed_instances"]))
     lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
-        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[t["pass"]]
-        lines.append("| %s | %s | %s | %s%s |" % (t["target"], t["value"] or "-", t["limit"], verdict,
-                                                 (" (%s)" % t["detail"]) if t["detail"] else ""))
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
+        detail = (" (%s)" % t["detail"]) if t["detail"] else ""
+        lines.append("| %s | %s | %s | %s%s |" % (t["target"], t["value"] or "-", t["limit"], verdict, detail))
     if results.get("problems"):
         lines += ["", "## Problems", ""] + ["- " + p.replace("\n", " ")[:500] for p in results["problems"]]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,10 @@ Faults (each rate a parameter, decided by a seeded generator so a run is repeata
                      watches CreateInstanceProfile / AddRoleToInstanceProfile succeed), EC2
                      AssociateIamInstanceProfile / ReplaceIamInstanceProfileAssociation naming it answers
                      HTTP 400 InvalidParameterValue "Value (NAME) for parameter iamInstanceProfile.name is
-                     invalid. Invalid IAM Instance Profile name", as EC2 does while IAM propagates
+                     invalid. Invalid IAM Instance Profile name", as EC2 does while IAM propagates.
+                     propagation_start="first_use" counts the K seconds from the first associate/replace
+                     naming the profile instead: the worst case of a playbook that uses a profile the
+                     instant it is created, independent of how slow the test machine is
   fail_instances     {instance_id: error code}: every mutating EC2 call naming that instance (directly, or
                      through an association id the proxy has seen) fails with that error
 
@@ -255,10 +258,12 @@ class FaultState:
     """Parameters, counters and the decisions; shared by every handler thread."""
 
     PARAMS = ("seed", "throttle_rate", "error_rate", "drop_rate", "drop_after_rate", "latency",
-              "latency_jitter", "propagation_delay", "fail_instances", "services", "limiter_scale", "limits")
+              "latency_jitter", "propagation_delay", "propagation_start", "fail_instances", "services",
+              "limiter_scale", "limits")
 
     def __init__(self, seed=0, throttle_rate=0.0, error_rate=0.0, drop_rate=0.0, drop_after_rate=0.0,
-                 latency=0.0, latency_jitter=0.0, propagation_delay=0.0, fail_instances=None,
+                 latency=0.0, latency_jitter=0.0, propagation_delay=0.0, propagation_start="created",
+                 fail_instances=None,
                  services=("ec2", "iam"), limiter_scale=None, limits=None, clock=time.monotonic):
         self.lock = threading.Lock()
         self.clock = clock
@@ -274,6 +279,7 @@ class FaultState:
         self.latency = latency
         self.latency_jitter = latency_jitter
         self.propagation_delay = propagation_delay
+        self.propagation_start = propagation_start
         self.fail_instances = dict(fail_instances or {})
         self.services = tuple(services)
         self.limiter_scale = limiter_scale
@@ -298,8 +304,12 @@ class FaultState:
                 setattr(self, key, value)
 
     def mark_profile_created(self, name):
+        """Start the propagation delay of profile `name` (now, or at its first use)."""
         with self.lock:
-            self.profile_ready_at[name] = self.clock() + float(self.propagation_delay)
+            if self.propagation_start == "first_use":
+                self.profile_ready_at[name] = None  # set by the first associate/replace naming it
+            else:
+                self.profile_ready_at[name] = self.clock() + float(self.propagation_delay)
 
     # -- statistics ------------------------------------------------------------------------------------------
     def reset_stats(self):
@@ -422,9 +432,12 @@ class FaultState:
         if not ref:
             return None
         field, value, name = ref
+        now = self.clock()
         with self.lock:
+            if name in self.profile_ready_at and self.profile_ready_at[name] is None:
+                self.profile_ready_at[name] = now + float(self.propagation_delay)
             ready_at = self.profile_ready_at.get(name)
-        if ready_at is not None and self.clock() < ready_at:
+        if ready_at is not None and now < ready_at:
             return Decision("propagation", 400, "InvalidParameterValue",
                             "Value (%s) for parameter iamInstanceProfile.%s is invalid. Invalid IAM Instance "
                             "Profile %s" % (value, field, field))
@@ -638,12 +651,12 @@ def proxy_configure(url, **params):
 
 
 def _parse_fail_instance(text):
-    iid, _, code = text.partition("=")
+    iid, _sep, code = text.partition("=")
     return iid, code or "UnauthorizedOperation"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--upstream", required=True, help="the moto server's URL")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", help="write the bound port here once listening")
@@ -655,6 +668,7 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--latency-jitter", type=float, default=0.0, help="up to this many seconds more")
     parser.add_argument("--propagation-delay", type=float, default=0.0)
+    parser.add_argument("--propagation-start", choices=("created", "first_use"), default="created")
     parser.add_argument("--fail-instance", action="append", default=[], metavar="ID[=CODE]")
     parser.add_argument("--services", default="ec2,iam", help="services that get faults (comma-separated)")
     parser.add_argument("--limiter-scale", type=float, help="enable the AWS rate limiter at this time scale")
@@ -662,7 +676,7 @@ def main(argv=None):
     proxy = AwsProxy(args.upstream, port=args.port, seed=args.seed, throttle_rate=args.throttle_rate,
                      error_rate=args.error_rate, drop_rate=args.drop_rate, drop_after_rate=args.drop_after_rate,
                      latency=args.latency, latency_jitter=args.latency_jitter,
-                     propagation_delay=args.propagation_delay,
+                     propagation_delay=args.propagation_delay, propagation_start=args.propagation_start,
                      fail_instances=dict(_parse_fail_instance(t) for t in args.fail_instance),
                      services=[s for s in args.services.split(",") if s], limiter_scale=args.limiter_scale)
     if args.port_file:

@@ -45,9 +45,9 @@ def launch(url, n=3):
 
 
 def make_profile(iam, name):
-    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                 "Action": "sts:AssumeRole"}]}))
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=json.dumps(trust))
     iam.create_instance_profile(InstanceProfileName=name)
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
 
@@ -97,10 +97,10 @@ class FakeClock:
 def test_token_bucket_burst_then_refill():
     clock = FakeClock()
     bucket = TokenBucket(100, 5, clock=clock)
-    assert sum(bucket.take() for _ in range(150)) == 100  # the burst is the capacity
+    assert sum(bucket.take() for _i in range(150)) == 100  # the burst is the capacity
     assert not bucket.take()
     clock.now += 1.0
-    assert sum(bucket.take() for _ in range(10)) == 5  # 5 per second
+    assert sum(bucket.take() for _i in range(10)) == 5  # 5 per second
     clock.now += 3600
     assert bucket.level() == 100  # never above capacity
 
@@ -108,18 +108,18 @@ def test_token_bucket_burst_then_refill():
 def test_token_bucket_scale_speeds_refill_not_capacity():
     clock = FakeClock()
     bucket = TokenBucket(100, 5, scale=20, clock=clock)
-    assert sum(bucket.take() for _ in range(500)) == 100
+    assert sum(bucket.take() for _i in range(500)) == 100
     clock.now += 1.0
-    assert sum(bucket.take() for _ in range(500)) == 100  # 5 * 20 per real second
+    assert sum(bucket.take() for _i in range(500)) == 100  # 5 * 20 per real second
     clock.now += 0.25
-    assert sum(bucket.take() for _ in range(500)) == 25
+    assert sum(bucket.take() for _i in range(500)) == 25
 
 
 def test_throttled_request_spends_no_token():
     clock = FakeClock()
     bucket = TokenBucket(1, 1, clock=clock)
     assert bucket.take()
-    for _ in range(50):
+    for _i in range(50):
         assert not bucket.take()
     clock.now += 1.0
     assert bucket.take()
@@ -261,6 +261,19 @@ def test_propagation_delay_after_profile_creation(upstream):
         assert proxy.stats()["fault_totals"]["propagation"] == 2
 
 
+def test_propagation_delay_from_first_use(upstream):
+    with AwsProxy(upstream, propagation_delay=1.0, propagation_start="first_use") as proxy:
+        iam, ec2 = client("iam", proxy.url), client("ec2", proxy.url)
+        ids = launch(proxy.url, 1)
+        make_profile(iam, "Late")
+        time.sleep(1.1)  # longer than the delay, yet the first use still meets it
+        with pytest.raises(ClientError) as err:
+            ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Name": "Late"})
+        assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+        time.sleep(1.1)
+        ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Name": "Late"})
+
+
 def test_propagation_delay_restarts_when_the_profile_gets_its_role(upstream):
     with AwsProxy(upstream, propagation_delay=30) as proxy:
         iam, ec2 = client("iam", proxy.url), client("ec2", proxy.url)
@@ -307,7 +320,7 @@ def test_limiter_throttles_when_the_bucket_is_empty(upstream):
         ids = launch(proxy.url, 1)  # RunInstances: the 50/5 mutating bucket
         ec2 = client("ec2", proxy.url)
         results = []
-        for _ in range(8):
+        for _i in range(8):
             try:
                 ec2.modify_instance_metadata_options(InstanceId=ids[0], HttpTokens="required")
                 results.append("ok")
@@ -316,7 +329,7 @@ def test_limiter_throttles_when_the_bucket_is_empty(upstream):
                 assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         assert results == ["ok"] * 5 + ["RequestLimitExceeded"] * 3
         # the describe bucket is separate, and keyed per access key (account) and region
-        for _ in range(3):
+        for _i in range(3):
             ec2.describe_instances()
         with pytest.raises(ClientError):
             ec2.describe_instances()
@@ -348,7 +361,7 @@ def test_control_endpoint_and_script_mode(upstream, tmp_path):
                              "--port-file", str(port_file), "--throttle-rate", "1.0", "--seed", "5"],
                             cwd=str(ROOT), stdout=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for _i in range(100):
             if port_file.exists():
                 break
             time.sleep(0.05)
