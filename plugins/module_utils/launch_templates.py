@@ -184,6 +184,29 @@ def default_versions(ec2, template_ids):
     return out
 
 
+def template_findings(view, expected):
+    """Findings of a template_view() against ec2_fleet_info's `expected` (instance_profile, http_tokens,
+    http_endpoint, min_hop_limit), with fleet_audit's finding names. A metadata field the template does
+    not set counts as not set: what such a launch gets depends on account defaults and the AMI."""
+    from ansible_collections.keyless.aws.plugins.module_utils.fleet_audit import findings, last_segment
+
+    metadata_expected = dict((k, v) for k, v in (expected or {}).items()
+                             if k in ("http_tokens", "http_endpoint", "min_hop_limit") and v is not None)
+    out = findings({"metadata_options": view.get("metadata_options") or {}}, metadata_expected)
+    want = (expected or {}).get("instance_profile")
+    have = view.get("instance_profile")
+    if want and not have:
+        out.insert(0, "no_profile")
+    elif want and have:
+        if want.startswith("arn:") and have.get("arn"):
+            same = have["arn"] == want
+        else:
+            same = last_segment(want) == (have.get("name") or last_segment(have.get("arn")))
+        if not same:
+            out.insert(0, "wrong_profile")
+    return out
+
+
 def template_view(version):
     """What a version launches with: {id, name, version, instance_profile ({arn, name} | {name} | None),
     metadata_options ({option name: value} of the fields the template sets)}."""
@@ -195,22 +218,31 @@ def template_view(version):
 
 # ---------------------------------------------------------------- the instance profile
 
-def resolve_profile(iam, value, observe_profile):
-    """{name, arn} of the instance profile `value` (name or ARN), or an AwsCallError when it does not exist."""
+def resolve_profile(iam, value, observe_profile, check_mode=False):
+    """{name, arn, given_as, predicted} of the instance profile `value` (name or ARN).
+
+    A profile that does not exist is an AwsCallError, except in check mode, where an earlier task of
+    the same play (iam_instance_profile) may only have predicted it: then it is taken as given
+    (predicted=True; arn is None when given by name)."""
     parsed = parse_arn(value)
     name = parsed["name"] if parsed else value
+    given_as = "arn" if parsed else "name"
     profile = observe_profile(iam, name)
+    if profile is None and check_mode:
+        return {"name": name, "arn": value if parsed else None, "given_as": given_as, "predicted": True}
     if profile is None or (parsed and profile["arn"] != value):
         raise AwsCallError("GetInstanceProfile", "NoSuchEntity", "instance_profile %s does not exist" % value, value,
                            hint="create it first (keyless.aws.iam_instance_profile)")
-    return {"name": profile["instance_profile_name"], "arn": profile["arn"], "given_as": "arn" if parsed else "name"}
+    return {"name": profile["instance_profile_name"], "arn": profile["arn"], "given_as": given_as, "predicted": False}
 
 
 def profile_matches(current, profile):
     """LaunchTemplateData.IamInstanceProfile ({Arn} or {Name}) names the resolved profile."""
     current = current or {}
     if current.get("Arn"):
-        return current["Arn"] == profile["arn"]
+        if profile.get("arn"):
+            return current["Arn"] == profile["arn"]
+        return (parse_arn(current["Arn"]) or {}).get("name") == profile["name"]  # a predicted profile
     return current.get("Name") == profile["name"]
 
 

@@ -48,7 +48,8 @@ options:
     default: false
   instance_profile:
     description:
-      - The instance profile new instances get, by name or ARN. It must exist.
+      - The instance profile new instances get, by name or ARN. It must exist (in check mode a missing
+        profile is assumed to be created by an earlier task, with a warning).
       - The template's C(IamInstanceProfile) may hold an ARN or a name; either is compared with the
         resolved profile. A new version names it the way it is given here.
     type: str
@@ -256,8 +257,11 @@ def main():
     try:
         if params.get("instance_profile"):
             desired["instance_profile"] = resolve_profile(ctx.client("iam"), params["instance_profile"],
-                                                          observe_profile)
+                                                          observe_profile, check_mode=module.check_mode)
             result["instance_profile"] = {k: desired["instance_profile"][k] for k in ("name", "arn")}
+            if desired["instance_profile"]["predicted"]:
+                module.warn("instance_profile %s does not exist yet: check mode assumes an earlier task creates it"
+                            % params["instance_profile"])
         templates = select_templates(ec2, params)
         shape = ec2.meta.service_model.shape_for("RequestLaunchTemplateData")
         items = [plan_template(t, *observe_versions(ec2, t), desired=desired, set_default=params["set_default"],

@@ -19,6 +19,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.launch_templates impor
     plan_template,
     profile_matches,
     request_data,
+    template_findings,
     template_view,
 )
 from ansible_collections.keyless.aws.plugins.modules import ec2_launch_template_identity as mod
@@ -187,6 +188,10 @@ def test_all_templates_and_missing_names(api_calls):
     assert missing_id.failed and "lt-0123456789abcdef0" in missing_id["msg"]
     no_profile = run_module(mod.main, {"all_templates": True, "instance_profile": "ghost"})
     assert no_profile.failed and "instance_profile ghost does not exist" in no_profile["msg"]
+    predicted = run_module(mod.main, {"all_templates": True, "instance_profile": "ghost"}, check_mode=True)
+    assert predicted.changed and "ghost does not exist yet" in json.dumps(predicted["warnings"])
+    assert {t["after"]["instance_profile"]["name"] for t in predicted["templates"]} == {"ghost"}
+    assert predicted["instance_profile"] == {"name": "ghost", "arn": None}
     assert mutating(api_calls) == []
 
 
@@ -217,6 +222,8 @@ def version(number, data, default=False):
 
 
 def test_profile_matches_name_or_arn():
+    predicted = {"name": "p", "arn": None, "given_as": "name", "predicted": True}
+    assert profile_matches({"Arn": PROFILE["arn"]}, predicted) and profile_matches({"Name": "p"}, predicted)
     assert profile_matches({"Name": "p"}, PROFILE)
     assert profile_matches({"Arn": PROFILE["arn"]}, PROFILE)
     assert not profile_matches({"Arn": "arn:aws:iam::123456789012:instance-profile/p"}, PROFILE)  # other path
@@ -302,3 +309,8 @@ def test_default_versions_and_view_for_audits():
         "id": batch, "name": "batch", "version": 1, "instance_profile": {"arn": profile, "name": "app-profile"},
         "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1}}
     assert template_view(found[web])["instance_profile"] is None
+    expected = {"instance_profile": "app-profile", "http_tokens": "required", "min_hop_limit": 2}
+    assert template_findings(template_view(found[batch]), expected) == ["hop_limit_below_minimum"]
+    assert template_findings(template_view(found[web]), expected) == ["no_profile", "imdsv1_allowed"]
+    assert template_findings(template_view(found[batch]), {"instance_profile": "other"}) == ["wrong_profile"]
+    assert template_findings(template_view(found[batch]), {"instance_profile": profile, "http_tokens": "required"}) == []
