@@ -102,8 +102,8 @@ def test_required_instance_passes_every_check(fleet):
     assert 5 * 3600 < creds["expires_in_seconds"] <= 6 * 3600
     assert creds["expiration"].endswith("Z") and creds["last_updated"].endswith("Z")
     assert set(creds) == {"code", "type", "last_updated", "expiration", "expires_in_seconds", "http_status"}
-    assert [c["name"] for c in result["checks"]] == ["endpoint_enabled", "imdsv2_token", "imdsv1_refused", "role",
-                                                   "credentials"]
+    names = [c["name"] for c in result["checks"]]
+    assert names == ["endpoint_enabled", "imdsv2_token", "imdsv1_refused", "role", "credentials"]
     assert all(c["ok"] for c in result["checks"]) and result["failed_checks"] == []
     _assert_no_secret(json.dumps(result))
     # The token PUT carried the TTL, every later GET used the token, and exactly one GET went without.
@@ -233,7 +233,7 @@ def test_emulator_runs_as_a_script(fleet, tmp_path):
                              "--instance-id", ids["optional"],
                              "--port-file", str(port_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
+        for _attempt in range(100):
             if port_file.exists():
                 break
             time.sleep(0.1)

@@ -28,7 +28,12 @@ def assoc(arn=ARN):
     return {"association_id": "iip-assoc-1", "state": "associated", "profile_arn": arn}
 
 
-def row(meta=None, association=assoc(), expected=FULL, calls=None, checked=False, rec=None, **kw):
+DEFAULT = object()
+
+
+def row(meta=None, association=DEFAULT, expected=None, calls=None, checked=False, rec=None, **kw):
+    association = assoc() if association is DEFAULT else association
+    expected = FULL if expected is None else expected
     return fa.audit_row(rec or record(meta, **kw), association, PROFILES, fa.normalize_expected(expected),
                         imdsv1_calls=calls, imdsv1_checked=checked)
 

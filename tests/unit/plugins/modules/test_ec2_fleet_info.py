@@ -189,14 +189,14 @@ def test_read_profiles_one_call_per_profile_and_errors():
     from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
     iam, stub = _stubbed("iam")
     when = "2026-12-01T00:00:00Z"
-    stub.add_response("get_instance_profile", {"InstanceProfile": {
-        "InstanceProfileName": "a", "InstanceProfileId": "AIPAAAAAAAAAAAAAAAAAA", "Arn": "arn:aws:iam::123456789012:instance-profile/a",
-        "Path": "/", "CreateDate": when, "Roles": [{"RoleName": "ra", "RoleId": "AROAAAAAAAAAAAAAAAAAA", "Path": "/",
-                                                     "Arn": "arn:aws:iam::123456789012:role/ra", "CreateDate": when}]}},
-        {"InstanceProfileName": "a"})
+    role = {"RoleName": "ra", "RoleId": "AROAAAAAAAAAAAAAAAAAA", "Path": "/", "Arn": "arn:aws:iam::123456789012:role/ra",
+            "CreateDate": when}
+    profile = {"InstanceProfileName": "a", "InstanceProfileId": "AIPAAAAAAAAAAAAAAAAAA", "Path": "/", "CreateDate": when,
+               "Arn": "arn:aws:iam::123456789012:instance-profile/a", "Roles": [role]}
+    stub.add_response("get_instance_profile", {"InstanceProfile": profile}, {"InstanceProfileName": "a"})
     stub.add_client_error("get_instance_profile", "NoSuchEntity", "gone", 404, expected_params={"InstanceProfileName": "b"})
-    assert ec2_fleet_info.read_profiles(iam, {"b", "a"}) == {"a": {"found": True, "role_name": "ra"},
-                                                              "b": {"found": False, "role_name": None}}
+    got = ec2_fleet_info.read_profiles(iam, {"b", "a"})
+    assert got == {"a": {"found": True, "role_name": "ra"}, "b": {"found": False, "role_name": None}}
     stub.assert_no_pending_responses()
     stub.add_client_error("get_instance_profile", "AccessDenied", "not allowed", 403)
     with pytest.raises(AwsCallError) as info:

@@ -154,7 +154,7 @@ def test_throttling_is_retried_by_botocore(monkeypatch):
     Stubber answers before botocore's retry loop, so this fakes the HTTP layer instead (before-send),
     which drives botocore's own retry handler and the module's client configuration.
     """
-    import botocore.retries.standard as standard
+    from botocore.retries import standard
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
     sent = []
     original = connection.AwsContext.client
@@ -181,7 +181,7 @@ def test_throttling_is_retried_by_botocore(monkeypatch):
 
 
 def test_throttling_beyond_max_attempts_fails_with_hint(monkeypatch):
-    import botocore.retries.standard as standard
+    from botocore.retries import standard
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
     count = []
     original = connection.AwsContext.client
