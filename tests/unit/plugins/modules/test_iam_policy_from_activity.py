@@ -132,6 +132,10 @@ def test_role_missing_and_arn_mismatch(tmp_path):
     seed_role()
     missing = run_module(mod.main, {"role": "nope", "source": "local", "local_path": str(tmp_path)})
     assert missing.failed and "GetRole" in missing["msg"] and "nope" in missing["msg"]
+    predicted = run_module(mod.main, {"role": "nope", "source": "local", "local_path": str(tmp_path)}, check_mode=True)
+    assert not predicted.failed and predicted["event_count"] == 0 and predicted["suggested_policy"] is None
+    assert "role nope does not exist yet" in json.dumps(predicted["warnings"])
+    assert predicted["used_actions"] == [] and predicted["role"] == {"role_name": "nope", "arn": None}
     other = run_module(mod.main, {"role": "arn:aws:iam::%s:role/other/app-role" % ACCOUNT, "source": "local",
                                   "local_path": str(tmp_path)})
     assert other.failed and "does not match" in other["msg"]
