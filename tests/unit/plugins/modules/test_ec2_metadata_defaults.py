@@ -211,3 +211,33 @@ class _Raw:
 
     def read(self, *args):
         return self._data
+
+
+def test_regions_without_region_option(stubs, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    stubs["ap-southeast-2"].add_response("get_instance_metadata_defaults", _get({"HttpTokens": "required"}), {})
+    result = run_module(ec2_metadata_defaults.main, {"region": None, "regions": ["ap-southeast-2"],
+                                                     "http_tokens": "required"})
+    stubs.assert_done()
+    assert not result.failed and not result.changed
+    assert list(result["defaults"]) == ["ap-southeast-2"]
+
+
+def test_read_only_when_no_field_is_given(stubs):
+    stubs["us-east-1"].add_response("get_instance_metadata_defaults", _get(
+        {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpTokensEnforced": "enabled"}), {})
+    result = run_module(ec2_metadata_defaults.main, {})
+    stubs.assert_done()
+    assert not result.changed
+    assert result["defaults"]["us-east-1"] == {
+        "http_tokens": "required", "http_put_response_hop_limit": 2, "http_endpoint": "no-preference",
+        "instance_metadata_tags": "no-preference", "http_tokens_enforced": "enabled", "managed_by": "account"}
+
+
+def test_enforcement_without_required_default_warns(stubs):
+    stubs["us-east-1"].add_response("get_instance_metadata_defaults", _get({"HttpTokens": "optional"}), {})
+    result = run_module(ec2_metadata_defaults.main, {"http_tokens_enforced": "enabled"}, check_mode=True)
+    assert result.changed
+    assert any("http_tokens_enforced is enabled while the default http_tokens is optional" in w
+               for w in result.get("warnings", [])), result
