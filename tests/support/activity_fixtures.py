@@ -4,15 +4,18 @@ Used by the tests of iam_policy_from_activity and by the demo (to show a suggest
 demo role). Deterministic for a given seed.
 
 API
-- ``make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24, noise=True)``
+- ``make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24, noise=True, names=None)``
   -> list of CloudTrail records (dicts): the role's calls (S3 objects and bucket listing, SQS,
   KMS, Secrets Manager, SSM parameters, CloudWatch Logs/metrics, STS, one AccessDenied S3
   DeleteObject a day, one unmapped ec2-instance-connect call) plus, with ``noise``, calls by
-  another role and an IAM user that must be filtered out.
+  another role and an IAM user that must be filtered out. ``names`` overrides the resources the
+  calls touch (keys of ``DEFAULT_NAMES``: bucket, queue, secret, parameter, log_group, kms_key), e.g.
+  ``{"bucket": "my-app-data", "queue": "my-app-queue", "secret": "my-app/db"}`` for the demo role.
 - ``write_log_files(target, bucket, account, region, role_arn, days=7, seed=0, prefix="", now=None,
   events=None)`` -> dict(files=[...], events=[...], role_events=[...]): writes gzip JSON
   ``{"Records": [...]}`` files, one per hour with events, at
-  ``[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz``.
+  ``[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz``
+  (``names`` as for make_events).
   ``target`` is a boto3 S3 client (``bucket`` must exist) or a local directory path (``bucket`` ignored).
 - ``lookup_pages(events, page_size=50)`` -> LookupEvents responses (newest first, with NextToken)
   for botocore's Stubber.
@@ -96,11 +99,18 @@ def _record(identity, when, source, name, region, account, rng, params=None, res
     return rec
 
 
-def _role_calls(account, region, partition):
+DEFAULT_NAMES = {"bucket": "app-data-{account}", "queue": "app-jobs", "secret": "app/db-password",
+                 "parameter": "/app/feature-flags", "log_group": "/app/web",
+                 "kms_key": "1234abcd-12ab-34cd-56ef-1234567890ab"}
+
+
+def _role_calls(account, region, partition, names=None):
     """(source, name, params, resources, error, read_only, category) templates of the app's calls."""
-    bucket = "app-data-%s" % account
-    queue = "https://sqs.%s.amazonaws.com/%s/app-jobs" % (region, account)
-    key_arn = "arn:%s:kms:%s:%s:key/1234abcd-12ab-34cd-56ef-1234567890ab" % (partition, region, account)
+    names = dict(DEFAULT_NAMES, **(names or {}))
+    bucket = names["bucket"].format(account=account)
+    queue = "https://sqs.%s.amazonaws.com/%s/%s" % (region, account, names["queue"])
+    key_arn = "arn:%s:kms:%s:%s:key/%s" % (partition, region, account, names["kms_key"])
+    secret, parameter, log_group = names["secret"], names["parameter"], names["log_group"]
 
     def s3_obj(name, key, error=None, read_only=True):
         return ("s3.amazonaws.com", name, {"bucketName": bucket, "key": key, "Host": "%s.s3.amazonaws.com" % bucket},
@@ -124,25 +134,25 @@ def _role_calls(account, region, partition):
                       None, None, True, "Management"),
         lambda d, i: ("kms.amazonaws.com", "Decrypt", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
                       [{"accountId": account, "type": "AWS::KMS::Key", "ARN": key_arn}], None, True, "Management"),
-        lambda d, i: ("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": "app/db-password"}, None, None,
+        lambda d, i: ("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": secret}, None, None,
                       True, "Management"),
-        lambda d, i: ("ssm.amazonaws.com", "GetParameter", {"name": "/app/feature-flags", "withDecryption": False},
+        lambda d, i: ("ssm.amazonaws.com", "GetParameter", {"name": parameter, "withDecryption": False},
                       None, None, True, "Management"),
         lambda d, i: ("logs.amazonaws.com", "CreateLogStream",
-                      {"logGroupName": "/app/web", "logStreamName": "i-0abc%04d" % i}, None, None, False, "Management"),
-        lambda d, i: ("logs.amazonaws.com", "PutLogEvents", {"logGroupName": "/app/web", "logStreamName": "i-0abc%04d" % i},
+                      {"logGroupName": log_group, "logStreamName": "i-0abc%04d" % i}, None, None, False, "Management"),
+        lambda d, i: ("logs.amazonaws.com", "PutLogEvents", {"logGroupName": log_group, "logStreamName": "i-0abc%04d" % i},
                       None, None, False, "Data"),
         lambda d, i: ("monitoring.amazonaws.com", "PutMetricData", {"namespace": "App"}, None, None, False, "Management"),
         lambda d, i: ("sts.amazonaws.com", "GetCallerIdentity", None, None, None, True, "Management"),
     ]
 
 
-def make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24, noise=True):
-    """The fixture records of `days` days ending at `now`, oldest first."""
+def make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24, noise=True, names=None):
+    """The fixture records of `days` days ending at `now`, oldest first (names: see DEFAULT_NAMES)."""
     rng = random.Random(seed)
     now = now or datetime.datetime.now(UTC).replace(microsecond=0)
     partition = _role_parts(role_arn)[0]
-    calls = _role_calls(account, region, partition)
+    calls = _role_calls(account, region, partition, names)
     other_role = "arn:%s:iam::%s:role/other-app" % (partition, account)
     sessions = ["i-0%016x" % rng.getrandbits(64) for _n in range(3)]
     records = []
@@ -158,7 +168,7 @@ def make_events(role_arn, account, region, days=7, seed=0, now=None, per_day=24,
         when = base - datetime.timedelta(minutes=7)
         source, name, params, resources, _e, _r, category = calls[0](when, 0)
         params = dict(params, key="tmp/old-export.csv")
-        resources = [{"type": "AWS::S3::Object", "ARN": "arn:%s:s3:::app-data-%s/tmp/old-export.csv" % (partition, account)},
+        resources = [{"type": "AWS::S3::Object", "ARN": "arn:%s:s3:::%s/tmp/old-export.csv" % (partition, params["bucketName"])},
                      resources[1]]
         records.append(_record(_assumed_identity(role_arn, sessions[0], rng), when, source, "DeleteObject", region,
                                account, rng, params, resources, ("AccessDenied", "Access Denied"), False, category))
@@ -186,10 +196,12 @@ def _file_name(account, region, hour, rng):
     return "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, hour.strftime("%Y%m%dT%H%MZ"), unique)
 
 
-def write_log_files(target, bucket, account, region, role_arn, days=7, seed=0, prefix="", now=None, events=None):
+def write_log_files(target, bucket, account, region, role_arn, days=7, seed=0, prefix="", now=None, events=None,
+                    names=None):
     """Write the fixture events (or `events`) as delivered log files to S3 or a directory."""
     rng = random.Random(seed + 1)
-    events = events if events is not None else make_events(role_arn, account, region, days=days, seed=seed, now=now)
+    if events is None:
+        events = make_events(role_arn, account, region, days=days, seed=seed, now=now, names=names)
     by_hour = {}
     for rec in events:
         when = datetime.datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -236,3 +236,13 @@ def test_fixture_activity_end_to_end():
                     for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert "arn:aws:s3:::app-data-%s/config/*" % ACCOUNT in s3_resources
     assert "*" not in s3_resources
+
+
+def test_fixture_names_change_the_resources():
+    names = {"bucket": "my-app-data", "queue": "my-app-queue", "secret": "my-app/db"}
+    events = role_events(make_events(ROLE, ACCOUNT, "us-east-1", days=1, seed=1, now=NOW, names=names), ROLE)
+    resources = {r for entry in analyze(events, [], ROLE)["action_usage"] for r in entry["resources"]}
+    assert "arn:aws:s3:::my-app-data" in resources
+    assert "arn:aws:sqs:us-east-1:%s:my-app-queue" % ACCOUNT in resources
+    assert "arn:aws:secretsmanager:us-east-1:%s:secret:my-app/db-??????" % ACCOUNT in resources
+    assert not any("app-data-" in r for r in resources)
