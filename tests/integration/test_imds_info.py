@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import boto3
 import pytest
 
 from ansible_collections.keyless.aws.plugins.modules import imds_info
-from tests.support.aws_env import ROOT
-from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator
+from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator, spawn
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.support.fleet_seed import DEFAULT_IMAGE
 from tests.support.module_runner import run_module
@@ -225,25 +222,16 @@ def test_secrets_never_reach_playbook_output_even_with_vvv(fleet):
     _assert_no_secret(failed.stdout + failed.stderr)
 
 
-def test_emulator_runs_as_a_script(fleet, tmp_path):
+def test_emulator_runs_as_a_script(fleet):
     emu, ids, _ec2 = fleet
-    moto_url = emu.state.ec2.meta.endpoint_url
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/support/imds_emulator.py"), "--endpoint", moto_url,
-                             "--instance-id", ids["optional"],
-                             "--port-file", str(port_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc, url = spawn(emu.state.ec2.meta.endpoint_url, instance_id=ids["optional"])
     try:
-        for _attempt in range(100):
-            if port_file.exists():
-                break
-            time.sleep(0.1)
-        port = int(port_file.read_text())
-        unknown = run_module(imds_info.main, dict(endpoint="http://127.0.0.1:%d/i-00000000000000000" % port,
-                                                  retries=0, fail_on_check=False), connection=False)
+        unknown = run_module(imds_info.main, dict(endpoint=url + "/i-00000000000000000", retries=0,
+                                                  fail_on_check=False), connection=False)
         assert unknown["imdsv2"]["token_status"] == 404  # unknown instance: answered, not hung
-        default = run_module(imds_info.main, dict(endpoint="http://127.0.0.1:%d" % port, fail_on_check=False),
-                             connection=False)
+        default = run_module(imds_info.main, dict(endpoint=url, fail_on_check=False), connection=False)
         assert default["instance_id"] == ids["optional"] and default["failed_checks"] == ["imdsv1_refused"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert proc.returncode == 0

@@ -28,6 +28,8 @@ In-process:
 As a script (stops on SIGTERM):
     python tests/support/imds_emulator.py --endpoint http://127.0.0.1:5000 --instance-id i-... \
         --port-file /tmp/imds.port [--port 0] [--region us-east-1]
+or from Python as a separate process (for playbook tests, molecule, the demo):
+    proc, url = spawn(moto_url, instance_id=None)    # ... proc.terminate(); proc.wait()
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -263,6 +267,27 @@ class ImdsEmulator:
             "Code": "Success", "LastUpdated": now.strftime(_TIME), "Type": "AWS-HMAC",
             "AccessKeyId": FAKE_ACCESS_KEY_ID, "SecretAccessKey": FAKE_SECRET_ACCESS_KEY, "Token": FAKE_SESSION_TOKEN,
             "Expiration": (now + CREDENTIAL_LIFETIME).strftime(_TIME)}, indent=2), {}
+
+
+def spawn(endpoint_url, instance_id=None, region="us-east-1", port=0, timeout=30):
+    """Start the emulator as a child process; returns (Popen, base URL) once it listens."""
+    workdir = tempfile.mkdtemp(prefix="imds-emu-")
+    port_file = os.path.join(workdir, "port")
+    cmd = [sys.executable, os.path.abspath(__file__), "--endpoint", endpoint_url, "--region", region,
+           "--port", str(port), "--port-file", port_file]
+    if instance_id:
+        cmd += ["--instance-id", instance_id]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port_file):
+        if proc.poll() is not None:
+            raise RuntimeError("IMDS emulator exited with %s: %s" % (proc.returncode, proc.stderr.read().decode()))
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("IMDS emulator did not start within %s s" % timeout)
+        time.sleep(0.05)
+    with open(port_file) as handle:
+        return proc, "http://127.0.0.1:%s" % handle.read().strip()
 
 
 def main(argv=None):
