@@ -205,8 +205,7 @@ def describe_pages(ec2, filters, page_size=PAGE_SIZE):
     for page in paginator.paginate(**kwargs):
         yield None  # one marker per page so callers can count calls
         for reservation in page.get("Reservations") or ():
-            for raw in reservation.get("Instances") or ():
-                yield raw
+            yield from reservation.get("Instances") or ()
 
 
 def describe_instances(ec2, filters, instance_ids=None, page_size=PAGE_SIZE):

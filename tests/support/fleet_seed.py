@@ -98,7 +98,7 @@ def ensure_profile(iam, name):
 def _plan_realistic(count, rng, has_correct):
     """One (profile, imds, state) triple per instance; deterministic for a given rng."""
     plan = []
-    for _ in range(count):
+    for dummy in range(count):
         p = rng.random()
         if p < 0.45 or (p >= 0.80 and not has_correct):
             profile = "none"
@@ -208,7 +208,6 @@ def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="reali
         ec2.terminate_instances(InstanceIds=chunk)
     out["stopped"] = to_stop
     out["terminated"] = to_terminate
-
 
     if imdsv1_callers is None:
         imdsv1_callers = 0 if mix == "uniform" else max(1, count // 20) if count else 0

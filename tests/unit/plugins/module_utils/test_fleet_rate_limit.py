@@ -23,7 +23,7 @@ class FakeClock:
 def test_bucket_starts_full_then_paces_at_refill():
     clock = FakeClock()
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep)
-    waits = [bucket.acquire() for _ in range(1000)]
+    waits = [bucket.acquire() for dummy in range(1000)]
     assert waits[:100] == [0.0] * 100
     # the whole run takes exactly (N - capacity) / refill
     assert clock.now - 1000.0 == pytest.approx((1000 - 100) / 5.0)
@@ -33,13 +33,13 @@ def test_bucket_starts_full_then_paces_at_refill():
 def test_reservations_queue_without_sleeping_in_the_lock():
     clock = FakeClock()
     bucket = rl.TokenBucket(2, 1, clock, clock.sleep)
-    assert [bucket.reserve() for _ in range(5)] == [0.0, 0.0, pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
+    assert [bucket.reserve() for dummy in range(5)] == [0.0, 0.0, pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
 
 
 def test_refill_is_continuous_and_capped():
     clock = FakeClock()
     bucket = rl.TokenBucket(10, 2, clock, clock.sleep)
-    for _ in range(10):
+    for dummy in range(10):
         bucket.acquire()
     clock.now += 1.25
     assert bucket.available() == pytest.approx(2.5)
@@ -136,7 +136,7 @@ def test_attach_paces_every_http_attempt():
                               aws_access_key_id="AKIAKEYLESSTESTFAKE1", aws_secret_access_key="x" * 40)
         limiter.attach(client)
         limiter.attach(client)  # idempotent: one token per attempt, not two
-        for _ in range(3):
+        for dummy in range(3):
             client.describe_instances()
     assert limiter.stats()["by_operation"] == {"DescribeInstances": 3}
     assert sum(clock.slept) == pytest.approx(1.0)  # 1 token at start, then 2 more at 2/s

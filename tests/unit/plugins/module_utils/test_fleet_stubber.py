@@ -57,7 +57,7 @@ def test_propagation_error_is_retried_with_backoff():
 def test_propagation_retry_gives_up_at_the_deadline():
     ec2, clock = ec2_client(), Clock()
     with Stubber(ec2) as stub:
-        for _ in range(10):
+        for dummy in range(10):
             stub.add_client_error("associate_iam_instance_profile", "InvalidParameterValue", PROPAGATION, 400)
         with pytest.raises(ClientError, match="Invalid IAM Instance Profile"):
             assoc.apply_association(ec2, "associate", IID, None, ARN, deadline=10, clock=clock, sleep=clock.sleep)
@@ -157,7 +157,7 @@ def test_throttle_retry_is_bounded_and_other_errors_pass_through():
     ec2 = ec2_client()
     sleeps = []
     with Stubber(ec2) as stub:
-        for _ in range(3):
+        for dummy in range(3):
             stub.add_client_error("modify_instance_metadata_options", "Throttling", "Rate exceeded", 400)
         with pytest.raises(ClientError, match="Throttling"):
             call_with_throttle_retry(lambda: ec2.modify_instance_metadata_options(InstanceId=IID), retries=2,
