@@ -248,8 +248,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.cloudtrail import (
     window,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.iam import attached_policies, get_role, inline_policies
-from ansible_collections.keyless.aws.plugins.module_utils.iam_policies import observe_policy
+from ansible_collections.keyless.aws.plugins.module_utils.iam import attached_policies, call, get_role, inline_policies
+from ansible_collections.keyless.aws.plugins.module_utils.policy import parse_policy
 from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
 
 LOG_MAX_DAYS = 3650
@@ -313,11 +313,27 @@ def observe_role_policies(iam, role_name):
     policies = [{"type": "inline", "name": name, "document": doc}
                 for name, doc in sorted(inline_policies(iam, role_name).items())]
     for arn in attached_policies(iam, role_name):
-        managed = observe_policy(iam, arn)
+        managed = default_policy_document(iam, arn)
         if managed is not None:  # detached and deleted between the two reads
-            policies.append({"type": "managed", "name": managed["policy_name"], "arn": arn,
-                             "document": managed["document"]})
+            policies.append(managed)
     return role, policies
+
+
+def default_policy_document(iam, arn):
+    """{type, name, arn, document} of a managed policy's default version, or None when it is gone.
+
+    Two reads (GetPolicy, GetPolicyVersion); iam_policies.observe_policy would also list versions and
+    tags, which AWS-managed policies do not need."""
+    try:
+        policy = call("GetPolicy", arn, iam.get_policy, PolicyArn=arn)["Policy"]
+        version = call("GetPolicyVersion", arn, iam.get_policy_version, PolicyArn=arn,
+                       VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return {"type": "managed", "name": policy["PolicyName"], "arn": arn,
+            "document": parse_policy(version["Document"], "policy %s" % arn)}
 
 
 def empty_result(params, name):
