@@ -300,6 +300,8 @@ def validate(params):
     for region in params.get("regions") or []:
         if not _REGION.match(region or ""):
             errors.append("regions: %r is not a region name such as us-east-1" % region)
+    if source == "lookup_events" and not params.get("regions") and not params.get("region"):
+        errors.append("source=lookup_events reads one region at a time: give regions, or region (AWS_REGION)")
     if params["max_events"] < 1:
         errors.append("max_events=%r must be at least 1" % params["max_events"])
     return [e for e in errors if e]
@@ -372,9 +374,7 @@ def main():
     start, end = window(params["days"])
     regions = params.get("regions")
     if params["source"] == "lookup_events" and not regions:
-        regions = [ctx.region] if ctx.region else None
-        if not regions:
-            module.fail_json(msg="source=lookup_events needs regions or the region option")
+        regions = [ctx.region]  # validate() made sure there is one
     try:
         collected = collect_events(ctx.client, params["source"], role["Arn"], start, end, regions=regions,
                                    s3_bucket=params.get("s3_bucket"), s3_prefix=params.get("s3_prefix"),

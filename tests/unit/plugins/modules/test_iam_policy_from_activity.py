@@ -154,8 +154,11 @@ def test_role_missing_and_arn_mismatch(tmp_path):
     ({"role": "r", "source": "s3", "s3_bucket": "b", "organization_id": "org1"}, "organization_id='org1'"),
     ({"role": "r", "regions": ["us-east-1", "mars"]}, "regions: 'mars' is not a region name"),
     ({"role": "r", "max_events": 0}, "max_events=0 must be at least 1"),
+    ({"role": "r", "region": None}, "source=lookup_events reads one region at a time"),
 ])
 def test_validation_fails_before_any_call(args, message, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setattr(connection.AwsContext, "__init__", lambda *a, **k: pytest.fail("AWS was contacted"))
     result = run_module(mod.main, args)
     assert result.failed and message in result["msg"], result["msg"]
