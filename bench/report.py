@@ -195,9 +195,9 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
-def write(results, out_dir, smoke=False):
+def write(results, out_dir, smoke=False, name=None):
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "smoke" if smoke else "latest"
+    stem = name or ("smoke" if smoke else "latest")
     stamp = results["date"].replace(":", "").replace("-", "")
     paths = []
     for name in ([stem] if smoke else [stem, "run-%s" % stamp]):
