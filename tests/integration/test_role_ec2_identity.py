@@ -52,8 +52,9 @@ def converge_playbook(result_file, **role_vars):
 
 
 def mutating(calls):
+    """Calls that change AWS state (AssumeRole only hands out credentials)."""
     return {k: v for k, v in calls["counts"].items()
-            if not k.split(":", 1)[1].startswith(("Describe", "Get", "List"))}
+            if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
 
 
 def test_check_first_run_rerun(moto, tmp_path):
@@ -161,7 +162,10 @@ def test_two_applications_in_one_play(moto, tmp_path):
     results = json.loads(out.read_text())
     assert sorted(results["all"]) == ["ApiApp", "WebApp"]
     assert results["last"]["role_name"] == "ApiApp"
-    alive = lambda f: [i for i in f["all"] if i not in f["terminated"]]  # noqa: E731
+
+    def alive(fleet):
+        return [i for i in fleet["all"] if i not in fleet["terminated"]]
+
     assert results["all"]["WebApp"]["counts"]["selected"] == len(alive(web))
     assert results["all"]["ApiApp"]["counts"]["selected"] == len(alive(api))
     state = fleet_state(url, web["all"] + api["all"])
@@ -223,3 +227,34 @@ def test_argument_spec_and_validation_fail_before_any_call(moto, tmp_path):
     assert "no instances selected" in msgs[2] and "ec2_identity_all_instances" in msgs[2], msgs[2]
     assert "ec2_identity_role_name" in msgs[3] and "bad name!" in msgs[3], msgs[3]
     assert moto.calls()["total"] == 0  # every check ran before any AWS call
+
+
+def test_max_fail_percentage_stops_the_rollout(moto, tmp_path):
+    """Instances that always fail (fault proxy) stop the rollout at the first batch over the threshold;
+    later batches are not touched, and the report names every failure with its reason."""
+    from tests.support.aws_proxy import AwsProxy
+
+    url = moto.url
+    fleet = seed_fleet(url, 20, prefix="web", mix="uniform")
+    broken = fleet["all"][::2]  # every other instance
+    result_file = tmp_path / "result.json"
+    with AwsProxy(url, seed=1, fail_instances={iid: "UnauthorizedOperation" for iid in broken}) as proxy:
+        play = converge_playbook(result_file, ec2_identity_batch_size=5, ec2_identity_max_fail_percentage=10,
+                                 ec2_identity_endpoint_url=proxy.url, ec2_identity_report_dir=str(tmp_path))
+        res = run_playbook(play.replace("    - name: Save the result", "      ignore_errors: true\n    - name: Save the result"),
+                           url)
+    assert res.rc == 0 and res.recap["localhost"]["ignored"] == 1, res
+    assert "rollout stopped after batch 1/4" in res.stdout, res
+    result = json.loads(result_file.read_text())
+    assert result["stopped"] is True and result["counts"]["batches_run"] == 1
+    failed = {f["instance_id"] for f in result["failed"]}
+    assert failed and failed <= set(broken)
+    assert all("UnauthorizedOperation" in f["reason"] for f in result["failed"])
+    report = json.loads((tmp_path / "localhost-WebApp.json").read_text())
+    touched = {i["instance_id"] for i in report["instances"]["profile"]}
+    assert len(touched) == 5
+    state = fleet_state(url, fleet["all"])
+    for iid in fleet["all"]:
+        if iid not in touched:  # batches 2..4 never ran
+            assert state[iid]["profile_arn"] is None and state[iid]["metadata"]["HttpTokens"] == "optional", iid
+    assert "## Failures (%d)" % len(result["failed"]) in (tmp_path / "localhost-WebApp.md").read_text()
