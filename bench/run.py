@@ -160,13 +160,15 @@ def converged(url, ids, profile_arn):
                   or state.get(i, {}).get("metadata", {}).get("HttpTokens") != "required")
 
 
-def measure_bulk(runner, url, n, concurrency, problems):
+def measure_bulk(runner, url, n, concurrency, problems, ops=("check", "converge", "rerun")):
     """--check, converge, rerun for each module on a fresh fleet of n."""
     fleet = seed(url, n)
     rows = []
     for module in MODULES:
         text = bulk_playbook(module, module_args(module, concurrency))
         for op, check in (("check", True), ("converge", False), ("rerun", False)):
+            if op not in ops:
+                continue
             res = runner.run(text, url, url, check=check)
             summ = summary_of(res)
             row = dict(res, n=n, module=module, op=op, summary=summ)
@@ -272,7 +274,8 @@ def measure_limiter(runner, moto_url, n, scale, concurrency, problems):
 
 
 def ints(text):
-    return [int(x) for x in text.split(",") if x.strip()]
+    """'100,1000' -> [100, 1000]; '' or '0' -> [] (to skip a part of the run)."""
+    return [int(x) for x in text.split(",") if x.strip() and int(x) > 0]
 
 
 def parse_args(argv):
@@ -287,6 +290,7 @@ def parse_args(argv):
     parser.add_argument("--no-role", action="store_true", help="skip the ec2_identity role")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
     parser.add_argument("--smoke", action="store_true", help="CI smoke run: N=100, baseline 5, limiter 200 at x20, no role")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -299,8 +303,9 @@ def parse_args(argv):
         return args
     args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
     args.baseline = ints(args.baseline_n)
-    args.floor_sizes = ints(args.floor_n) if args.floor_n else list(args.sizes)
-    args.limiter_sizes = ints(args.limiter_n) if args.limiter_n else [1000] + ([10000] if args.with_10k else [])
+    args.floor_sizes = ints(args.floor_n) if args.floor_n is not None else list(args.sizes)
+    args.limiter_sizes = (ints(args.limiter_n) if args.limiter_n is not None
+                          else [1000] + ([10000] if args.with_10k else []))
     args.limiter_scale = {n: args.limiter or DEFAULT_LIMITER_SCALE.get(n, 3.0) for n in args.limiter_sizes}
     args.role_sizes = ints(args.role_n) if args.role_n else [1000 if 1000 in args.sizes else min(args.sizes)]
     return args
@@ -318,7 +323,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
         runner = Runner(work)
         for n in args.sizes:
-            results["bulk"].extend(measure_bulk(runner, moto.url, n, args.concurrency, problems))
+            results["bulk"].extend(measure_bulk(runner, moto.url, n, args.concurrency, problems,
+                                                ops=args.ops.split(",")))
             if n in args.floor_sizes:
                 results["floor"].extend(measure_floor(moto.url, n))
         for n in args.baseline:

@@ -48,7 +48,8 @@ class Process:
 
 
 def moto_server():
-    return Process("tests/support/moto_server.py", "--port", "0")
+    """tests/support/moto_server.py, with associations paged like AWS (see bench/moto_aws_paging.py)."""
+    return Process("bench/moto_aws_paging.py", "--port", "0")
 
 
 def limiter_proxy(upstream, scale):
