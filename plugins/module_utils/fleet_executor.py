@@ -7,7 +7,8 @@ never lets one instance's failure stop the others, and bulk waits.
     execution_argument_spec() -> dict   concurrency, rate_limits, wait, wait_timeout, max_diff_instances
     validate_execution(params) -> list[str]
     FleetRun(ctx, params)               .client(service) -> a boto3 client whose every HTTP attempt takes a
-                                        token from the per-API bucket (rate_limit.RateLimiter); .stats()
+                                        token from the per-API bucket (rate_limit.RateLimiter); .stats();
+                                        .phase(name) / .timing_report() -> {observe, apply, wait, total} s
     run_parallel(items, fn, concurrency) -> [fn(item) ...] in input order; fn's exceptions are returned
                                         as Failure(exc) instead of raised
     call_with_throttle_retry(call, retries=4, delay=2.0, sleep=time.sleep)
@@ -70,6 +71,20 @@ class FleetRun:
         self.limiter = RateLimiter(params.get("rate_limits"), clock=clock, sleep=sleep)
         self._clients = {}
         self.observe_calls = None
+        self.clock = clock
+        self._last = self._start = clock()
+        self.timings = {}
+
+    def phase(self, name):
+        """Record the seconds since the previous phase ended under `name` (observe, apply, wait)."""
+        now = self.clock()
+        self.timings[name] = round(self.timings.get(name, 0.0) + now - self._last, 3)
+        self._last = now
+
+    def timing_report(self):
+        report = dict(self.timings)
+        report["total"] = round(self.clock() - self._start, 3)
+        return report
 
     def client(self, service):
         if service not in self._clients:

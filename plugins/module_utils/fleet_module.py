@@ -98,6 +98,7 @@ def finish(module, run, results, verb, extra=None, failure=None):
         summary=summarize(results),
         failed_instances=failed_instances(results),
         api_calls=run.stats(),
+        timings=run.timing_report(),
     )
     if module._diff:
         payload["diff"] = bounded_diff(results, module.params.get("max_diff_instances") or 0)

@@ -11,7 +11,8 @@ attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refi
 1,000-instance converge takes (1000 - 100) / 5 = 180 s and no more.
 
     TokenBucket(capacity, refill, clock=time.monotonic, sleep=time.sleep)
-        .reserve() -> seconds to wait for the token just reserved (tokens may go negative: a queue)
+        .reserve() -> seconds to wait for the token just reserved (tokens may go negative: a queue;
+                      a wait includes GUARD_SECONDS, a constant shift for network latency jitter)
         .acquire() -> seconds waited;  .drain(): the server said it is empty, so believe it
     RateLimiter(rate_limits=None, clock=..., sleep=...)
         .bucket_for(service, operation) -> TokenBucket or None
@@ -90,10 +91,17 @@ def merged_limits(value):
     return limits
 
 
+# Our bucket starts when we reserve the first token; AWS's schedule starts when that first request
+# arrives, one network latency later. A later request that travels faster would then arrive a token
+# early and be throttled, so every wait beyond the initial burst is shifted by this constant guard
+# (it does not accumulate: the whole run takes (N - capacity) / refill + GUARD_SECONDS).
+GUARD_SECONDS = 0.1
+
+
 class TokenBucket:
     """An exact token bucket: full at start, continuous refill, reservations queue in arrival order."""
 
-    def __init__(self, capacity, refill, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, capacity, refill, clock=time.monotonic, sleep=time.sleep, guard=GUARD_SECONDS):
         if capacity < 1 or refill <= 0:
             raise ValueError("capacity must be >= 1 and refill > 0")
         self.capacity = float(capacity)
@@ -102,6 +110,7 @@ class TokenBucket:
         self.sleep = sleep
         self.tokens = float(capacity)
         self.stamp = clock()
+        self.guard = guard
         self.lock = threading.Lock()
 
     def _update(self, now):
@@ -116,7 +125,7 @@ class TokenBucket:
             self.tokens -= 1.0
             if self.tokens >= 0:
                 return 0.0
-            return -self.tokens / self.refill
+            return -self.tokens / self.refill + self.guard
 
     def acquire(self):
         wait = self.reserve()

@@ -25,14 +25,15 @@ def test_bucket_starts_full_then_paces_at_refill():
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep)
     waits = [bucket.acquire() for dummy in range(1000)]
     assert waits[:100] == [0.0] * 100
-    # the whole run takes exactly (N - capacity) / refill
-    assert clock.now - 1000.0 == pytest.approx((1000 - 100) / 5.0)
-    assert waits[100] == pytest.approx(0.2)
+    # the whole run takes exactly (N - capacity) / refill, plus the constant latency guard
+    assert clock.now - 1000.0 == pytest.approx((1000 - 100) / 5.0 + rl.GUARD_SECONDS)
+    assert waits[100] == pytest.approx(0.2 + rl.GUARD_SECONDS)
+    assert waits[101] == pytest.approx(0.2)  # the guard shifts the schedule once, it does not accumulate
 
 
 def test_reservations_queue_without_sleeping_in_the_lock():
     clock = FakeClock()
-    bucket = rl.TokenBucket(2, 1, clock, clock.sleep)
+    bucket = rl.TokenBucket(2, 1, clock, clock.sleep, guard=0.0)
     assert [bucket.reserve() for dummy in range(5)] == [0.0, 0.0, pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
 
 
@@ -49,7 +50,7 @@ def test_refill_is_continuous_and_capped():
 
 def test_drain_on_throttle():
     clock = FakeClock()
-    bucket = rl.TokenBucket(100, 5, clock, clock.sleep)
+    bucket = rl.TokenBucket(100, 5, clock, clock.sleep, guard=0.0)
     bucket.drain()
     assert bucket.available() == 0.0
     assert bucket.reserve() == pytest.approx(0.2)
@@ -97,12 +98,12 @@ def test_limiter_counts_and_drains():
     limiter = rl.RateLimiter({"ModifyInstanceMetadataOptions": {"capacity": 1, "refill": 1}}, clock, clock.sleep)
     limiter.before_send("ec2", "ModifyInstanceMetadataOptions")
     limiter.before_send("ec2", "ModifyInstanceMetadataOptions")
-    assert clock.slept == [pytest.approx(1.0)]
+    assert clock.slept == [pytest.approx(1.0 + rl.GUARD_SECONDS)]
     limiter.on_response("ec2", "ModifyInstanceMetadataOptions", "RequestLimitExceeded")
     limiter.on_response("ec2", "ModifyInstanceMetadataOptions", None)
     stats = limiter.stats()
     assert stats["by_operation"] == {"ModifyInstanceMetadataOptions": 2}
-    assert stats["throttled"] == 1 and stats["total"] == 2 and stats["waited_seconds"] == 1.0
+    assert stats["throttled"] == 1 and stats["total"] == 2 and stats["waited_seconds"] == 1.0 + rl.GUARD_SECONDS
 
 
 @pytest.mark.parametrize("value, fragment", [
@@ -139,4 +140,5 @@ def test_attach_paces_every_http_attempt():
         for dummy in range(3):
             client.describe_instances()
     assert limiter.stats()["by_operation"] == {"DescribeInstances": 3}
-    assert sum(clock.slept) == pytest.approx(1.0)  # 1 token at start, then 2 more at 2/s
+    # 1 token at start, then 2 more at 2/s (plus the guard once: the clock advanced in the first sleep)
+    assert sum(clock.slept) == pytest.approx(1.0 + rl.GUARD_SECONDS)
