@@ -37,10 +37,16 @@ def converge_playbook(result_file, **role_vars):
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Include the role
-      ansible.builtin.include_role:
-        name: keyless.aws.ec2_identity
-      vars: %s
+    - name: Converge, and on failure still save the result
+      block:
+        - name: Include the role
+          ansible.builtin.include_role:
+            name: keyless.aws.ec2_identity
+          vars: %s
+      rescue:
+        - name: Show the failure
+          ansible.builtin.debug:
+            msg: "ROLE_FAILED {{ ansible_failed_result.msg }}"
     - name: Save the result
       ansible.builtin.copy:
         content: "{{ ec2_identity_result | to_json }}"
@@ -241,12 +247,12 @@ def test_max_fail_percentage_stops_the_rollout(moto, tmp_path):
     with AwsProxy(url, seed=1, fail_instances={iid: "UnauthorizedOperation" for iid in broken}) as proxy:
         play = converge_playbook(result_file, ec2_identity_batch_size=5, ec2_identity_max_fail_percentage=10,
                                  ec2_identity_endpoint_url=proxy.url, ec2_identity_report_dir=str(tmp_path))
-        res = run_playbook(play.replace("    - name: Save the result", "      ignore_errors: true\n    - name: Save the result"),
-                           url)
-    assert res.rc == 0 and res.recap["localhost"]["ignored"] == 1, res
-    assert "rollout stopped after batch 1/4" in res.stdout, res
+        res = run_playbook(play, url)
+    assert res.rc == 0 and res.recap["localhost"]["rescued"] == 1, res
+    assert "ROLE_FAILED rollout stopped after batch 1/4" in res.stdout, res
     result = json.loads(result_file.read_text())
     assert result["stopped"] is True and result["counts"]["batches_run"] == 1
+    assert result["counts"]["not_processed"] == 15
     failed = {f["instance_id"] for f in result["failed"]}
     assert failed and failed <= set(broken)
     assert all("UnauthorizedOperation" in f["reason"] for f in result["failed"])
