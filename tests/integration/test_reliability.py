@@ -175,7 +175,7 @@ def test_converge_under_faults_then_rerun_changes_nothing(moto, fleet, proxy):
     first = run_playbook(converge_playbook(fleet["tag"]), proxy.url, timeout=1500)
     stats_first = proxy.stats(reset=True)
     print("fault run: %s" % json.dumps({k: stats_first[k] for k in (
-        "total_calls", "total_forwarded", "total_repeats", "fault_totals", "total_throttles")}, sort_keys=True))
+        "total_calls", "total_forwarded", "total_repeats", "fault_totals", "total_throttles", "upstream_errors")}, sort_keys=True))
     assert first.rc == 0, failure(first)
     assert wrong_instances(moto, fleet, profile_arn) == {}
     assert terminated_untouched(moto, fleet) == {}

@@ -45,6 +45,12 @@ is an upper bound on the real-AWS ratio -- provided the endpoint can serve refil
 room to spare (moto serves ~150 EC2 calls/s; keep refill*s well below that). A client that paces itself
 with its own token bucket must be given the scaled refill too (the fleet modules' rate_limits option).
 
+Upstream crashes: moto answers its own unhandled exceptions with an HTML 500 page (for instance its
+association dict is not thread-safe: concurrent Replace/Disassociate calls can raise "dictionary changed
+size during iteration"). AWS answers a 500 in its XML error shape, which botocore parses and retries; the
+HTML page is a ResponseParserError instead. The proxy rewrites such a page into the service's
+InternalError body (counted as upstream_errors), so the tests see AWS's behaviour, not moto's.
+
 Control endpoints (never faulted, never counted): GET /_proxy/stats (POST /_proxy/stats/reset or
 GET /_proxy/stats?reset=1 to read and clear), POST /_proxy/config with a JSON object of parameters to change
 (e.g. turn faults off), POST /_proxy/profile-created?name=NAME to start the propagation delay for a profile
@@ -317,6 +323,7 @@ class FaultState:
             self.calls = {}
             self.forwarded = {}
             self.repeats = {}
+            self.upstream_errors = {}
             self.faults = {kind: {} for kind in FAULT_KINDS}
             self.started = self.clock()
             self.first_mutating = None
@@ -333,6 +340,7 @@ class FaultState:
                 "calls": dict(self.calls), "total_calls": sum(self.calls.values()),
                 "forwarded": dict(self.forwarded), "total_forwarded": sum(self.forwarded.values()),
                 "repeats": dict(self.repeats), "total_repeats": sum(self.repeats.values()),
+                "upstream_errors": dict(self.upstream_errors),
                 "faults": faults, "total_faults": sum(sum(v.values()) for v in faults.values()),
                 "fault_totals": {kind: sum(v.values()) for kind, v in faults.items()},
                 "throttles": throttles, "total_throttles": sum(throttles.values()),
@@ -362,6 +370,10 @@ class FaultState:
     def record_fault(self, kind, req):
         with self.lock:
             self._bump(self.faults[kind], req.name)
+
+    def record_upstream_error(self, req):
+        with self.lock:
+            self._bump(self.upstream_errors, req.name)
 
     def record_forwarded(self, req, status):
         now = self.clock()
@@ -518,6 +530,11 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             status, headers, payload = self._forward(body)
         except (OSError, http.client.HTTPException):
             return self._drop()
+        if status >= 500 and not payload.lstrip().startswith(b"<?xml") and not req.json_protocol \
+                and b"<html" in payload[:200].lower():
+            self.state.record_upstream_error(req)
+            ctype, payload = error_body(req.service, "InternalError", "An internal error has occurred")
+            headers = [("Content-Type", ctype)]
         self.state.record_forwarded(req, status)
         self.state.observe_response(req, status, payload)
         if decision.kind == "drop_after":

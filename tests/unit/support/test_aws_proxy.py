@@ -232,6 +232,36 @@ def test_faults_repeat_with_the_same_seed_and_differ_with_another(upstream):
     assert 6 <= faulted <= 26  # ~40 % of 40
 
 
+def test_upstream_html_500_becomes_internal_error(upstream):
+    """moto's own crash page (HTML) is answered as EC2 would answer a 500: parsed, retryable."""
+    import http.server
+    import threading
+
+    class Crash(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    crash = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Crash)
+    threading.Thread(target=crash.serve_forever, daemon=True).start()
+    try:
+        with AwsProxy("http://127.0.0.1:%d" % crash.server_address[1]) as proxy:
+            with pytest.raises(ClientError) as err:
+                client("ec2", proxy.url).describe_instances()
+            assert err.value.response["Error"]["Code"] == "InternalError"
+            assert proxy.stats()["upstream_errors"] == {"ec2:DescribeInstances": 1}
+    finally:
+        crash.shutdown()
+
+
 def test_latency_is_added(upstream):
     with AwsProxy(upstream, latency=0.2, latency_jitter=0.1) as proxy:
         ec2 = client("ec2", proxy.url)
