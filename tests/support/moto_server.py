@@ -55,6 +55,7 @@ class CallCounter:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.serial = threading.Lock()
         self.counts = {}
 
     def snapshot(self):
@@ -84,11 +85,35 @@ class CallCounter:
         with self.lock:
             key = "%s:%s" % (service, action)
             self.counts[key] = self.counts.get(key, 0) + 1
-        return self.app(environ, start_response)
+        # moto's backends are not thread-safe (its association dict changes size under concurrent
+        # Associate calls and it answers an HTML crash page); AWS is. Serve one call at a time, as moto
+        # effectively does anyway under the GIL, so clients may use real concurrency.
+        with self.serial:
+            return list(self.app(environ, start_response))
+
+
+def page_associations_like_aws():
+    """moto 5.2 pages DescribeIamInstanceProfileAssociations at 100 whatever MaxResults says (it reads
+    a MaxItems parameter the API does not have); AWS honours MaxResults up to 1,000. Without this the
+    local endpoint would cost 10x the calls AWS does for the same read."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.iam_instance_profiles import IamInstanceProfiles
+
+    def describe_iam_instance_profile_associations(self):
+        association_ids = self._get_param("AssociationIds", [])
+        filters = self._filters_from_querystring()
+        max_results = self._get_param("MaxResults") or 100
+        next_token = self._get_param("NextToken")
+        associations, next_token = self.ec2_backend.describe_iam_instance_profile_associations(
+            association_ids, filters, max_results, next_token)
+        return ActionResult({"IamInstanceProfileAssociations": associations, "NextToken": next_token})
+
+    IamInstanceProfiles.describe_iam_instance_profile_associations = describe_iam_instance_profile_associations
 
 
 def build_app():
     from moto.server import DomainDispatcherApplication, create_backend_app
+    page_associations_like_aws()
     return CallCounter(DomainDispatcherApplication(create_backend_app))
 
 
