@@ -34,8 +34,9 @@ def _brief(result):
         out["summary"] = result["summary"]
     if result.get("failed_instances"):
         out["failed_instances"] = result["failed_instances"][:20]
-    if result.get("failed") and result.get("msg"):
-        out["msg"] = str(result["msg"])[:2000]
+    for key in ("msg", "module_stderr", "exception"):
+        if result.get(key) and (result.get("failed") or key != "msg"):
+            out[key] = str(result[key])[-2000:]
     if "results" in result:  # a loop: count the items
         items = result["results"]
         out["items"] = len(items)
@@ -75,4 +76,5 @@ class CallbackModule(CallbackBase):
         self._done(result, "ok")
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        result._result.setdefault("failed", True)
         self._done(result, "failed")
