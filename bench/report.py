@@ -125,7 +125,7 @@ def targets(results, smoke=False):
                                "%.3fx (%.1fs / bound %.1fs), %s failed, %d throttled"
                                % (row["ratio_task"] or 0, row["task_seconds"], row["bound"], row["failed_instances"],
                                   row["throttled"]), "<= 1.05x", ok,
-                               "wall incl. ansible start-up %.3fx" % (row["ratio_wall"] or 0)))
+                               "wall incl. ansible start-up %.3fx; %s" % (row["ratio_wall"] or 0, _phase(row))))
     rss = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == 10000 and r.get("peak_rss_mb")]
     biggest = max(sizes) if sizes else None
     if rss:
@@ -135,6 +135,21 @@ def targets(results, smoke=False):
         out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB at N=%s" % (max(other), biggest) if other else None,
                            "<= 300 MB", None, "N=10,000 not run (--with-10k)"))
     return out
+
+
+def _window(row):
+    """(seconds before the first mutating call, apply-phase ratio) of a limiter row, from the proxy."""
+    first, last = (row.get("mutating_window") or [None, None])[:2]
+    if first is None or last is None or not row.get("bound"):
+        return None, None
+    return first, (last - first) / row["bound"]
+
+
+def _phase(row):
+    first, ratio = _window(row)
+    if ratio is None:
+        return "no mutating window recorded"
+    return "apply phase (first to last mutating call) %.3fx the bound, after %.1fs of start-up and observe" % (ratio, first)
 
 
 def _f(value, fmt="%.1f"):
@@ -179,12 +194,14 @@ def markdown(results):
                 "%.4f (N=%d)" % (refper, ref["n"]) if ref else "-", _f(refper and per / refper, "%.0fx")))
     if results["limiter"]:
         lines += ["", "## Through the simulated AWS rate limiter (bound = (N - capacity) / (refill x scale))", "",
-                  "| N | scale | module | bound s | module s | ratio | wall s | throttled | failed |",
-                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+                  "| N | scale | module | bound s | module s | ratio | s before 1st mutating | apply-phase ratio | wall s "
+                  "| throttled | failed |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["limiter"]:
-            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %d | %s |" % (
+            first, phase = _window(r)
+            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %s | %s | %d | %s |" % (
                 r["n"], r["scale"], r["module"], _f(r["bound"]), _f(r["task_seconds"]), _f(r["ratio_task"], "%.3f"),
-                _f(r["wall"]), r["throttled"], r["failed_instances"]))
+                _f(first), _f(phase, "%.3f"), _f(r["wall"]), r["throttled"], r["failed_instances"]))
     lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
