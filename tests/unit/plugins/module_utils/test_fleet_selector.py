@@ -115,3 +115,65 @@ def test_is_aws_endpoint():
     assert fleet.is_aws_endpoint("https://ec2.cn-north-1.amazonaws.com.cn/")
     assert not fleet.is_aws_endpoint("http://127.0.0.1:5000")
     assert not fleet.is_aws_endpoint("http://localhost:4566")
+
+
+def _page(reservations, per, token=None, start=0):
+    page = {"Reservations": [{"ReservationId": "r-%d" % r, "Instances": [
+        {"InstanceId": "i-%08x" % (start + r * per + k), "State": {"Name": "running"}} for k in range(per)]}
+        for r in range(reservations)]}
+    if token:
+        page["NextToken"] = token
+    return page
+
+
+def test_describe_pages_adapt_to_moto_reservations():
+    """moto counts MaxResults in reservations: ask for 5 first, then as many as hold ~1000 instances
+    (never fewer than 5, DescribeInstances' minimum)."""
+    import boto3
+    from botocore.stub import Stubber
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url="http://127.0.0.1:5000",
+                       aws_access_key_id="a", aws_secret_access_key="b")
+    filters = [{"Name": "tag:Fleet", "Values": ["app"]}]
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_instances", _page(5, 2, "t1"), {"MaxResults": 5, "Filters": filters})
+        stub.add_response("describe_instances", _page(500, 2, "t2", 10),
+                          {"MaxResults": 500, "Filters": filters, "NextToken": "t1"})
+        stub.add_response("describe_instances", _page(5, 250, "t3", 1010),
+                          {"MaxResults": 500, "Filters": filters, "NextToken": "t2"})
+        stub.add_response("describe_instances", _page(1, 250, None, 2260),
+                          {"MaxResults": 5, "Filters": filters, "NextToken": "t3"})
+        records, calls = fleet.describe_instances(ec2, filters)
+        stub.assert_no_pending_responses()
+    assert len(records) == 10 + 1000 + 1250 + 250 and calls == 4
+
+
+def test_describe_pages_on_aws_ask_for_1000():
+    import boto3
+    from botocore.stub import Stubber
+    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_instances", _page(1, 3, "t"), {"MaxResults": 1000})
+        stub.add_response("describe_instances", _page(1, 2, None, 3), {"MaxResults": 1000, "NextToken": "t"})
+        records, calls = fleet.describe_instances(ec2, [])
+    assert len(records) == 5 and calls == 2
+
+
+def test_observe_splits_states_and_missing_ids():
+    import boto3
+    from botocore.stub import ANY, Stubber
+    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    ids = ["i-%08x" % n for n in range(250)]
+    found = {"Reservations": [{"Instances": [
+        {"InstanceId": ids[0], "State": {"Name": "running"}},
+        {"InstanceId": ids[1], "State": {"Name": "terminated"}},
+        {"InstanceId": ids[210], "State": {"Name": "stopped"}}]}]}
+    with Stubber(ec2) as stub:
+        # 250 ids: two instance-id filters of at most 200 values
+        stub.add_response("describe_instances", found, {"MaxResults": 1000, "Filters": [
+            {"Name": "instance-id", "Values": ids[:200]}]})
+        stub.add_response("describe_instances", {"Reservations": []}, {"MaxResults": 1000, "Filters": ANY})
+        sel = fleet.observe_instances(ec2, {"instance_ids": ids, "states": ["running", "stopped"]})
+        stub.assert_no_pending_responses()
+    assert sorted(sel.instances) == [ids[0], ids[210]]
+    assert [r["instance_id"] for r in sel.skipped] == [ids[1]] and "terminated" in sel.skipped[0]["skip_reason"]
+    assert len(sel.missing) == 247 and sel.calls == 2
