@@ -19,6 +19,9 @@ Faults (each rate a parameter, decided by a seeded generator so a run is repeata
                      propagation_start="first_use" counts the K seconds from the first associate/replace
                      naming the profile instead: the worst case of a playbook that uses a profile the
                      instant it is created, independent of how slow the test machine is
+  first_try_faults   {action: fault kind}: the first attempt of every distinct request of that action gets
+                     that fault (throttle, error, drop or drop_after), its retry passes -- to hit one
+                     code path on purpose, e.g. {"AssociateIamInstanceProfile": "drop_after"}
   fail_instances     {instance_id: error code}: every mutating EC2 call naming that instance (directly, or
                      through an association id the proxy has seen) fails with that error
 
@@ -265,12 +268,13 @@ class FaultState:
 
     PARAMS = ("seed", "throttle_rate", "error_rate", "drop_rate", "drop_after_rate", "latency",
               "latency_jitter", "propagation_delay", "propagation_start", "fail_instances", "services",
-              "limiter_scale", "limits")
+              "limiter_scale", "limits", "first_try_faults")
 
     def __init__(self, seed=0, throttle_rate=0.0, error_rate=0.0, drop_rate=0.0, drop_after_rate=0.0,
                  latency=0.0, latency_jitter=0.0, propagation_delay=0.0, propagation_start="created",
                  fail_instances=None,
-                 services=("ec2", "iam"), limiter_scale=None, limits=None, clock=time.monotonic):
+                 services=("ec2", "iam"), limiter_scale=None, limits=None, first_try_faults=None,
+                 clock=time.monotonic):
         self.lock = threading.Lock()
         self.clock = clock
         self.seen = {}
@@ -287,6 +291,7 @@ class FaultState:
         self.propagation_delay = propagation_delay
         self.propagation_start = propagation_start
         self.fail_instances = dict(fail_instances or {})
+        self.first_try_faults = dict(first_try_faults or {})
         self.services = tuple(services)
         self.limiter_scale = limiter_scale
         self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
@@ -305,7 +310,7 @@ class FaultState:
                     self.buckets.clear()  # new buckets, full, under the new parameters
                 if key == "services":
                     value = tuple(value)
-                if key == "fail_instances":
+                if key in ("fail_instances", "first_try_faults"):
                     value = dict(value or {})
                 setattr(self, key, value)
 
@@ -406,11 +411,12 @@ class FaultState:
         if self.limiter_scale and req.service == "ec2" and not self._bucket(req).take():
             return Decision("limiter", *throttle_error("ec2"))
         u = draw(self.seed, key, occurrence)
+        forced = self.first_try_faults.get(req.action) if occurrence == 0 else None
         edge = 0.0
         for kind, rate in (("throttle", self.throttle_rate), ("error", self.error_rate),
                            ("drop", self.drop_rate), ("drop_after", self.drop_after_rate)):
             edge += float(rate or 0.0)
-            if u < edge:
+            if forced == kind or (forced is None and u < edge):
                 if kind == "throttle":
                     return Decision(kind, *throttle_error(req.service))
                 if kind == "error":

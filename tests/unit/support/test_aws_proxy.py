@@ -262,6 +262,19 @@ def test_upstream_html_500_becomes_internal_error(upstream):
         crash.shutdown()
 
 
+def test_first_try_fault_hits_each_distinct_request_once(upstream):
+    ids = launch(upstream, 1)
+    with AwsProxy(upstream, first_try_faults={"DescribeInstances": "error"}) as proxy:
+        ec2 = client("ec2", proxy.url)
+        for kwargs in ({}, {"InstanceIds": ids}):
+            with pytest.raises(ClientError) as err:
+                ec2.describe_instances(**kwargs)
+            assert err.value.response["Error"]["Code"] == "InternalError"
+            ec2.describe_instances(**kwargs)  # the same request again (a retry): passes
+        ec2.describe_instance_status()  # other actions: untouched
+        assert proxy.stats()["fault_totals"]["error"] == 2
+
+
 def test_latency_is_added(upstream):
     with AwsProxy(upstream, latency=0.2, latency_jitter=0.1) as proxy:
         ec2 = client("ec2", proxy.url)
