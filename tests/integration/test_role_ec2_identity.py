@@ -29,9 +29,7 @@ def converge_playbook(result_file, **role_vars):
     params = dict({"ec2_identity_role_name": "WebApp", "ec2_identity_instance_tags": {"Fleet": "web"},
                    "ec2_identity_managed_policies": [CLOUDWATCH],
                    "ec2_identity_inline_policies": {"AppAccess": APP_ACCESS},
-                   "ec2_identity_batch_size": 15,
-                   # moto: a Replace racing another thread's Associate answers HTTP 500 (see demo/vars.yml)
-                   "ec2_identity_concurrency": 1}, **role_vars)
+                   "ec2_identity_batch_size": 15}, **role_vars)
     return """
 - name: Converge
   hosts: localhost
