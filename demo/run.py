@@ -52,9 +52,10 @@ def playbook(name, url, log_name, extra=()):
         for line in proc.stdout:
             handle.write(line)
             text.append(line)
-            if SHOW.search(line):
-                match = SHOW.search(line)
-                print("    " + (match.group(1) or line.strip()), flush=True)
+            match = SHOW.search(line)
+            if match:
+                # group 1 is a debug msg, still JSON-escaped as the callback printed it
+                print("    " + (match.group(1).replace('\\"', '"') if match.group(1) else line.strip()), flush=True)
         proc.wait()
     recap = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5)) + int(m.group(4))}
              for m in RECAP.finditer("".join(text))}
