@@ -121,16 +121,29 @@ def _retrying(call, retry_if, deadline, clock, sleep, first_delay=1.0, max_delay
 
 def _associate(ec2, instance_id, profile_arn, deadline, clock, sleep, settle=False):
     settle_deadline = clock() + SETTLE_SECONDS
+    ours = {}
 
     def retry_if(exc):
         if is_propagation_error(exc):
             return clock() < deadline
-        # right after our own disassociate, the old association may still be settling
-        return settle and error_code(exc) == "IncorrectState" and clock() < settle_deadline
+        if not (settle and error_code(exc) == "IncorrectState"):
+            return False
+        # The existing association may be our own: an earlier try whose response was lost.
+        found = current_association(ec2, instance_id)
+        if found and found.get("profile_arn") == profile_arn:
+            ours.update(found)
+            return False
+        # otherwise the old association, right after our own disassociate, is still settling
+        return clock() < settle_deadline
 
-    resp = _retrying(lambda: ec2.associate_iam_instance_profile(
-        InstanceId=instance_id, IamInstanceProfile={"Arn": profile_arn}),
-        retry_if, max(deadline, settle_deadline if settle else deadline), clock, sleep)
+    try:
+        resp = _retrying(lambda: ec2.associate_iam_instance_profile(
+            InstanceId=instance_id, IamInstanceProfile={"Arn": profile_arn}),
+            retry_if, max(deadline, settle_deadline if settle else deadline), clock, sleep)
+    except ClientError:
+        if ours:
+            return {"association_id": ours["association_id"], "state": ours["state"]}
+        raise
     assoc = resp.get("IamInstanceProfileAssociation") or {}
     return {"association_id": assoc.get("AssociationId"), "state": assoc.get("State")}
 

@@ -95,11 +95,35 @@ def test_replace_not_active_falls_back_to_disassociate_associate(code):
         # AWS may still see the old association for a moment after the disassociate
         stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
                               "There is an existing association for instance %s" % IID, 400)
+        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
+            {"AssociationId": CURRENT["association_id"], "InstanceId": IID, "State": "disassociating",
+             "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]},
+            {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
         stub.add_response("associate_iam_instance_profile", assoc_response(),
                           {"InstanceId": IID, "IamInstanceProfile": {"Arn": ARN}})
         out = assoc.apply_association(ec2, "replace", IID, CURRENT, ARN, deadline=120, clock=clock, sleep=clock.sleep)
         stub.assert_no_pending_responses()
     assert out["action"] == "disassociate_associate" and out["state"] == "associating"
+
+
+def test_lost_associate_response_after_disassociate_is_recognised_as_ours():
+    """The Associate took effect but its response was lost: the retry's IncorrectState is our own association."""
+    ec2, clock = ec2_client(), Clock()
+    with Stubber(ec2) as stub:
+        stub.add_response("disassociate_iam_instance_profile",
+                          assoc_response(CURRENT["association_id"], OLD, "disassociating"),
+                          {"AssociationId": CURRENT["association_id"]})
+        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
+                              "There is an existing association for instance %s" % IID, 400)
+        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
+            {"AssociationId": "iip-assoc-new", "InstanceId": IID, "State": "associated",
+             "IamInstanceProfile": {"Arn": ARN, "Id": "x"}}]},
+            {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
+        out = assoc.apply_association(ec2, "disassociate_associate", IID, CURRENT, ARN, deadline=120, clock=clock,
+                                      sleep=clock.sleep)
+        stub.assert_no_pending_responses()
+    assert out == {"association_id": "iip-assoc-new", "state": "associated", "action": "disassociate_associate"}
+    assert clock.sleeps == []
 
 
 def test_disassociate_of_a_gone_association_is_fine():
