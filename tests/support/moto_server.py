@@ -20,6 +20,9 @@ import urllib.parse
 import urllib.request
 
 READ_PREFIXES = ("Describe", "Get", "List", "Lookup")
+# A reset drops every backend (a 1,000-instance fleet, IAM with the managed policies) and waits for
+# requests in flight; on a loaded 2-core machine that took over 30 s (CI: reset timed out).
+RESET_TIMEOUT = 180
 _SCOPE = re.compile(r"Credential=[^/]+/[0-9]+/[^/]+/([^/]+)/")
 
 
@@ -161,13 +164,13 @@ class MotoServer:
 def calls(url, reset=False):
     """Read (and optionally reset) the call counts of a running server."""
     req = urllib.request.Request(url.rstrip("/") + "/_keyless/calls", method="POST" if reset else "GET")
-    with urllib.request.urlopen(req, timeout=30) as resp:
+    with urllib.request.urlopen(req, timeout=RESET_TIMEOUT) as resp:
         return json.loads(resp.read())
 
 
 def reset_moto(url):
     req = urllib.request.Request(url.rstrip("/") + "/moto-api/reset", method="POST")
-    urllib.request.urlopen(req, timeout=30).read()
+    urllib.request.urlopen(req, timeout=RESET_TIMEOUT).read()
     calls(url, reset=True)
 
 
