@@ -194,3 +194,50 @@ def summarize(rows, skipped=(), missing=()):
         "skipped": len(skipped),
         "missing": len(missing),
     }
+
+
+# ---------------------------------------------------------------- launch templates
+
+TEMPLATE_NOT_FOUND = "template_not_found"
+
+
+def template_rows(records, versions, expected):
+    """The `templates` entries: one per distinct launch template the audited instances came from (pure).
+
+    records: fleet.instance_record() dicts; versions: {template id: default version} from
+    launch_templates.default_versions() (a deleted template is absent -> finding template_not_found).
+    The template is checked at its *default* version, the one Auto Scaling groups and fleets launch
+    from, so a compliant template means replacements are born compliant.
+    """
+    from ansible_collections.keyless.aws.plugins.module_utils.launch_templates import template_findings, template_view
+
+    counts, names = {}, {}
+    for record in records:
+        template = record.get("launch_template") or {}
+        if template.get("id"):
+            counts[template["id"]] = counts.get(template["id"], 0) + 1
+            names.setdefault(template["id"], template.get("name"))
+    rows = []
+    for template_id in sorted(counts):
+        version = versions.get(template_id)
+        if version is None:
+            row = {"id": template_id, "name": names[template_id], "version": None, "instance_profile": None,
+                   "metadata_options": None, "findings": [TEMPLATE_NOT_FOUND]}
+        else:
+            row = template_view(version)
+            row["findings"] = template_findings(row, expected)
+        row["instances"] = counts[template_id]
+        row["compliant"] = not row["findings"]
+        rows.append(row)
+    return rows
+
+
+def summarize_templates(rows):
+    """summary.templates: {total, compliant, non_compliant, by_finding}."""
+    by_finding = {}
+    for row in rows:
+        for finding in row["findings"]:
+            by_finding[finding] = by_finding.get(finding, 0) + 1
+    compliant = sum(1 for row in rows if row["compliant"])
+    return {"total": len(rows), "compliant": compliant, "non_compliant": len(rows) - compliant,
+            "by_finding": by_finding}

@@ -14,9 +14,13 @@ description:
     instance profile (ARN and name, from the instance's active association), the role inside the
     profile, the metadata (IMDS) options, the launch template the instance came from, optionally its
     IMDSv1 usage from CloudWatch, and findings against an optional O(expected) spec.
+  - Per launch template the audited instances came from, it reports what the template's B(default)
+    version (the one Auto Scaling groups and fleets launch replacements from) launches with, and
+    whether that meets O(expected) (RV(templates)); fix templates with
+    M(keyless.aws.ec2_launch_template_identity).
   - Observes in bulk so a large fleet costs few calls; C(DescribeInstances) and
     C(DescribeIamInstanceProfileAssociations) at 1,000 a page, one C(GetInstanceProfile) per distinct
-    profile (not per instance), one C(DescribeLaunchTemplates) per 200 distinct templates and, with
+    profile (not per instance), one C(DescribeLaunchTemplateVersions) per distinct launch template and, with
     O(imdsv1_usage=true), one C(GetMetricData) per 500 instances.
   - Makes no modifying call, ever.
 author: keyless.aws maintainers (@keyless-aws)
@@ -61,6 +65,10 @@ options:
       - Whatever O(expected) says, a profile that no longer exists is reported as C(profile_not_found),
         a profile without a role as C(profile_without_role), and with O(imdsv1_usage=true) an instance
         with IMDSv1 calls as C(imdsv1_in_use).
+      - Launch templates (RV(templates)) are checked against C(instance_profile), C(http_tokens),
+        C(http_endpoint) and C(min_hop_limit) (C(role) is not checked there); a metadata option the
+        template does not set counts as not set, and a template that no longer exists is reported as
+        C(template_not_found).
     type: dict
   imdsv1_usage:
     description:
@@ -89,7 +97,7 @@ notes:
   - The profile of an instance is read from its active association (C(associating), C(associated) or
     C(disassociating)); EC2 reports profiles by ARN only, the name is the last segment of the ARN.
   - Needs C(ec2:DescribeInstances), C(ec2:DescribeIamInstanceProfileAssociations),
-    C(ec2:DescribeLaunchTemplates), C(iam:GetInstanceProfile) and, with O(imdsv1_usage=true),
+    C(ec2:DescribeLaunchTemplateVersions), C(iam:GetInstanceProfile) and, with O(imdsv1_usage=true),
     C(cloudwatch:GetMetricData).
 extends_documentation_fragment:
   - keyless.aws.aws
@@ -194,8 +202,53 @@ instances:
       launch_template: {id: lt-0123456789abcdef0, name: web, version: "3"}
       findings: [wrong_profile, imdsv1_allowed, hop_limit_below_minimum, imdsv1_in_use]
       compliant: false
+templates:
+  description:
+    - One entry per launch template the audited instances came from, sorted by id, describing the
+      template's default version.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The launch template id.
+      type: str
+    name:
+      description: The launch template name.
+      type: str
+    version:
+      description: The default version number (what new launches use), or null when the template is gone.
+      type: int
+    instance_profile:
+      description: The instance profile the default version launches with ({arn, name} or {name}), or null.
+      type: dict
+    metadata_options:
+      description: The metadata options the default version sets (only the fields it sets), or null when gone.
+      type: dict
+    instances:
+      description: How many audited instances came from this template.
+      type: int
+    findings:
+      description:
+        - What does not match O(expected) (C(no_profile), C(wrong_profile), C(imdsv1_allowed),
+          C(imdsv2_required), C(endpoint_disabled), C(endpoint_enabled), C(hop_limit_below_minimum)),
+          or C(template_not_found).
+      type: list
+      elements: str
+    compliant:
+      description: True when there are no findings.
+      type: bool
+  sample:
+    - id: lt-0123456789abcdef0
+      name: web
+      version: 3
+      instance_profile: null
+      metadata_options: {http_tokens: optional, http_put_response_hop_limit: 2}
+      instances: 40
+      findings: [no_profile, imdsv1_allowed]
+      compliant: false
 summary:
-  description: Counts over RV(instances).
+  description: Counts over RV(instances) and RV(templates).
   returned: always
   type: dict
   contains:
@@ -220,8 +273,12 @@ summary:
     missing:
       description: Ids in O(instance_ids) that do not exist.
       type: int
+    templates:
+      description: Counts over RV(templates) ({total, compliant, non_compliant, by_finding}).
+      type: dict
   sample: {total: 3, compliant: 1, non_compliant: 2, by_state: {running: 2, stopped: 1},
-           by_finding: {no_profile: 1, imdsv1_allowed: 2}, skipped: 1, missing: 0}
+           by_finding: {no_profile: 1, imdsv1_allowed: 2}, skipped: 1, missing: 0,
+           templates: {total: 1, compliant: 0, non_compliant: 1, by_finding: {no_profile: 1, imdsv1_allowed: 1}}}
 skipped:
   description: Selected instances in a state outside O(states), with the reason.
   returned: always
@@ -246,11 +303,10 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import fleet, fleet_audit
+from ansible_collections.keyless.aws.plugins.module_utils import fleet, fleet_audit, launch_templates
 from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, error_code, fail_aws
 from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
 
-TEMPLATE_IDS_PER_CALL = 200
 MAX_FAILED_LISTED = 20
 
 
@@ -290,60 +346,41 @@ def read_profiles(iam, names):
     return out
 
 
-def read_template_names(ec2, template_ids):
-    """{template id: name}; a deleted template is simply left out."""
-    names = {}
-    ids = sorted(template_ids)
-    for chunk in fleet.chunks(ids, TEMPLATE_IDS_PER_CALL):
-        try:
-            pages = ec2.get_paginator("describe_launch_templates").paginate(LaunchTemplateIds=chunk)
-            for page in pages:
-                for lt in page.get("LaunchTemplates") or ():
-                    names[lt["LaunchTemplateId"]] = lt.get("LaunchTemplateName")
-        except ClientError as exc:
-            if not (error_code(exc) or "").startswith("InvalidLaunchTemplateId"):
-                raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplates")
-            # One unknown id fails the whole call: look the chunk up one by one instead.
-            for template_id in chunk:
-                try:
-                    found = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
-                except ClientError:
-                    continue
-                for lt in found:
-                    names[lt["LaunchTemplateId"]] = lt.get("LaunchTemplateName")
-    return names
-
-
 def read_imdsv1_calls(ctx, instance_ids, lookback_days):
     from ansible_collections.keyless.aws.plugins.module_utils.imdsv1_usage import imdsv1_call_counts
     return imdsv1_call_counts(ctx.client("cloudwatch"), sorted(instance_ids), lookback_days)
 
 
 def observe(ctx, params):
-    ec2 = fleet.prepare_ec2_client(ctx.client("ec2"), ctx.endpoint_url)
+    ec2 = ctx.client("ec2")
     selection = fleet.observe_instances(ec2, params)
     ids = list(selection.instances)
     associations = fleet.association_index(ec2, ids)
     names = set(fleet_audit.last_segment(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
     profiles = read_profiles(ctx.client("iam"), names)
+    # one DescribeLaunchTemplateVersions ($Default) per distinct template: its name and what it launches
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
-                       if r.get("launch_template") and not r["launch_template"].get("name"))
-    template_names = read_template_names(ec2, template_ids) if template_ids else {}
+                       if (r.get("launch_template") or {}).get("id"))
+    versions = launch_templates.default_versions(ec2, template_ids) if template_ids else {}
     calls = read_imdsv1_calls(ctx, ids, params["imdsv1_lookback_days"]) if params["imdsv1_usage"] and ids else {}
-    return selection, associations, profiles, template_names, calls
+    return selection, associations, profiles, versions, calls
 
 
-def audit(params, selection, associations, profiles, template_names, calls):
+def audit(params, selection, associations, profiles, versions, calls):
     expected = fleet_audit.normalize_expected(params.get("expected"))
     checked = bool(params.get("imdsv1_usage"))
+    template_names = dict((tid, v.get("LaunchTemplateName")) for tid, v in versions.items())
     rows = [fleet_audit.audit_row(selection.instances[iid], associations.get(iid), profiles, expected,
                                   imdsv1_calls=calls.get(iid, 0) if checked else None, imdsv1_checked=checked,
                                   template_names=template_names)
             for iid in sorted(selection.instances)]
     skipped = [{"instance_id": r["instance_id"], "name": r.get("name"), "state": r.get("state"),
                 "reason": r.get("skip_reason")} for r in selection.skipped]
-    return dict(changed=False, instances=rows, summary=fleet_audit.summarize(rows, skipped, selection.missing),
-                skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
+    templates = fleet_audit.template_rows([selection.instances[iid] for iid in sorted(selection.instances)],
+                                          versions, expected)
+    summary = fleet_audit.summarize(rows, skipped, selection.missing)
+    summary["templates"] = fleet_audit.summarize_templates(templates)
+    return dict(changed=False, instances=rows, templates=templates, summary=summary, skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
 
 
 def failure_message(result):

@@ -105,8 +105,17 @@ def test_audit_rows_and_summary(fleet):
                                  "by_state": {"running": 5, "stopped": 1},
                                  "by_finding": {"no_profile": 1, "wrong_profile": 2, "profile_without_role": 1,
                                                 "imdsv1_allowed": 2, "hop_limit_below_minimum": 1},
-                                 "skipped": 1, "missing": 0}
+                                 "skipped": 1, "missing": 0,
+                                 "templates": {"total": 1, "compliant": 0, "non_compliant": 1,
+                                               "by_finding": {"no_profile": 1, "imdsv1_allowed": 1,
+                                                              "hop_limit_below_minimum": 1}}}
     assert result["expected"] == EXPECTED
+    # the template sets no profile and no metadata options: a replacement would launch without either
+    # (the templated instance itself was fixed after launch, so it is compliant)
+    assert result["templates"] == [{"id": lt, "name": "web-template", "version": 1, "instance_profile": None,
+                                    "metadata_options": {}, "instances": 1,
+                                    "findings": ["no_profile", "imdsv1_allowed", "hop_limit_below_minimum"],
+                                    "compliant": False}]
 
 
 def test_profile_read_from_association_after_replace(fleet):
@@ -204,13 +213,50 @@ def test_read_profiles_one_call_per_profile_and_errors():
     assert "GetInstanceProfile failed for c; AccessDenied: not allowed" in str(info.value)
 
 
-def test_template_names_fall_back_one_by_one_when_one_is_gone():
-    ec2, stub = _stubbed("ec2")
-    stub.add_client_error("describe_launch_templates", "InvalidLaunchTemplateId.NotFound", "lt-2 not found", 400,
-                          expected_params={"LaunchTemplateIds": ["lt-1", "lt-2"]})
-    stub.add_response("describe_launch_templates", {"LaunchTemplates": [
-        {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "web"}]}, {"LaunchTemplateIds": ["lt-1"]})
-    stub.add_client_error("describe_launch_templates", "InvalidLaunchTemplateId.NotFound", "gone", 400,
-                          expected_params={"LaunchTemplateIds": ["lt-2"]})
-    assert ec2_fleet_info.read_template_names(ec2, {"lt-2", "lt-1"}) == {"lt-1": "web"}
-    stub.assert_no_pending_responses()
+def test_templates_compliance_counts_and_missing_template(fleet):
+    ec2, _iam, ids, lt = fleet
+    good = ec2.create_launch_template(LaunchTemplateName="good-template", LaunchTemplateData={
+        "ImageId": IMAGE, "IamInstanceProfile": {"Name": "app-profile"},
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}})["LaunchTemplate"]["LaunchTemplateId"]
+    from_good = [_launch(ec2, "g%d" % n, profile=None, template=good) for n in range(2)]
+    doomed = ec2.create_launch_template(LaunchTemplateName="doomed", LaunchTemplateData={
+        "ImageId": IMAGE})["LaunchTemplate"]["LaunchTemplateId"]
+    _launch(ec2, "orphan", template=doomed)
+    ec2.delete_launch_template(LaunchTemplateId=doomed)
+    result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED})
+    assert not result.failed, result
+    templates = dict((t["id"], t) for t in result["templates"])
+    assert [t["id"] for t in result["templates"]] == sorted(templates)
+    assert templates[good] == {"id": good, "name": "good-template", "version": 1,
+                               "instance_profile": {"name": "app-profile"},
+                               "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 2},
+                               "instances": 2, "findings": [], "compliant": True}
+    # EC2 tags an instance with its template id and version, not the name: a deleted template has no name
+    assert templates[doomed]["findings"] == ["template_not_found"] and templates[doomed]["name"] is None
+    assert templates[doomed]["instances"] == 1 and templates[doomed]["version"] is None
+    assert templates[lt]["findings"] == ["no_profile", "imdsv1_allowed", "hop_limit_below_minimum"]
+    assert result["summary"]["templates"] == {"total": 3, "compliant": 1, "non_compliant": 2,
+                                              "by_finding": {"no_profile": 1, "imdsv1_allowed": 1,
+                                                             "hop_limit_below_minimum": 1, "template_not_found": 1}}
+    rows = dict((r["instance_id"], r) for r in result["instances"])
+    assert rows[from_good[0]]["launch_template"]["name"] == "good-template"
+
+
+def test_one_version_call_per_distinct_template(fleet, monkeypatch):
+    """O(N/1000) instance pages plus one DescribeLaunchTemplateVersions per distinct template."""
+    ec2, _iam, _ids, lt = fleet
+    for n in range(5):
+        _launch(ec2, "more%d" % n, template=lt)
+    seen = []
+    from ansible_collections.keyless.aws.plugins.module_utils import launch_templates
+    real = launch_templates.default_versions
+
+    def counting(client, template_ids):
+        client.meta.events.register("before-call.ec2.*", lambda model, **kw: seen.append(model.name))
+        return real(client, template_ids)
+
+    monkeypatch.setattr(launch_templates, "default_versions", counting)
+    result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "expected": EXPECTED})
+    assert result["templates"][0]["instances"] == 6
+    assert seen == ["DescribeLaunchTemplateVersions"]
+    assert "DescribeLaunchTemplates" not in seen
