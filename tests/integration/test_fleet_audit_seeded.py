@@ -137,7 +137,8 @@ def test_audit_counts_match_the_seeded_fleet(moto, seeded, tmp_path):
     assert calls["mutating"] == 0, calls
     counts = calls["counts"]
     pages = math.ceil((COUNT + 5) / 1000)
-    assert counts.get("ec2:DescribeInstances", 0) <= 2 * pages, counts
+    # against a non-AWS endpoint the first page is a small probe (moto counts MaxResults in reservations)
+    assert counts.get("ec2:DescribeInstances", 0) <= 2 * (pages + 1), counts
     # association lookups are chunked at 200 instance ids (EC2's filter limit); moto pages them at 100
     assert counts.get("ec2:DescribeIamInstanceProfileAssociations", 0) <= 2 * math.ceil(len(selected) / 100), counts
     # one GetInstanceProfile per distinct profile per task, never one per instance
