@@ -262,3 +262,93 @@ def test_max_fail_percentage_stops_the_rollout(moto, tmp_path):
         if iid not in touched:  # batches 2..4 never ran
             assert state[iid]["profile_arn"] is None and state[iid]["metadata"]["HttpTokens"] == "optional", iid
     assert "## Failures (%d)" % len(result["failed"]) in (tmp_path / "localhost-WebApp.md").read_text()
+
+
+def _actions(policy):
+    out = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        out.update([actions] if isinstance(actions, str) else actions)
+    return out
+
+
+def test_launch_templates_and_activity_report(moto, tmp_path):
+    """Both optional steps: the fleet's launch template is fixed, the report carries the suggested policy."""
+    from tests.support.activity_fixtures import EXPECTED_ACTIONS, write_log_files
+
+    url = moto.url
+    seed_fleet(url, 8, prefix="web", seed=5, imdsv1_callers=0)
+    ec2 = moto.client("ec2")
+    data = {"ImageId": "ami-12c6146b", "InstanceType": "t3.micro",
+            "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}}
+    fleet_lt = ec2.create_launch_template(
+        LaunchTemplateName="web-asg", LaunchTemplateData=data,
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Fleet", "Value": "web"}]}],
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    other_lt = ec2.create_launch_template(LaunchTemplateName="db-asg", LaunchTemplateData=data)[
+        "LaunchTemplate"]["LaunchTemplateId"]
+    trail = tmp_path / "trail"
+    role_arn = "arn:aws:iam::%s:role/WebApp" % ACCOUNT
+    written = write_log_files(str(trail), None, ACCOUNT, "us-east-1", role_arn, days=3, seed=11,
+                              names={"bucket": "my-app-data"})
+    reports = tmp_path / "reports"
+    result_file = tmp_path / "result.json"
+    play = converge_playbook(result_file, ec2_identity_report_dir=str(reports),
+                             ec2_identity_manage_launch_templates=True,
+                             ec2_identity_activity_report=True, ec2_identity_activity_source="local",
+                             ec2_identity_activity_local_path=str(trail), ec2_identity_activity_days=7)
+
+    # --check --diff: the template is only predicted, the report is written and marked predicted
+    moto.reset_calls()
+    check = run_playbook(play, url, check=True, diff=True)
+    assert check.rc == 0 and "ROLE_FAILED" not in check.stdout, check
+    assert mutating(moto.calls()) == {}
+    predicted = json.loads(result_file.read_text())
+    [planned] = predicted["launch_templates"]["templates"]
+    assert planned["id"] == fleet_lt and planned["action"] == "create_version"
+    assert planned["default_version_after"] == 2
+    assert ec2.describe_launch_templates(LaunchTemplateIds=[fleet_lt])["LaunchTemplates"][0]["LatestVersionNumber"] == 1
+    assert "**Check mode" in (reports / "localhost-WebApp.md").read_text()
+
+    first = run_playbook(play, url)
+    assert first.rc == 0 and "ROLE_FAILED" not in first.stdout, first
+    # the fleet's template has a new default version with the profile and IMDSv2, the hop limit kept
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[fleet_lt])["LaunchTemplates"][0]
+    assert lt["DefaultVersionNumber"] == 2
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=fleet_lt, Versions=["$Default"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert version["IamInstanceProfile"] == {"Name": "WebApp"}
+    assert version["MetadataOptions"]["HttpTokens"] == "required"
+    assert version["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert version["ImageId"] == "ami-12c6146b" and version["InstanceType"] == "t3.micro"
+    # a template not tagged for the fleet is not touched
+    assert ec2.describe_launch_templates(LaunchTemplateIds=[other_lt])["LaunchTemplates"][0]["LatestVersionNumber"] == 1
+
+    # the suggested policy in the report is the fixture role's activity (the denied DeleteObject left out)
+    result = json.loads(result_file.read_text())
+    activity = result["activity"]
+    assert activity["event_count"] == len(written["role_events"])
+    assert _actions(activity["suggested_policy"]) == set(EXPECTED_ACTIONS) - {"s3:DeleteObject"}
+    report = json.loads((reports / "localhost-WebApp.json").read_text())
+    assert report["result"]["activity"]["suggested_policy"] == activity["suggested_policy"]
+    policy_file = reports / "localhost-WebApp-suggested-policy.json"
+    assert json.loads(policy_file.read_text()) == activity["suggested_policy"]
+    # granted by AppAccess and used: not unused; granted by CloudWatchAgentServerPolicy and unused: listed
+    assert "s3:GetObject" not in activity["unused_granted_actions"]
+    assert "ssm:GetParameter" not in [u["action"] for u in activity["used_not_granted"]]  # the managed policy grants it
+    assert "sqs:ReceiveMessage" in [u["action"] for u in activity["used_not_granted"]]
+    markdown = (reports / "localhost-WebApp.md").read_text()
+    assert "## Suggested policy from activity" in markdown and "## Launch templates (1)" in markdown
+    assert "Events of the role: %d" % activity["event_count"] in markdown
+    assert "### Used but not granted" in markdown and "`sqs:ReceiveMessage`" in markdown
+    assert "ec2-instance-connect.amazonaws.com" in markdown  # the unmapped fixture event
+    assert "| web-asg | %s | create_version | 1 -> 2 |" % fleet_lt in markdown
+    assert '"secretsmanager:GetSecretValue"' in markdown
+
+    # rerun: nothing to change, not one mutating call, the template keeps its default version
+    moto.reset_calls()
+    second = run_playbook(play, url)
+    assert second.rc == 0 and second.changed == 0, second
+    assert mutating(moto.calls()) == {}
+    assert ec2.describe_launch_templates(LaunchTemplateIds=[fleet_lt])["LaunchTemplates"][0]["DefaultVersionNumber"] == 2
+    assert json.loads(result_file.read_text())["launch_templates"]["summary"]["changed"] == 0
