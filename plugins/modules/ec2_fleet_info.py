@@ -25,34 +25,6 @@ description:
   - Makes no modifying call, ever.
 author: keyless.aws maintainers (@keyless-aws)
 options:
-  instance_ids:
-    description:
-      - Select these instances.
-    type: list
-    elements: str
-  filters:
-    description:
-      - Select the instances matching these C(DescribeInstances) filters (filter name to a value or a
-        list of values), for example C(instance-type) or C(subnet-id).
-    type: dict
-  tags:
-    description:
-      - Select the instances carrying these tags (tag key to a value or a list of values); they become
-        C(tag:<key>) filters.
-    type: dict
-  states:
-    description:
-      - Audit the selected instances in these states. Selected instances in other states are listed in
-        RV(skipped) with the reason.
-    type: list
-    elements: str
-    choices: [pending, running, stopping, stopped, shutting-down, terminated]
-    default: [running, stopped]
-  all_instances:
-    description:
-      - Select every instance in the region. An empty selector is refused unless this is V(true).
-    type: bool
-    default: false
   expected:
     description:
       - What a compliant instance looks like. Every key is optional; only the keys given are checked.
@@ -101,6 +73,7 @@ notes:
     C(cloudwatch:GetMetricData).
 extends_documentation_fragment:
   - keyless.aws.aws
+  - keyless.aws.fleet
 """
 
 EXAMPLES = r"""

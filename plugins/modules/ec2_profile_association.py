@@ -46,73 +46,6 @@ options:
       - Seconds to keep retrying when EC2 does not know the instance profile yet (IAM propagation).
     type: int
     default: 120
-  instance_ids:
-    description:
-      - Instances to act on, by id (C(i-) and 8 to 17 hex digits). Combined with O(filters) and O(tags)
-        (an instance must match all of them).
-      - An id that does not exist in the region is reported as failed.
-    type: list
-    elements: str
-  filters:
-    description:
-      - EC2 C(DescribeInstances) filters, name to a value or a list of values (for example
-        C(instance-type), C(subnet-id), C(tag:Team)).
-    type: dict
-  tags:
-    description:
-      - Tags the instances must carry, key to a value or a list of values (each becomes a C(tag:<key>)
-        filter).
-    type: dict
-  states:
-    description:
-      - Instance states to act on. Selected instances in any other state are reported with status
-        C(skipped) and the reason.
-      - Instances that are V(pending), V(stopping), V(shutting-down) or V(terminated) are never changed,
-        even when listed here; they are reported as skipped.
-    type: list
-    elements: str
-    choices: [pending, running, stopping, stopped, shutting-down, terminated]
-    default: [running, stopped]
-  all_instances:
-    description:
-      - Act on every instance of the region. An empty selector (no O(instance_ids), O(filters) or
-        O(tags)) is refused unless this is V(true); it cannot be combined with them.
-    type: bool
-    default: false
-  concurrency:
-    description:
-      - How many instances are worked on at the same time (1 to 64). The rate limits, not this, bound
-        the request rate.
-    type: int
-    default: 10
-  rate_limits:
-    description:
-      - Client-side token buckets, API name to C({capacity, refill}) (tokens; tokens per second). Each
-        bucket starts full and refills continuously, like AWS's own, so the run stays under the
-        account's limit instead of being throttled.
-      - Defaults are AWS's published EC2 buckets per account and region - C(ModifyInstanceMetadataOptions)
-        100/5, C(AssociateIamInstanceProfile) 100/5, C(mutating) 50/5 (shared by
-        C(ReplaceIamInstanceProfileAssociation) and C(DisassociateIamInstanceProfile)), C(describe) 100/20
-        (every C(Describe*)). Keys given here override those; another API name gets its own bucket.
-      - Other tasks or tools in the same account and region draw from the same AWS buckets; lower the
-        refill to leave them room.
-    type: dict
-  wait:
-    description:
-      - Wait, polling in bulk, until every changed instance reports the new state.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait with O(wait=true). Instances that have not settled by then are reported as failed.
-    type: int
-    default: 300
-  max_diff_instances:
-    description:
-      - With C(--diff), show at most this many changed instances and a count of the rest. The
-        RV(instances) return value always lists every instance.
-    type: int
-    default: 50
 attributes:
   check_mode:
     support: full
@@ -128,6 +61,8 @@ notes:
     C(AssociateIamInstanceProfile) bucket holds 100 tokens and refills 5 a second."
 extends_documentation_fragment:
   - keyless.aws.aws
+  - keyless.aws.fleet
+  - keyless.aws.fleet.execution
 """
 
 EXAMPLES = r"""
