@@ -134,8 +134,8 @@ def policy_summary(policy):
         actions = [actions] if isinstance(actions, str) else actions
         resources = statement.get("Resource")
         resources = [resources] if isinstance(resources, str) else resources or []
-        lines.append("      %-15s %s  (%d resource%s)" % (statement.get("Sid", ""), ", ".join(actions), len(resources),
-                                                      "" if len(resources) == 1 else "s"))
+        plural = "" if len(resources) == 1 else "s"
+        lines.append("      %-15s %s  (%d resource%s)" % (statement.get("Sid", ""), ", ".join(actions), len(resources), plural))
     return lines
 
 

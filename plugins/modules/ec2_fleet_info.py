@@ -353,7 +353,8 @@ def audit(params, selection, associations, profiles, versions, calls):
                                           versions, expected)
     summary = fleet_audit.summarize(rows, skipped, selection.missing)
     summary["templates"] = fleet_audit.summarize_templates(templates)
-    return dict(changed=False, instances=rows, templates=templates, summary=summary, skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
+    return dict(changed=False, instances=rows, templates=templates, summary=summary, skipped=skipped,
+                missing_instance_ids=list(selection.missing), expected=expected)
 
 
 def failure_message(result):
