@@ -284,12 +284,6 @@ def test_sigkill_mid_run_then_rerun_converges(moto, fleet, proxy):
     assert after_kill  # the killed run did reach AWS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "associations.py apply_association('disassociate_associate'): when the Associate took effect but its "
-    "response was lost, the retries get IncorrectState 'There is an existing association' (our own, with "
-    "the desired profile); _associate(settle=True) retries that for SETTLE_SECONDS (60 s) and the instance "
-    "is then reported failed although it is converged. Remove this marker once it re-reads the association "
-    "(current_association) on IncorrectState, as the plain 'associate' path does."))
 def test_lost_associate_response_after_disassociate(moto, proxy):
     """A stopped instance with another profile: Disassociate, then an Associate whose response is lost."""
     iam, ec2 = moto.client("iam"), moto.client("ec2")
