@@ -30,9 +30,9 @@ from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallE
 from ansible_collections.keyless.aws.plugins.module_utils.rate_limit import RateLimiter, validate_rate_limits
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, ResponseParserError
 except ImportError:  # pragma: no cover - sanity import test runs without botocore
-    BotoCoreError = ClientError = Exception
+    BotoCoreError = ClientError = ResponseParserError = Exception
 
 CONCURRENCY_RANGE = (1, 64)
 
@@ -130,8 +130,12 @@ def call_with_throttle_retry(call, retries=4, delay=2.0, sleep=time.sleep):
         except ClientError as exc:
             if not is_throttle(exc) or attempt >= retries:
                 raise
-            sleep(delay * (2 ** attempt))
-            attempt += 1
+        except ResponseParserError:
+            # a 5xx with a body that is not AWS's (a proxy's HTML error page): botocore does not retry it
+            if attempt >= retries:
+                raise
+        sleep(delay * (2 ** attempt))
+        attempt += 1
 
 
 def describe_error(exc, operation=None, resource=None):

@@ -192,3 +192,21 @@ def test_throttle_retry_is_bounded_and_other_errors_pass_through():
         with pytest.raises(ClientError, match="UnauthorizedOperation"):
             call_with_throttle_retry(lambda: ec2.modify_instance_metadata_options(InstanceId=IID), sleep=sleeps.append)
     assert len(sleeps) == 2
+
+
+def test_garbled_5xx_body_is_retried_like_a_transient_error():
+    from botocore.exceptions import ResponseParserError
+    answers = [ResponseParserError(error="invalid XML received"), "ok"]
+    sleeps = []
+
+    def call():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert call_with_throttle_retry(call, sleep=sleeps.append) == "ok"
+    assert sleeps == [2.0]
+    with pytest.raises(ResponseParserError):
+        call_with_throttle_retry(lambda: (_ for _ in ()).throw(ResponseParserError(error="x")), retries=1,
+                                 sleep=sleeps.append)
