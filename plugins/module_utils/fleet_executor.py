@@ -30,7 +30,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallE
 from ansible_collections.keyless.aws.plugins.module_utils.rate_limit import RateLimiter, validate_rate_limits
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError, ResponseParserError
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 except ImportError:  # pragma: no cover - sanity import test runs without botocore
     BotoCoreError = ClientError = ResponseParserError = Exception
 

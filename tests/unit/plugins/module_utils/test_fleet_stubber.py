@@ -195,8 +195,8 @@ def test_throttle_retry_is_bounded_and_other_errors_pass_through():
 
 
 def test_garbled_5xx_body_is_retried_like_a_transient_error():
-    from botocore.exceptions import ResponseParserError
-    answers = [ResponseParserError(error="invalid XML received"), "ok"]
+    from botocore.parsers import ResponseParserError
+    answers = [ResponseParserError("invalid XML received"), "ok"]
     sleeps = []
 
     def call():
@@ -208,5 +208,5 @@ def test_garbled_5xx_body_is_retried_like_a_transient_error():
     assert call_with_throttle_retry(call, sleep=sleeps.append) == "ok"
     assert sleeps == [2.0]
     with pytest.raises(ResponseParserError):
-        call_with_throttle_retry(lambda: (_ for _ in ()).throw(ResponseParserError(error="x")), retries=1,
+        call_with_throttle_retry(lambda: (_ for _ in ()).throw(ResponseParserError("x")), retries=1,
                                  sleep=sleeps.append)
