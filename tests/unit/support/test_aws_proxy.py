@@ -281,7 +281,8 @@ def test_latency_is_added(upstream):
         start = time.monotonic()
         ec2.describe_instances()
         elapsed = time.monotonic() - start
-    assert 0.2 <= elapsed < 1.5
+    # the lower bound is the point; the upper one only catches a runaway (loose: CI machines get busy)
+    assert 0.2 <= elapsed < 10
 
 
 def test_propagation_delay_after_profile_creation(upstream):
