@@ -59,6 +59,11 @@ def validate_connection(params):
         errors.append("secret_key is set but access_key is not: give both, or neither to use the credential chain")
     if params.get("session_token") and not (params.get("access_key") and params.get("secret_key")):
         errors.append("session_token needs access_key and secret_key")
+    region = params.get("region")
+    # botocore's own rule for a region name; checked here so the message says what is allowed
+    if region and not re.match(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$", region):
+        errors.append("region=%r is not an AWS region name: use a region name like us-east-1 "
+                      "(letters, digits and hyphens)" % region)
     endpoint = params.get("endpoint_url")
     if endpoint and not endpoint.startswith(("http://", "https://")):
         errors.append("endpoint_url=%r is not a URL: it must start with http:// or https://" % endpoint)

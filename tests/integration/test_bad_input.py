@@ -124,9 +124,7 @@ CASES = [
       {"name": "r1", "assume_role_arn": "arn:aws:iam::123:user/bob"},
       "assume_role_arn", "arn:aws:iam::123:user/bob", ["role/"]),
     C("conn-region-bad", "iam_role_info", {"name": "r1", "region": "moon-base-1!"}, "region", "moon-base-1!",
-      [("us-east-1", "region name", "like ")],
-      xfail="owner of module_utils/connection.py (issue 2): region is not validated; botocore's own error "
-            "(\"Provided region_name 'moon-base-1!' doesn't match a supported format.\") says nothing of what is allowed"),
+      [("us-east-1", "region name", "like ")]),
     # --- iam_role_info / iam_instance_profile_info ------------------------------------------------------
     C("iam_role_info-name-bad-chars", "iam_role_info", {"name": "a b"}, "name", "a b", [ROLE_NAME_CHARS]),
     C("iam_role_info-prefix-no-slash", "iam_role_info", {"path_prefix": "apps"}, "path_prefix", "apps", ["/"]),
