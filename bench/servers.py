@@ -48,8 +48,8 @@ class Process:
 
 
 def moto_server():
-    """tests/support/moto_server.py, with associations paged like AWS (see bench/moto_aws_paging.py)."""
-    return Process("bench/moto_aws_paging.py", "--port", "0")
+    """tests/support/moto_server.py (it pages associations like AWS and serves one call at a time)."""
+    return Process("tests/support/moto_server.py", "--port", "0")
 
 
 def limiter_proxy(upstream, scale):

@@ -128,12 +128,11 @@ def call_with_throttle_retry(call, retries=4, delay=2.0, sleep=time.sleep):
     while True:
         try:
             return call()
-        except ClientError as exc:
-            if not is_throttle(exc) or attempt >= retries:
-                raise
-        except ResponseParserError:
-            # a 5xx with a body that is not AWS's (a proxy's HTML error page): botocore does not retry it
-            if attempt >= retries:
+        except (ClientError, ResponseParserError) as exc:
+            # ResponseParserError: a 5xx with a body that is not AWS's (a proxy's HTML error page), which
+            # botocore does not retry
+            garbled = isinstance(exc, ResponseParserError) and not isinstance(exc, ClientError)
+            if attempt >= retries or not (garbled or is_throttle(exc)):
                 raise
         sleep(delay * (2 ** attempt))
         attempt += 1

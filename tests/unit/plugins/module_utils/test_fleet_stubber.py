@@ -207,6 +207,9 @@ def test_garbled_5xx_body_is_retried_like_a_transient_error():
 
     assert call_with_throttle_retry(call, sleep=sleeps.append) == "ok"
     assert sleeps == [2.0]
+
+    def always_garbled():
+        raise ResponseParserError("x")
+
     with pytest.raises(ResponseParserError):
-        call_with_throttle_retry(lambda: (_ for _ in ()).throw(ResponseParserError("x")), retries=1,
-                                 sleep=sleeps.append)
+        call_with_throttle_retry(always_garbled, retries=1, sleep=sleeps.append)
