@@ -27,7 +27,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallE
 from ansible_collections.keyless.aws.plugins.module_utils.plan import Plan
 from ansible_collections.keyless.aws.plugins.module_utils.policy import parse_policy, policies_equal
 from ansible_collections.keyless.aws.plugins.module_utils.tags import (
-    apply_tags, diff_tags, tags_from_boto3, tags_to_boto3,
+    apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
 )
 
 MAX_VERSIONS = 5
@@ -187,15 +187,8 @@ def plan_present(desired, current, purge_tags=True):
         plan.add("create_policy_version", arn,
                  {"PolicyArn": arn, "PolicyDocument": json.dumps(desired["document"]), "SetAsDefault": True},
                  before=current["document"], after=desired["document"])
-    if tags is not None:
-        to_set, to_remove = diff_tags(current["tags"], tags, purge_tags)
-        if to_set:
-            plan.add("tag_policy", arn, {"PolicyArn": arn, "Tags": tags_to_boto3(to_set)},
-                     before={k: current["tags"].get(k) for k in to_set}, after=dict(to_set))
-        if to_remove:
-            plan.add("untag_policy", arn, {"PolicyArn": arn, "TagKeys": sorted(to_remove)},
-                     before={k: current["tags"].get(k) for k in to_remove}, after=None)
-    return plan
+    return plan_tag_changes(plan, arn, {"PolicyArn": arn}, current["tags"], tags, purge_tags,
+                            "tag_policy", "untag_policy")
 
 
 def _refuse_immutable(desired, current):

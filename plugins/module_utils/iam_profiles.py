@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - the module reports missing boto3 throu
 from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, error_code
 from ansible_collections.keyless.aws.plugins.module_utils.plan import Plan
 from ansible_collections.keyless.aws.plugins.module_utils.tags import (
-    apply_tags, diff_tags, tags_from_boto3, tags_to_boto3,
+    apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
 )
 
 # An association in one of these states still hands the profile's credentials to the instance.
@@ -182,15 +182,8 @@ def plan_present(desired, current, purge_tags=True):
 
     if role is not None:
         _plan_role(plan, name, role, current["roles"])
-    if tags is not None:
-        to_set, to_remove = diff_tags(current["tags"], tags, purge_tags)
-        if to_set:
-            plan.add("tag_instance_profile", name, {"InstanceProfileName": name, "Tags": tags_to_boto3(to_set)},
-                     before={k: current["tags"].get(k) for k in to_set}, after=dict(to_set))
-        if to_remove:
-            plan.add("untag_instance_profile", name, {"InstanceProfileName": name, "TagKeys": sorted(to_remove)},
-                     before={k: current["tags"].get(k) for k in to_remove}, after=None)
-    return plan
+    return plan_tag_changes(plan, name, {"InstanceProfileName": name}, current["tags"], tags, purge_tags,
+                            "tag_instance_profile", "untag_instance_profile")
 
 
 def _plan_role(plan, name, role, current_roles):

@@ -90,3 +90,19 @@ def validate_tags(tags, option="tags"):
                 errors.append("%s %s contains %s: allowed are letters, digits, spaces and _ . : / = + - @"
                               % (option, label if label != "key" else "key %r" % key, "".join(bad)))
     return errors
+
+
+def plan_tag_changes(plan, target, ident, current, desired, purge, tag_action, untag_action):
+    """Add the tag/untag changes that bring `current` to `desired` to plan (IAM's TagX/UntagX shape).
+
+    ident: the request's resource key, e.g. {"PolicyArn": arn}; before/after show only the touched keys."""
+    if desired is None:
+        return plan
+    to_set, to_remove = diff_tags(current, desired, purge)
+    if to_set:
+        plan.add(tag_action, target, dict(ident, Tags=tags_to_boto3(to_set)),
+                 before={k: current.get(k) for k in to_set}, after=dict(to_set))
+    if to_remove:
+        plan.add(untag_action, target, dict(ident, TagKeys=sorted(to_remove)),
+                 before={k: current.get(k) for k in to_remove}, after=None)
+    return plan
