@@ -13,8 +13,7 @@ Public API (used by ec2_profile_association, ec2_metadata_options and ec2_fleet_
     build_filters(params) -> list[{"Name": str, "Values": [str]}]
         EC2 filters of the selector (tags become tag:<key>); instance_ids are not in it (see chunks).
     observe_instances(ec2, params, page_size=1000) -> Selection
-        Bulk DescribeInstances (MaxResults=1000 a page; adaptive against moto, see describe_pages;
-        instance_ids as instance-id filters of at most
+        Bulk DescribeInstances (1,000 instances a page; instance_ids as instance-id filters of at most
         200 values a call). Selection.instances: {id: record} in the selected states;
         Selection.skipped: [record] selected but in another state (record["skip_reason"]);
         Selection.missing: [id] asked for by instance_ids but not found; Selection.calls: API calls made.
@@ -39,7 +38,6 @@ import re
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
 DEFAULT_STATES = ["running", "stopped"]
 PAGE_SIZE = 1000
-MIN_PAGE_SIZE = 5  # DescribeInstances MaxResults is 5 to 1000
 # EC2 accepts at most 200 values in one filter; chunk instance-id filters at that.
 FILTER_VALUES_MAX = 200
 # Up to this many instances, look associations up by instance-id filter; beyond, list them all.
@@ -198,39 +196,16 @@ class Selection:
         return len(self.instances)
 
 
-def _next_page_size(page_size, reservations, instances):
-    """Reservations per page that hold about page_size instances (moto counts MaxResults in reservations)."""
-    if not reservations or not instances:
-        return page_size
-    return max(MIN_PAGE_SIZE, min(page_size, int(page_size * reservations / instances)))
-
-
 def describe_pages(ec2, filters, page_size=PAGE_SIZE):
-    """Yield raw instances of every DescribeInstances page for these filters, with a None marker
-    before each page so callers can count calls.
-
-    AWS counts MaxResults in instances. moto counts it in reservations, so one page could hold a whole
-    10,000-instance fleet (hundreds of MB to parse). Against a non-AWS endpoint the first page asks for
-    MIN_PAGE_SIZE reservations and later pages for as many as hold about page_size instances."""
-    adaptive = not is_aws_endpoint(getattr(ec2.meta, "endpoint_url", None))
-    kwargs = {"MaxResults": MIN_PAGE_SIZE if adaptive else page_size}
+    """Yield raw instances of every DescribeInstances page for these filters (botocore's paginator,
+    page_size instances a page), with a None marker before each page so callers can count calls."""
+    kwargs = {"PaginationConfig": {"PageSize": page_size}}
     if filters:
         kwargs["Filters"] = filters
-    while True:
-        page = ec2.describe_instances(**kwargs)
+    for page in ec2.get_paginator("describe_instances").paginate(**kwargs):
         yield None
-        reservations = page.get("Reservations") or ()
-        count = 0
-        for reservation in reservations:
-            instances = reservation.get("Instances") or ()
-            count += len(instances)
-            yield from instances
-        token = page.get("NextToken")
-        if not token:
-            return
-        kwargs["NextToken"] = token
-        if adaptive:
-            kwargs["MaxResults"] = _next_page_size(page_size, len(reservations), count)
+        for reservation in page.get("Reservations") or ():
+            yield from reservation.get("Instances") or ()
 
 
 def describe_instances(ec2, filters, instance_ids=None, page_size=PAGE_SIZE):
@@ -267,17 +242,6 @@ def observe_instances(ec2, params, page_size=PAGE_SIZE):
             selection.skipped.append(rec)
     selection.missing = sorted(set(ids) - set(records))
     return selection
-
-
-AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov")
-
-
-def is_aws_endpoint(endpoint_url):
-    """True for AWS's own endpoints (or none given)."""
-    if not endpoint_url:
-        return True
-    host = re.sub(r"^[a-z]+://", "", endpoint_url.lower()).split("/")[0].split(":")[0]
-    return host.endswith(AWS_HOST_SUFFIXES)
 
 
 def prepare_ec2_client(ec2, endpoint_url=None):

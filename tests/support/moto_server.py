@@ -114,9 +114,66 @@ def page_associations_like_aws():
     IamInstanceProfiles.describe_iam_instance_profile_associations = describe_iam_instance_profile_associations
 
 
+def page_instances_like_aws():
+    """AWS counts DescribeInstances MaxResults in instances (5 to 1,000 a page); moto 5.2 counts it in
+    reservations, so one "1,000" page of a fleet launched 100 at a time held every instance (10,000 at
+    once: minutes to render, past botocore's read timeout). Page by instances, splitting a reservation
+    across pages where needed; without MaxResults, return everything as AWS does."""
+    import copy
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidParameterCombination
+    from moto.ec2.responses.instances import InstanceResponse
+
+    def describe_instances(self):
+        self.error_on_dryrun()
+        if "InstanceId.1" in self.data and "MaxResults" in self.data:
+            raise InvalidParameterCombination(
+                "The parameter instancesSet cannot be used with the parameter maxResults")
+        filters = self._filters_from_querystring()
+        instance_ids = self._get_param("InstanceIds", [])
+        if instance_ids:
+            reservations = self.ec2_backend.get_reservations_by_instance_ids(instance_ids, filters=filters)
+        else:
+            reservations = self.ec2_backend.describe_instances(filters=filters)
+        pairs = [(r, i) for r in reservations for i in r.instances]
+        start = int(self._get_param("NextToken") or 0)
+        max_results = self._get_param("MaxResults")
+        end = len(pairs) if max_results is None else start + int(max_results)
+        page = []
+        for reservation, instance in pairs[start:end]:
+            if not page or page[-1].id != reservation.id:
+                page.append(copy.copy(reservation))
+                page[-1].instances = []
+            page[-1].instances.append(instance)
+        next_token = str(end) if end < len(pairs) else None
+        return ActionResult({"Reservations": page, "NextToken": next_token})
+
+    InstanceResponse.describe_instances = describe_instances
+
+
+def look_tags_up_by_id():
+    """moto finds an EC2 resource's tags by scanning every tag in the region (describe_tags with a
+    resource-id filter), once per instance rendered or filtered: DescribeInstances grows with N^2
+    (4 s at 1,000 instances, minutes at 10,000). Read the resource's own entry instead; AWS answers
+    in about a second whatever the fleet size."""
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    def get_tags(self):
+        if not self.id:
+            return []
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        return [{"resource_id": self.id, "key": key, "value": value, "resource_type": kind}
+                for key, value in self.ec2_backend.tags.get(self.id, {}).items()]
+
+    TaggedEC2Resource.get_tags = get_tags
+
+
 def build_app():
     from moto.server import DomainDispatcherApplication, create_backend_app
     page_associations_like_aws()
+    page_instances_like_aws()
+    look_tags_up_by_id()
     return CallCounter(DomainDispatcherApplication(create_backend_app))
 
 

@@ -109,14 +109,6 @@ def test_index_associations_picks_active():
     assert set(fleet.index_associations(raw)) == {"i-1", "i-2", "i-4"}
 
 
-def test_is_aws_endpoint():
-    assert fleet.is_aws_endpoint(None)
-    assert fleet.is_aws_endpoint("https://ec2.us-east-1.amazonaws.com")
-    assert fleet.is_aws_endpoint("https://ec2.cn-north-1.amazonaws.com.cn/")
-    assert not fleet.is_aws_endpoint("http://127.0.0.1:5000")
-    assert not fleet.is_aws_endpoint("http://localhost:4566")
-
-
 def _page(reservations, per, token=None, start=0):
     page = {"Reservations": [{"ReservationId": "r-%d" % r, "Instances": [
         {"InstanceId": "i-%08x" % (start + r * per + k), "State": {"Name": "running"}} for k in range(per)]}
@@ -126,25 +118,23 @@ def _page(reservations, per, token=None, start=0):
     return page
 
 
-def test_describe_pages_adapt_to_moto_reservations():
-    """moto counts MaxResults in reservations: ask for 5 first, then as many as hold ~1000 instances
-    (never fewer than 5, DescribeInstances' minimum)."""
+def test_describe_pages_follow_tokens_with_filters_1000_a_page_on_any_endpoint():
+    """Every page asks for 1,000 instances with the same filters, local endpoint or AWS; each page is a
+    call, and reservations split across pages are joined by instance id."""
     import boto3
     from botocore.stub import Stubber
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url="http://127.0.0.1:5000",
                        aws_access_key_id="a", aws_secret_access_key="b")
     filters = [{"Name": "tag:Fleet", "Values": ["app"]}]
     with Stubber(ec2) as stub:
-        stub.add_response("describe_instances", _page(5, 2, "t1"), {"MaxResults": 5, "Filters": filters})
-        stub.add_response("describe_instances", _page(500, 2, "t2", 10),
-                          {"MaxResults": 500, "Filters": filters, "NextToken": "t1"})
-        stub.add_response("describe_instances", _page(5, 250, "t3", 1010),
-                          {"MaxResults": 500, "Filters": filters, "NextToken": "t2"})
-        stub.add_response("describe_instances", _page(1, 250, None, 2260),
-                          {"MaxResults": 5, "Filters": filters, "NextToken": "t3"})
+        stub.add_response("describe_instances", _page(10, 100, "t1"), {"MaxResults": 1000, "Filters": filters})
+        stub.add_response("describe_instances", _page(4, 250, "t2", 1000),
+                          {"MaxResults": 1000, "Filters": filters, "NextToken": "t1"})
+        stub.add_response("describe_instances", _page(1, 7, None, 2000),
+                          {"MaxResults": 1000, "Filters": filters, "NextToken": "t2"})
         records, calls = fleet.describe_instances(ec2, filters)
         stub.assert_no_pending_responses()
-    assert len(records) == 10 + 1000 + 1250 + 250 and calls == 4
+    assert len(records) == 2007 and calls == 3
 
 
 def test_describe_pages_on_aws_ask_for_1000():
