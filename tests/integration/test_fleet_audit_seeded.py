@@ -13,7 +13,7 @@ import math
 import pytest
 
 from tests.support.fleet_seed import fleet_state, seed_fleet
-from tests.support.moto_server import MotoServer, calls
+from tests.support.moto_server import MotoServer, calls, reset_moto
 from tests.support.playbook import run_playbook
 
 COUNT = 400
@@ -64,6 +64,9 @@ def moto():
 
 @pytest.fixture(scope="module")
 def seeded(moto):
+    # moto's backends are global to the process: a fleet left by an earlier test file in this xdist
+    # worker (same Fleet tag, other server) would be selected too, so start from an empty account.
+    reset_moto(moto.url)
     fleet = seed_fleet(moto.url, COUNT, correct_profile=CORRECT, control_group=5, seed=7)
     assert fleet["imdsv1_callers"], "the seed should create IMDSv1 callers"
     return fleet
