@@ -42,7 +42,11 @@ PROFILE = "BenchProfile"
 MODULES = ("ec2_profile_association", "ec2_metadata_options")
 BUCKET = {"ec2_profile_association": "AssociateIamInstanceProfile",
           "ec2_metadata_options": "ModifyInstanceMetadataOptions"}
-DEFAULT_LIMITER_SCALE = {1000: 3.0, 10000: 10.0}
+# The limiter speeds up AWS's clock, not the endpoint: moto takes about 4 s to render a page of 1,000
+# instances (AWS about 1 s), and that time before the first mutating call is not scaled. N=1,000 runs on
+# AWS's own clock (bound 180 s); N=10,000 at x2 (bound 990 s) keeps the unscaled observe of ten pages
+# small against the bound. Faster clocks (--limiter) measure the observe cost instead of the pacing.
+DEFAULT_LIMITER_SCALE = {1000: 1.0, 10000: 2.0}
 # On the local endpoint the client-side buckets (AWS's numbers by default) are opened up, so that the
 # endpoint, not a 5-calls-a-second pacing meant for AWS, is the limit being measured; the limiter runs
 # use AWS's buckets (scaled) on both sides.
@@ -286,7 +290,7 @@ def parse_args(argv):
     parser.add_argument("--baseline-n", default="100", help="fleet sizes for the per-instance baseline")
     parser.add_argument("--floor-n", help="fleet sizes for the endpoint floor (default: every N)")
     parser.add_argument("--limiter", type=float, help="limiter time scale for every limiter run "
-                        "(default: x3 at N=1,000, x10 at N=10,000)")
+                        "(default: x1 at N=1,000, x2 at N=10,000)")
     parser.add_argument("--limiter-n", help="fleet sizes run through the limiter (default 1000, +10000 with --with-10k)")
     parser.add_argument("--no-role", action="store_true", help="skip the ec2_identity role")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
@@ -308,7 +312,8 @@ def parse_args(argv):
     args.limiter_sizes = (ints(args.limiter_n) if args.limiter_n is not None
                           else [1000] + ([10000] if args.with_10k else []))
     args.limiter_scale = {n: args.limiter or DEFAULT_LIMITER_SCALE.get(n, 3.0) for n in args.limiter_sizes}
-    args.role_sizes = ints(args.role_n) if args.role_n else [1000 if 1000 in args.sizes else min(args.sizes)]
+    args.role_sizes = (ints(args.role_n) if args.role_n is not None
+                       else [1000 if 1000 in args.sizes else min(args.sizes)] if args.sizes else [])
     return args
 
 
@@ -330,12 +335,12 @@ def main(argv=None):
                 results["floor"].extend(measure_floor(moto.url, n))
         for n in args.baseline:
             results["baseline"].extend(measure_baseline(runner, moto.url, n, problems))
-        for n in args.limiter_sizes:
-            results["limiter"].extend(measure_limiter(runner, moto.url, n, args.limiter_scale[n], args.concurrency,
-                                                      problems))
         if role_exists:
             for n in args.role_sizes:
                 results["role"].extend(measure_role(runner, moto.url, n, problems))
+        for n in args.limiter_sizes:  # last: the longest part, mostly waiting on the limiter's clock
+            results["limiter"].extend(measure_limiter(runner, moto.url, n, args.limiter_scale[n], args.concurrency,
+                                                      problems))
     results["seconds"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_end"] = report.loadavg()
     results["targets"] = report.targets(results, smoke=args.smoke)

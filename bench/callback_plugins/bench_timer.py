@@ -30,8 +30,9 @@ from ansible.plugins.callback import CallbackBase
 def _brief(result):
     """The parts of a module result the benchmark reports (never the per-instance list)."""
     out = {"changed": bool(result.get("changed")), "failed": bool(result.get("failed"))}
-    if "summary" in result:
-        out["summary"] = result["summary"]
+    for key in ("summary", "timings"):  # timings: the module's own seconds per phase (observe, apply, wait)
+        if key in result:
+            out[key] = result[key]
     if result.get("failed_instances"):
         out["failed_instances"] = result["failed_instances"][:20]
     for key in ("msg", "module_stderr", "exception"):

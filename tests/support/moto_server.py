@@ -169,11 +169,29 @@ def look_tags_up_by_id():
     TaggedEC2Resource.get_tags = get_tags
 
 
+def find_instances_without_copies():
+    """moto's get_instance (every Associate, Replace and ModifyInstanceMetadataOptions) copies every
+    reservation and runs an empty filter over every instance to find one id: each call costs O(N), so
+    the endpoint served 5,000 Associates at 45/s against ~100/s at 1,000. Walk the reservations instead."""
+    from moto.ec2.exceptions import InvalidInstanceIdError
+    from moto.ec2.models.instances import InstanceBackend
+
+    def get_instance(self, instance_id):
+        for reservation in self.reservations.values():
+            for instance in reservation.instances:
+                if instance.id == instance_id:
+                    return instance
+        raise InvalidInstanceIdError(instance_id)
+
+    InstanceBackend.get_instance = get_instance
+
+
 def build_app():
     from moto.server import DomainDispatcherApplication, create_backend_app
     page_associations_like_aws()
     page_instances_like_aws()
     look_tags_up_by_id()
+    find_instances_without_copies()
     return CallCounter(DomainDispatcherApplication(create_backend_app))
 
 

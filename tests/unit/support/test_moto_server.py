@@ -61,3 +61,13 @@ def test_tags_are_each_instances_own(ec2):
                 groups[tags[0]["Value"]] = groups.get(tags[0]["Value"], 0) + 1
     assert groups == {"a": 7, "b": 7, "c": 1}
     assert calls(ec2.server_url)["counts"]["ec2:DescribeInstances"] >= 1
+
+
+def test_unknown_instance_is_still_an_error(ec2):
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as err:
+        ec2.modify_instance_metadata_options(InstanceId="i-0123456789abcdef0", HttpTokens="required")
+    assert err.value.response["Error"]["Code"] == "InvalidInstanceID.NotFound"
+    some = _ids(ec2.describe_instances())[0]
+    answer = ec2.modify_instance_metadata_options(InstanceId=some, HttpTokens="required")
+    assert answer["InstanceMetadataOptions"]["HttpTokens"] == "required"
