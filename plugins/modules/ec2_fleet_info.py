@@ -276,9 +276,9 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import fleet, fleet_audit, launch_templates
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, error_code, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, launch_templates, selection as fleet
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
 
 MAX_FAILED_LISTED = 20
 
@@ -320,7 +320,7 @@ def read_profiles(iam, names):
 
 
 def read_imdsv1_calls(ctx, instance_ids, lookback_days):
-    from ansible_collections.keyless.aws.plugins.module_utils.imdsv1_usage import imdsv1_call_counts
+    from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
     return imdsv1_call_counts(ctx.client("cloudwatch"), sorted(instance_ids), lookback_days)
 
 

@@ -187,9 +187,9 @@ failed_templates:
   sample: []
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.iam_profiles import observe_profile
-from ansible_collections.keyless.aws.plugins.module_utils.launch_templates import (
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import observe_profile
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import (
     apply_template,
     observe_versions,
     plan_template,
@@ -198,14 +198,14 @@ from ansible_collections.keyless.aws.plugins.module_utils.launch_templates impor
     selector_argument_spec,
     validate_selector,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.metadata import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import (
     desired_fields,
     metadata_argument_spec,
     validate_metadata,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.arns import validate_arn, validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.plan import diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_arn, validate_iam_name
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 STATUS = {"none": "unchanged", "create_version": "changed", "set_default": "changed", "skip": "skipped"}
 

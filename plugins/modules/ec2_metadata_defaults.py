@@ -147,10 +147,10 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import metadata_defaults as md
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.plan import diff
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata_defaults as md
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 MAX_PARALLEL_REGIONS = 8
 

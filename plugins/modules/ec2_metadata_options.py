@@ -202,28 +202,28 @@ timings:
 
 import math
 
-from ansible_collections.keyless.aws.plugins.module_utils import metadata as md
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import (
     FILTER_VALUES_MAX,
     build_filters,
     describe_instances,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_executor import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
     Failure,
     call_with_throttle_retry,
     describe_error,
     run_parallel,
     wait_until,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_module import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import (
     finish,
     fleet_argument_spec,
     observe,
     start,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_results import result
-from ansible_collections.keyless.aws.plugins.module_utils.imdsv1_usage import imdsv1_call_counts
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError

@@ -171,29 +171,29 @@ timings:
 
 import time
 
-from ansible_collections.keyless.aws.plugins.module_utils.associations import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import (
     apply_association,
     plan_association,
     resolve_profile,
     validate_profile_option,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import association_index
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_executor import (
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import association_index
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
     Failure,
     call_with_throttle_retry,
     describe_error,
     run_parallel,
     wait_until,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_module import (
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import (
     finish,
     fleet_argument_spec,
     observe,
     start,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet_results import result
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError

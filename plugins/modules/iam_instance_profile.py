@@ -204,14 +204,14 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam_profiles as ip
-from ansible_collections.keyless.aws.plugins.module_utils.arns import (
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import (
     validate_arn, validate_iam_name, validate_iam_path,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.plan import Plan, diff
-from ansible_collections.keyless.aws.plugins.module_utils.tags import validate_tags
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 
 PROFILE_NAME_MAX = 128
 ROLE_NAME_MAX = 64

@@ -104,10 +104,10 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam_profiles as ip
-from ansible_collections.keyless.aws.plugins.module_utils.arns import validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
 
 # IAM's PathPrefix: "/" then printable ASCII; unlike a path it need not end with "/".
 PATH_PREFIX = re.compile(r"^/[\x21-\x7e]{0,511}$")

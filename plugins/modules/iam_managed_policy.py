@@ -191,13 +191,14 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam_policies as mp
-from ansible_collections.keyless.aws.plugins.module_utils.arns import validate_iam_name, validate_iam_path
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.plan import diff
-from ansible_collections.keyless.aws.plugins.module_utils.policy import PolicyError, lint_policy, parse_policy
-from ansible_collections.keyless.aws.plugins.module_utils.tags import validate_tags
+from ansible_collections.keyless.aws.plugins.module_utils.iam import managed_policies as mp
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name, validate_iam_path
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import lint_policy
+from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 
 POLICY_NAME_MAX = 128
 DESCRIPTION_MAX = 1000

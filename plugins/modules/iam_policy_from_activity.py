@@ -235,22 +235,22 @@ try:
 except ImportError:  # pragma: no cover - AwsContext reports the missing library
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils.activity_policy import (
+from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import (
     INLINE_POLICY_MAX_CHARS,
     MANAGED_POLICY_MAX_CHARS,
     analyze,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.arns import parse_arn, validate_arn, validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.cloudtrail import (
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn, validate_arn, validate_iam_name
+from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
     LOOKUP_MAX_DAYS,
     TrailError,
     collect_events,
     window,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.iam import attached_policies, call, get_role, inline_policies
-from ansible_collections.keyless.aws.plugins.module_utils.policy import parse_policy
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import attached_policies, call, get_role, inline_policies
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import parse_policy
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
 
 LOG_MAX_DAYS = 3650
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")

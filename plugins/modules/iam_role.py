@@ -293,10 +293,10 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context, fail_on_errors
-from ansible_collections.keyless.aws.plugins.module_utils.plan import diff
+from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_params, role_plan, roles
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, fail_on_errors
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 
 def argument_spec():
@@ -323,12 +323,12 @@ def argument_spec():
 
 def observe(module, ctx, client, desired):
     """The role as it is, plus the desired state completed with what needs AWS (policy ARNs, default trust)."""
-    observed = iam.observe_role(client, desired["name"])
+    observed = roles.observe_role(client, desired["name"])
     if desired["state"] == "absent":
         return observed
     names = [p for p in desired["managed_policies"] or [] if not p.startswith("arn:")]
     if names:
-        arns, errors, warnings = iam.resolve_policy_arns(client, desired["managed_policies"], ctx.partition,
+        arns, errors, warnings = roles.resolve_policy_arns(client, desired["managed_policies"], ctx.partition,
                                                          ctx.account_id, assume_missing=module.check_mode)
         fail_on_errors(module, errors)
         for warning in warnings:
@@ -339,32 +339,32 @@ def observe(module, ctx, client, desired):
                              "(state=absent) and create it again at the new path"
                              % (desired["path"], desired["name"], observed["path"]))
     if observed is None and desired["assume_role_policy_document"] is None:
-        desired["assume_role_policy_document"] = iam.trust_policy_for_services(iam.DEFAULT_TRUSTED_SERVICES)
+        desired["assume_role_policy_document"] = documents.trust_policy_for_services(role_params.DEFAULT_TRUSTED_SERVICES)
     return observed
 
 
 def run(module, ctx, desired):
     client = ctx.client("iam")
     observed = observe(module, ctx, client, desired)
-    plan = iam.plan_role(desired, observed)
+    plan = role_plan.plan_role(desired, observed)
     arn = observed["arn"] if observed else None
     if arn is None and desired["state"] == "present":
-        arn = iam.role_arn(ctx.partition, ctx.account_id, desired["path"], desired["name"])
-    predicted = iam.predict_role(desired, observed, arn)
+        arn = role_plan.role_arn(ctx.partition, ctx.account_id, desired["path"], desired["name"])
+    predicted = role_plan.predict_role(desired, observed, arn)
     if module.check_mode or not plan.changed:
         return plan, observed, predicted
-    created = iam.apply_role_plan(client, plan)
+    created = roles.apply_role_plan(client, plan)
     if desired["state"] == "absent":
         return plan, observed, None
     if created and module.params["wait"]:
-        iam.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])
+        roles.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])
     # Report what IAM now says, not what we hoped; just-created roles may need a moment to read back.
-    return plan, observed, iam.observe_role(client, desired["name"], settle=("NoSuchEntity",)) or predicted
+    return plan, observed, roles.observe_role(client, desired["name"], settle=("NoSuchEntity",)) or predicted
 
 
 def main():
     module = aws_module(argument_spec(), mutually_exclusive=[("assume_role_policy_document", "trusted_services")])
-    desired, errors = iam.role_desired(module.params)
+    desired, errors = role_params.role_desired(module.params)
     ctx = context(module, errors, default_region="us-east-1")
     try:
         plan, before, after = run(module, ctx, desired)
@@ -372,14 +372,14 @@ def main():
         fail_aws(module, exc)
     except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
         module.fail_json(msg="iam_role failed for %s: %s" % (desired["name"], exc))
-    keys = iam.declared_keys(module.params) if desired["state"] == "present" else list(iam.DECLARABLE)
+    keys = role_params.declared_keys(module.params) if desired["state"] == "present" else list(role_plan.DECLARABLE)
     if before is None and "assume_role_policy_document" not in keys:
         keys.append("assume_role_policy_document")  # a new role gets a trust policy, declared or default
     module.exit_json(
         changed=plan.changed,
         role=after,
         changes=plan.as_list(),
-        diff=diff(iam.declared_view(before, keys), iam.declared_view(after, keys)),
+        diff=diff(role_plan.declared_view(before, keys), role_plan.declared_view(after, keys)),
     )
 
 

@@ -132,10 +132,10 @@ try:
 except ImportError:  # handled by AwsContext (missing_required_lib)
     BotoCoreError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam
-from ansible_collections.keyless.aws.plugins.module_utils.arns import validate_iam_name, validate_iam_path
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.iam import roles
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name, validate_iam_path
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
 
 PARALLEL_READS = 4  # each role needs five reads; a few at a time keeps IAM from throttling us
 
@@ -155,13 +155,13 @@ def validate(params):
 
 def read_roles(client, params):
     if params.get("name") is not None:
-        role = iam.observe_role(client, params["name"])
+        role = roles.observe_role(client, params["name"])
         return [role] if role else []
-    names = iam.list_role_names(client, params["path_prefix"])
+    names = roles.list_role_names(client, params["path_prefix"])
     with concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-        roles = list(pool.map(lambda n: iam.observe_role(client, n), names))
+        found = list(pool.map(lambda n: roles.observe_role(client, n), names))
     # A role deleted between the listing and the reads is simply not there any more.
-    return [r for r in roles if r]
+    return [r for r in found if r]
 
 
 def main():

@@ -5,12 +5,15 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.support.moto_server import MotoServer, calls
+from tests.support.moto_server import MotoServer, calls, reset_moto
 
 
 @pytest.fixture(scope="module")
 def ec2():
     with MotoServer() as server:
+        # moto's backends are global to the process: another test file in this worker may have left
+        # instances behind, so start from an empty account.
+        reset_moto(server.url)
         client = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         image = client.describe_images()["Images"][0]["ImageId"]

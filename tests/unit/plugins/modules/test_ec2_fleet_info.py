@@ -195,7 +195,7 @@ def _stubbed(service):
 
 
 def test_read_profiles_one_call_per_profile_and_errors():
-    from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
+    from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
     iam, stub = _stubbed("iam")
     when = "2026-12-01T00:00:00Z"
     role = {"RoleName": "ra", "RoleId": "AROAAAAAAAAAAAAAAAAAA", "Path": "/", "Arn": "arn:aws:iam::123456789012:role/ra",
@@ -248,7 +248,7 @@ def test_one_version_call_per_distinct_template(fleet, monkeypatch):
     for n in range(5):
         _launch(ec2, "more%d" % n, template=lt)
     seen = []
-    from ansible_collections.keyless.aws.plugins.module_utils import launch_templates
+    from ansible_collections.keyless.aws.plugins.module_utils.fleet import launch_templates
     real = launch_templates.default_versions
 
     def counting(client, template_ids):

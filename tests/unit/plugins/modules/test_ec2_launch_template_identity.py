@@ -12,8 +12,8 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from ansible_collections.keyless.aws.plugins.module_utils import connection
-from ansible_collections.keyless.aws.plugins.module_utils.launch_templates import (
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import (
     client_token,
     default_versions,
     plan_template,

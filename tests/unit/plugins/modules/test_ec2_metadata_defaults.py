@@ -9,7 +9,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from ansible_collections.keyless.aws.plugins.module_utils import connection
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.modules import ec2_metadata_defaults
 from tests.support.module_runner import run_module
 

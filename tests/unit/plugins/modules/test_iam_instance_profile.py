@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ansible_collections.keyless.aws.plugins.module_utils import connection
-from ansible_collections.keyless.aws.plugins.module_utils import iam_profiles as ip
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_instance_profile_info
 from tests.support.module_runner import run_module
 

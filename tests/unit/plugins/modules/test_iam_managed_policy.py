@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ansible_collections.keyless.aws.plugins.module_utils import connection
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.modules import iam_managed_policy
 from tests.support.module_runner import run_module
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from ansible_collections.keyless.aws.plugins.module_utils import connection
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.modules import iam_policy_from_activity as mod
 from tests.support.activity_fixtures import EXPECTED_ACTIONS, lookup_pages, make_events, role_events, write_log_files
 from tests.support.module_runner import run_module

@@ -10,8 +10,8 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 
-from ansible_collections.keyless.aws.plugins.module_utils import iam
-from ansible_collections.keyless.aws.plugins.module_utils.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_plan, roles
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.modules import iam_role
 from tests.support.module_runner import run_module
 
@@ -62,8 +62,8 @@ def _clean(client):
 
 @pytest.fixture
 def aws(moto_iam, monkeypatch):
-    monkeypatch.setattr(iam, "READY_DELAY", 0)
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    monkeypatch.setattr(roles, "READY_DELAY", 0)
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
     _clean(moto_iam)
     yield moto_iam
     _clean(moto_iam)
@@ -230,7 +230,7 @@ def test_validation_errors_make_no_aws_call(monkeypatch, args, fragment):
 def test_mutually_exclusive_trust(monkeypatch):
     monkeypatch.setattr(boto3.session.Session, "client", lambda self, *a, **k: pytest.fail("client created"))
     result = run_module(iam_role.main, {"name": "r", "trusted_services": ["ec2.amazonaws.com"],
-                                        "assume_role_policy_document": json.dumps(iam.trust_policy_for_services(["x"]))})
+                                        "assume_role_policy_document": json.dumps(documents.trust_policy_for_services(["x"]))})
     assert result.failed and "mutually exclusive" in result["msg"]
 
 
@@ -295,7 +295,7 @@ def test_aws_error_is_reported_clearly(aws):
     assert result["msg"].startswith("GetRole failed for r; AccessDenied: no; what to do:")
 
 
-# ---- iam.py helpers that need AWS-like behaviour ---------------------------------------------------------
+# ---- roles.py helpers that need AWS-like behaviour ---------------------------------------------------------
 
 class FakeWaiter:
     def wait(self, **kwargs):
@@ -321,25 +321,25 @@ class FlakyIam:
 
 
 def test_wait_counts_consecutive_reads(monkeypatch):
-    monkeypatch.setattr(iam, "READY_DELAY", 0)
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    monkeypatch.setattr(roles, "READY_DELAY", 0)
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
     client = FlakyIam([True, False, True, True, True])
-    assert iam.wait_role_ready(client, "r", consecutive=3, timeout=30)
+    assert roles.wait_role_ready(client, "r", consecutive=3, timeout=30)
     assert client.reads == 5  # waiter ok (1), ok (2), fail (0), ok, ok, ok (3)
 
 
 def test_wait_times_out(monkeypatch):
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
     clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(iam.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(roles.time, "monotonic", lambda: next(clock))
     with pytest.raises(AwsCallError) as err:
-        iam.wait_role_ready(FlakyIam([False] * 100), "r", consecutive=3, timeout=25)
+        roles.wait_role_ready(FlakyIam([False] * 100), "r", consecutive=3, timeout=25)
     assert "was not read 3 times in a row" in str(err.value)
 
 
 def test_call_retries_settling_codes_briefly(monkeypatch):
     slept = []
-    monkeypatch.setattr(iam, "_sleep", slept.append)
+    monkeypatch.setattr(roles, "_sleep", slept.append)
     attempts = []
 
     def flaky(**kwargs):
@@ -348,18 +348,18 @@ def test_call_retries_settling_codes_briefly(monkeypatch):
             raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "AttachRolePolicy")
         return "ok"
 
-    assert iam.call("AttachRolePolicy", "r", flaky, settle={"ConcurrentModification"}, RoleName="r") == "ok"
+    assert roles.call("AttachRolePolicy", "r", flaky, settle={"ConcurrentModification"}, RoleName="r") == "ok"
     assert slept == [1, 2] and len(attempts) == 3
 
 
 def test_call_gives_up_and_does_not_retry_other_codes(monkeypatch):
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
 
     def always(**kwargs):
         raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "X")
 
     with pytest.raises(AwsCallError) as err:
-        iam.call("X", "r", always, settle={"ConcurrentModification"})
+        roles.call("X", "r", always, settle={"ConcurrentModification"})
     assert err.value.code == "ConcurrentModification"
     calls = []
 
@@ -368,7 +368,7 @@ def test_call_gives_up_and_does_not_retry_other_codes(monkeypatch):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "X")
 
     with pytest.raises(AwsCallError):
-        iam.call("X", "r", denied, settle={"ConcurrentModification"})
+        roles.call("X", "r", denied, settle={"ConcurrentModification"})
     assert calls == [1]
 
 
@@ -390,27 +390,27 @@ class SettlingIam:
 
 
 def test_apply_retries_no_such_entity_only_after_create(monkeypatch):
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
-    plan = iam.plan_role({"state": "present", "name": "r", "assume_role_policy_document": iam.trust_policy_for_services(
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+    plan = role_plan.plan_role({"state": "present", "name": "r", "assume_role_policy_document": documents.trust_policy_for_services(
         ["ec2.amazonaws.com"]), "managed_policies": [CW]}, None)
     client = SettlingIam({"attach_role_policy": ["NoSuchEntity", "NoSuchEntity"]})
-    assert iam.apply_role_plan(client, plan) is True
+    assert roles.apply_role_plan(client, plan) is True
     assert client.calls == ["create_role", "attach_role_policy", "attach_role_policy", "attach_role_policy"]
 
     existing = {"arn": "arn:aws:iam::123456789012:role/r", "role_name": "r", "managed_policies": [],
                 "inline_policies": {}, "tags": {}, "instance_profiles": []}
-    plan = iam.plan_role({"state": "present", "name": "r", "managed_policies": [CW]}, existing)
+    plan = role_plan.plan_role({"state": "present", "name": "r", "managed_policies": [CW]}, existing)
     client = SettlingIam({"attach_role_policy": ["NoSuchEntity"]})
     with pytest.raises(AwsCallError) as err:
-        iam.apply_role_plan(client, plan)
+        roles.apply_role_plan(client, plan)
     assert err.value.code == "NoSuchEntity" and client.calls == ["attach_role_policy"]
 
 
 def test_apply_delete_retries_delete_conflict_and_ignores_already_gone(monkeypatch):
-    monkeypatch.setattr(iam, "_sleep", lambda s: None)
+    monkeypatch.setattr(roles, "_sleep", lambda s: None)
     observed = {"role_name": "r", "managed_policies": [CW], "inline_policies": {"P": {}},
                 "instance_profiles": [{"instance_profile_name": "IP"}]}
     client = SettlingIam({"delete_role": ["DeleteConflict"], "detach_role_policy": ["NoSuchEntity"]})
-    iam.apply_role_plan(client, iam.plan_role({"state": "absent"}, observed))
+    roles.apply_role_plan(client, role_plan.plan_role({"state": "absent"}, observed))
     assert client.calls == ["remove_role_from_instance_profile", "detach_role_policy", "delete_role_policy",
                             "delete_role", "delete_role"]

@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Client-side token buckets that mirror AWS's own, so a fleet run stays under the account's limit
+instead of bouncing off it.
+
+EC2 meters API calls per account and region with token buckets: a bucket starts full at `capacity` and
+refills continuously at `refill` tokens a second; a call takes one token or is answered
+RequestLimitExceeded. Mirroring that exactly (start full, refill continuously, one token per HTTP
+attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refill) seconds: a
+1,000-instance converge takes (1000 - 100) / 5 = 180 s and no more.
+
+    TokenBucket(capacity, refill, clock=time.monotonic, sleep=time.sleep)
+        .reserve() -> seconds to wait for the token just reserved (tokens may go negative: a queue;
+                      a wait includes GUARD_SECONDS, a constant shift for network latency jitter)
+        .acquire() -> seconds waited;  .drain(): the server said it is empty, so believe it
+    RateLimiter(rate_limits=None, clock=..., sleep=...)
+        .bucket_for(service, operation) -> TokenBucket or None
+        .attach(client): every HTTP attempt of that client takes a token first (botocore
+            `before-send`); a throttled answer drains the bucket (botocore `needs-retry`).
+        .stats() -> {"by_operation": {op: attempts}, "total": n, "throttled": n, "waited_seconds": s}
+    DEFAULT_RATE_LIMITS, validate_rate_limits(value) -> list[str], merged_limits(value) -> dict
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import THROTTLE_CODES
+
+# AWS's published EC2 buckets (capacity, refill per second). Replace/Disassociate have no bucket of
+# their own and share the "mutating" one; every Describe* shares the non-mutating one.
+DEFAULT_RATE_LIMITS = {
+    "ModifyInstanceMetadataOptions": {"capacity": 100, "refill": 5.0},
+    "AssociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
+    "mutating": {"capacity": 50, "refill": 5.0},
+    "describe": {"capacity": 100, "refill": 20.0},
+}
+GROUPS = {
+    "mutating": ("ReplaceIamInstanceProfileAssociation", "DisassociateIamInstanceProfile"),
+}
+GROUP_NAMES = ("mutating", "describe")
+# The default buckets are EC2's; other services (IAM, CloudWatch, STS) get one only when asked.
+DEFAULT_SERVICE = "ec2"
+# EC2's non-mutating bucket covers every read: Describe*, Get*, List*, Search*.
+READ_PREFIXES = ("Describe", "Get", "List", "Search")
+OPERATION_RE = re.compile(r"^[A-Z][A-Za-z0-9]{2,100}$")
+
+
+def validate_rate_limits(value):
+    """Pure checks of the rate_limits option; returns a list of error messages."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return ["rate_limits=%r: must be a dict of API name -> {capacity: int, refill: float}" % (value,)]
+    errors = []
+    for name, spec in value.items():
+        if name not in GROUP_NAMES and not OPERATION_RE.match(str(name)):
+            errors.append("rate_limits key %r: use an AWS API name such as ModifyInstanceMetadataOptions, or "
+                          "'mutating' / 'describe' for EC2's shared buckets" % (name,))
+            continue
+        if not isinstance(spec, dict) or set(spec) - {"capacity", "refill"} or not spec:
+            errors.append("rate_limits[%r]=%r: must be {capacity: int >= 1, refill: number > 0}" % (name, spec))
+            continue
+        capacity = spec.get("capacity", DEFAULT_RATE_LIMITS.get(name, {}).get("capacity"))
+        refill = spec.get("refill", DEFAULT_RATE_LIMITS.get(name, {}).get("refill"))
+        try:
+            ok_cap = capacity is not None and int(capacity) == float(capacity) and int(capacity) >= 1
+        except (TypeError, ValueError):
+            ok_cap = False
+        if not ok_cap:
+            errors.append("rate_limits[%r].capacity=%r: must be a whole number >= 1" % (name, capacity))
+        try:
+            ok_refill = refill is not None and float(refill) > 0
+        except (TypeError, ValueError):
+            ok_refill = False
+        if not ok_refill:
+            errors.append("rate_limits[%r].refill=%r: must be a number of tokens per second > 0" % (name, refill))
+    return errors
+
+
+def merged_limits(value):
+    """DEFAULT_RATE_LIMITS overlaid with the rate_limits option (already validated)."""
+    limits = {k: dict(v) for k, v in DEFAULT_RATE_LIMITS.items()}
+    for name, spec in (value or {}).items():
+        base = limits.get(name, {})
+        limits[name] = {"capacity": int(spec.get("capacity", base.get("capacity", 1))),
+                        "refill": float(spec.get("refill", base.get("refill", 1.0)))}
+    return limits
+
+
+# Our bucket starts when we reserve the first token; AWS's schedule starts when that first request
+# arrives, one network latency later. A later request that travels faster would then arrive a token
+# early and be throttled, so every wait beyond the initial burst is shifted by this constant guard
+# (it does not accumulate: the whole run takes (N - capacity) / refill + GUARD_SECONDS).
+GUARD_SECONDS = 0.1
+
+
+class TokenBucket:
+    """An exact token bucket: full at start, continuous refill, reservations queue in arrival order."""
+
+    def __init__(self, capacity, refill, clock=time.monotonic, sleep=time.sleep, guard=GUARD_SECONDS):
+        if capacity < 1 or refill <= 0:
+            raise ValueError("capacity must be >= 1 and refill > 0")
+        self.capacity = float(capacity)
+        self.refill = float(refill)
+        self.clock = clock
+        self.sleep = sleep
+        self.tokens = float(capacity)
+        self.stamp = clock()
+        self.guard = guard
+        self.lock = threading.Lock()
+
+    def _update(self, now):
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+            self.stamp = now
+
+    def reserve(self):
+        """Take one token; return how long the caller must wait before using it (0 if available now)."""
+        with self.lock:
+            self._update(self.clock())
+            self.tokens -= 1.0
+            if self.tokens >= 0:
+                return 0.0
+            return -self.tokens / self.refill + self.guard
+
+    def acquire(self):
+        wait = self.reserve()
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+    def drain(self):
+        """AWS answered 'throttled': its bucket is empty now, whatever we computed."""
+        with self.lock:
+            self._update(self.clock())
+            self.tokens = min(self.tokens, 0.0)
+
+    def available(self):
+        with self.lock:
+            self._update(self.clock())
+            return self.tokens
+
+
+class RateLimiter:
+    """One TokenBucket per AWS API (or shared group), applied to botocore clients through events."""
+
+    def __init__(self, rate_limits=None, clock=time.monotonic, sleep=time.sleep):
+        self.limits = merged_limits(rate_limits)
+        self.explicit = set(rate_limits or ())
+        self.clock = clock
+        self.sleep = sleep
+        self.buckets = {}
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.throttled = 0
+        self.waited = 0.0
+        self._attached = set()
+
+    def _bucket_name(self, service, operation):
+        if operation in self.explicit and operation not in GROUP_NAMES:
+            return operation
+        if service != DEFAULT_SERVICE:
+            return None
+        if operation in self.limits and operation not in GROUP_NAMES:
+            return operation
+        for group, members in GROUPS.items():
+            if operation in members:
+                return group
+        if operation.startswith(READ_PREFIXES):
+            return "describe"
+        return None
+
+    def bucket_for(self, service, operation):
+        name = self._bucket_name(service, operation)
+        if name is None:
+            return None
+        with self.lock:
+            bucket = self.buckets.get(name)
+            if bucket is None:
+                spec = self.limits[name]
+                bucket = self.buckets[name] = TokenBucket(spec["capacity"], spec["refill"], self.clock, self.sleep)
+            return bucket
+
+    def before_send(self, service, operation):
+        """Count the attempt and wait for its token."""
+        with self.lock:
+            self.counts[operation] = self.counts.get(operation, 0) + 1
+        bucket = self.bucket_for(service, operation)
+        if bucket is not None:
+            waited = bucket.acquire()
+            if waited:
+                with self.lock:
+                    self.waited += waited
+
+    def on_response(self, service, operation, code):
+        if code in THROTTLE_CODES:
+            with self.lock:
+                self.throttled += 1
+            bucket = self.bucket_for(service, operation)
+            if bucket is not None:
+                bucket.drain()
+
+    def attach(self, client):
+        """Route every HTTP attempt of `client` through the buckets (idempotent per client)."""
+        if id(client) in self._attached:
+            return client
+        self._attached.add(id(client))
+        service = client.meta.service_model.service_name
+        service_id = client.meta.service_model.service_id.hyphenize()
+
+        def before_send(event_name=None, **kwargs):
+            self.before_send(service, event_name.rsplit(".", 1)[-1])
+            return None  # never short-circuit the request
+
+        def needs_retry(response=None, operation=None, **kwargs):
+            if response is not None and operation is not None:
+                code = (response[1] or {}).get("Error", {}).get("Code")
+                self.on_response(service, operation.name, code)
+            return None  # leave the retry decision to botocore
+
+        client.meta.events.register("before-send.%s" % service_id, before_send)
+        client.meta.events.register("needs-retry.%s" % service_id, needs_retry)
+        return client
+
+    def stats(self):
+        with self.lock:
+            counts = dict(self.counts)
+            return {"by_operation": counts, "total": sum(counts.values()), "throttled": self.throttled,
+                    "waited_seconds": round(self.waited, 3)}

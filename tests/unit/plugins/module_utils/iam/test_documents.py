@@ -1,0 +1,296 @@
+"""Policy documents: parse errors, semantic equality (a table of equal and unequal pairs), lint."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, normalize_policy, parse_policy, policies_equal, trust_policy_for_services
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import ADMIN_MANAGED_POLICIES, is_admin_managed_policy, lint_policy
+
+V = "2012-10-17"
+
+
+def doc(*statements, version=V):
+    out = {"Statement": list(statements)}
+    if version:
+        out["Version"] = version
+    return out
+
+
+def allow(action, resource="*", **extra):
+    stmt = {"Effect": "Allow", "Action": action, "Resource": resource}
+    stmt.update(extra)
+    return stmt
+
+
+def trust(principal, **extra):
+    stmt = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    stmt.update(extra)
+    return stmt
+
+
+S3 = allow("s3:GetObject", "arn:aws:s3:::b/*")
+SQS = allow("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q")
+
+EQUAL = [
+    ("identical", doc(S3), doc(S3)),
+    ("statement order", doc(S3, SQS), doc(SQS, S3)),
+    ("single statement mapping vs list", {"Version": V, "Statement": S3}, doc(S3)),
+    ("action string vs one-item list", doc(allow("s3:GetObject")), doc(allow(["s3:GetObject"]))),
+    ("notaction string vs list",
+     doc({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}),
+     doc({"Effect": "Deny", "NotAction": ["s3:*"], "Resource": "*"})),
+    ("resource string vs list", doc(allow("s3:GetObject", "arn:aws:s3:::b")), doc(allow("s3:GetObject", ["arn:aws:s3:::b"]))),
+    ("notresource string vs list",
+     doc({"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::b"}),
+     doc({"Effect": "Deny", "Action": "s3:*", "NotResource": ["arn:aws:s3:::b"]})),
+    ("action order", doc(allow(["s3:GetObject", "s3:PutObject"])), doc(allow(["s3:PutObject", "s3:GetObject"]))),
+    ("resource order", doc(allow("s3:ListBucket", ["arn:aws:s3:::a", "arn:aws:s3:::b"])),
+     doc(allow("s3:ListBucket", ["arn:aws:s3:::b", "arn:aws:s3:::a"]))),
+    ("action case", doc(allow("s3:GetObject")), doc(allow("S3:getobject"))),
+    ("duplicate actions", doc(allow(["s3:GetObject", "s3:GetObject"])), doc(allow("s3:GetObject"))),
+    ("duplicate statements", doc(S3, S3), doc(S3)),
+    ("principal star vs AWS star", doc(trust("*")), doc(trust({"AWS": "*"}))),
+    ("principal AWS star list", doc(trust({"AWS": ["*"]})), doc(trust("*"))),
+    ("service string vs list", doc(trust({"Service": "ec2.amazonaws.com"})), doc(trust({"Service": ["ec2.amazonaws.com"]}))),
+    ("service order", doc(trust({"Service": ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]})),
+     doc(trust({"Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]}))),
+    ("account id vs root arn (aws)", doc(trust({"AWS": "123456789012"})), doc(trust({"AWS": "arn:aws:iam::123456789012:root"}))),
+    ("account id vs root arn (aws-cn)",
+     doc(trust({"AWS": "123456789012"}), allow("s3:GetObject", "arn:aws-cn:s3:::b")),
+     doc(trust({"AWS": "arn:aws-cn:iam::123456789012:root"}), allow("s3:GetObject", "arn:aws-cn:s3:::b"))),
+    ("account id vs root arn (aws-us-gov)", doc(trust({"AWS": ["123456789012"]})),
+     doc(trust({"AWS": "arn:aws-us-gov:iam::123456789012:root"}))),
+    ("account id vs root arn (aws-iso)", doc(trust({"AWS": "123456789012"})), doc(trust({"AWS": ["arn:aws-iso:iam::123456789012:root"]}))),
+    ("account id vs root arn (aws-iso-b)", doc(trust({"AWS": "123456789012"})), doc(trust({"AWS": "arn:aws-iso-b:iam::123456789012:root"}))),
+    ("condition value string vs list",
+     doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": "x"}})),
+     doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": ["x"]}}))),
+    ("condition value order",
+     doc(allow("s3:GetObject", Condition={"StringEquals": {"aws:PrincipalTag/team": ["a", "b"]}})),
+     doc(allow("s3:GetObject", Condition={"StringEquals": {"aws:PrincipalTag/team": ["b", "a"]}}))),
+    ("condition key case",
+     doc(allow("s3:GetObject", Condition={"Bool": {"aws:SecureTransport": "true"}})),
+     doc(allow("s3:GetObject", Condition={"Bool": {"aws:securetransport": "true"}}))),
+    ("condition bool vs text",
+     doc(allow("s3:GetObject", Condition={"Bool": {"aws:SecureTransport": True}})),
+     doc(allow("s3:GetObject", Condition={"Bool": {"aws:SecureTransport": "true"}}))),
+    ("condition number vs text",
+     doc(allow("s3:GetObject", Condition={"NumericLessThan": {"s3:max-keys": 10}})),
+     doc(allow("s3:GetObject", Condition={"NumericLessThan": {"s3:max-keys": "10"}}))),
+    ("missing version without variables", doc(S3, version=None), doc(S3)),
+    ("2008 vs 2012 without variables", doc(S3, version="2008-10-17"), doc(S3)),
+    ("empty sid vs none", doc(dict(S3, Sid="")), doc(S3)),
+    ("json text vs dict", json.dumps(doc(S3, SQS)), doc(SQS, S3)),
+    ("url-encoded text vs dict", quote(json.dumps(doc(S3))), doc(S3)),
+    ("trust_policy_for_services", trust_policy_for_services(["ec2.amazonaws.com"]),
+     doc(trust({"Service": ["ec2.amazonaws.com"]}))),
+]
+
+UNEQUAL = [
+    ("different action", doc(allow("s3:GetObject")), doc(allow("s3:PutObject"))),
+    ("extra action", doc(allow("s3:GetObject")), doc(allow(["s3:GetObject", "s3:PutObject"]))),
+    ("resource case (ARNs are case-sensitive)", doc(allow("s3:GetObject", "arn:aws:s3:::B")),
+     doc(allow("s3:GetObject", "arn:aws:s3:::b"))),
+    ("different resource", doc(allow("s3:GetObject", "arn:aws:s3:::a")), doc(allow("s3:GetObject", "arn:aws:s3:::b"))),
+    ("effect", doc(allow("s3:GetObject")), doc(dict(allow("s3:GetObject"), Effect="Deny"))),
+    ("action vs notaction", doc(allow("s3:GetObject")),
+     doc({"Effect": "Allow", "NotAction": "s3:GetObject", "Resource": "*"})),
+    ("resource vs notresource", doc(allow("s3:GetObject", "arn:aws:s3:::b")),
+     doc({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b"})),
+    ("extra statement", doc(S3), doc(S3, SQS)),
+    ("sid added", doc(S3), doc(dict(S3, Sid="Read"))),
+    ("sid renamed", doc(dict(S3, Sid="A")), doc(dict(S3, Sid="B"))),
+    ("root arn across partitions", doc(trust({"AWS": "arn:aws:iam::123456789012:root"})),
+     doc(trust({"AWS": "arn:aws-cn:iam::123456789012:root"}))),
+    ("different account", doc(trust({"AWS": "123456789012"})), doc(trust({"AWS": "arn:aws:iam::210987654321:root"}))),
+    ("service principal", doc(trust({"Service": "ec2.amazonaws.com"})), doc(trust({"Service": "lambda.amazonaws.com"}))),
+    ("star vs account", doc(trust("*")), doc(trust({"AWS": "123456789012"}))),
+    ("condition added", doc(trust("*")), doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": "x"}}))),
+    ("condition value case", doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": "X"}})),
+     doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": "x"}}))),
+    ("condition operator", doc(trust("*", Condition={"StringEquals": {"sts:ExternalId": "x"}})),
+     doc(trust("*", Condition={"StringLike": {"sts:ExternalId": "x"}}))),
+    ("missing version with policy variables",
+     doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"), version=None),
+     doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"))),
+    ("2008 vs 2012 with policy variables",
+     doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"), version="2008-10-17"),
+     doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"))),
+    ("policy vs none", doc(S3), None),
+]
+
+
+@pytest.mark.parametrize("label,a,b", EQUAL, ids=[e[0] for e in EQUAL])
+def test_equal_pairs(label, a, b):
+    assert policies_equal(a, b), label
+    assert policies_equal(b, a), label
+
+
+@pytest.mark.parametrize("label,a,b", UNEQUAL, ids=[u[0] for u in UNEQUAL])
+def test_unequal_pairs(label, a, b):
+    assert not policies_equal(a, b), label
+    assert not policies_equal(b, a), label
+
+
+def test_table_sizes():
+    assert len(EQUAL) >= 25 and len(UNEQUAL) >= 15
+
+
+def test_missing_version_with_variables_is_equal_to_2008():
+    a = doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"), version=None)
+    b = doc(allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/*"), version="2008-10-17")
+    assert policies_equal(a, b)
+
+
+def test_none_equals_none():
+    assert policies_equal(None, None)
+
+
+def test_normalize_is_canonical_and_does_not_mutate():
+    original = doc(allow(["s3:PutObject", "S3:GetObject"], "arn:aws:s3:::b"))
+    snapshot = json.loads(json.dumps(original))
+    norm = normalize_policy(original)
+    assert original == snapshot
+    assert norm["Statement"][0]["Action"] == ["s3:getobject", "s3:putobject"]
+    assert norm["Statement"][0]["Resource"] == ["arn:aws:s3:::b"]
+    assert normalize_policy(norm) == norm
+
+
+def test_normalize_explicit_partition():
+    norm = normalize_policy(doc(trust({"AWS": "123456789012"})), partition="aws-cn")
+    assert norm["Statement"][0]["Principal"] == {"AWS": ["arn:aws-cn:iam::123456789012:root"]}
+
+
+# ---- parse errors -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,fragment", [
+    ('{"Version": "2012-10-17", "Statement": [', "not valid JSON"),
+    ("not json at all", "not valid JSON"),
+    ('["a"]', "must be a JSON object"),
+    ({"Version": V}, "has no Statement"),
+    ({"Version": V, "Statement": []}, "non-empty list"),
+    ({"Version": "2020-01-01", "Statement": [S3]}, "Version"),
+    ({"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}, "Effect"),
+    ({"Statement": [{"Effect": "Allow", "Resource": "*"}]}, "neither Action nor NotAction"),
+    ({"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "c:d"}]}, "both Action and NotAction"),
+    ({"Statement": ["s3:GetObject"]}, "not a mapping"),
+])
+def test_parse_errors_name_the_option(value, fragment):
+    with pytest.raises(PolicyError) as err:
+        parse_policy(value, "inline_policies.AppAccess")
+    assert "inline_policies.AppAccess" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_policy_error_is_value_error():
+    assert issubclass(PolicyError, ValueError)
+
+
+def test_parse_accepts_text_dict_and_url_encoded():
+    d = doc(S3)
+    assert parse_policy(json.dumps(d), "x") == d
+    assert parse_policy(quote(json.dumps(d)), "x") == d
+    assert parse_policy(json.dumps(d).encode(), "x") == d
+    copy = parse_policy(d, "x")
+    assert copy == d and copy is not d
+
+
+# ---- lint ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stmt,fragment", [
+    (allow("*"), "'*' on Resource '*'"),
+    (allow("*:*"), "'*:*' on Resource '*'"),
+    (allow("iam:*"), "'iam:*' on Resource '*'"),
+    (allow("IAM:*"), "'iam:*' on Resource '*'"),
+    (allow(["s3:GetObject", "*"], ["arn:aws:s3:::b", "*"]), "'*' on Resource '*'"),
+    ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "every action except"),
+    ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::b"}, "every resource except"),
+])
+def test_lint_permissions_problems(stmt, fragment):
+    problems = lint_policy(doc(stmt), "permissions")
+    assert len(problems) == 1 and fragment in problems[0], problems
+    assert "statement #0 (no Sid)" in problems[0]
+    assert lint_policy(doc(stmt), "permissions", allow_admin=True) == []
+
+
+def test_lint_names_sid_and_index():
+    problems = lint_policy(doc(S3, dict(allow("*"), Sid="Everything"), allow("iam:*")))
+    assert len(problems) == 2
+    assert "statement 'Everything'" in problems[0]
+    assert "statement #2 (no Sid)" in problems[1]
+
+
+@pytest.mark.parametrize("stmt", [
+    S3, SQS,
+    allow("s3:*", "arn:aws:s3:::b/*"),
+    allow("iam:*", "arn:aws:iam::123456789012:role/app/*"),
+    allow("iam:GetRole"),
+    dict(allow("*"), Effect="Deny"),
+    {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"},
+])
+def test_lint_permissions_clean(stmt):
+    assert lint_policy(doc(stmt), "permissions") == []
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["123456789012", "*"]}, ["*"]])
+def test_lint_trust_everyone(principal):
+    problems = lint_policy(doc(trust(principal)), "trust")
+    assert len(problems) == 1 and "Principal '*' without a Condition" in problems[0]
+    assert lint_policy(doc(trust(principal)), "trust", allow_admin=True) == []
+
+
+def test_lint_trust_not_principal():
+    stmt = {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}
+    assert "NotPrincipal" in lint_policy(doc(stmt), "trust")[0]
+
+
+@pytest.mark.parametrize("stmt", [
+    trust({"Service": "ec2.amazonaws.com"}),
+    trust({"AWS": "arn:aws:iam::123456789012:root"}),
+    trust("*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}),
+    dict(trust("*"), Effect="Deny"),
+])
+def test_lint_trust_clean(stmt):
+    assert lint_policy(doc(stmt), "trust") == []
+
+
+def test_lint_kind_checked():
+    with pytest.raises(ValueError):
+        lint_policy(doc(S3), "resource")
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def test_trust_policy_for_services():
+    one = trust_policy_for_services(["ec2.amazonaws.com"])
+    assert one == {"Version": V, "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}
+    two = trust_policy_for_services(["ec2.amazonaws.com", "ssm.amazonaws.com"])
+    assert two["Statement"][0]["Principal"]["Service"] == ["ec2.amazonaws.com", "ssm.amazonaws.com"]
+    assert lint_policy(two, "trust") == []
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("AdministratorAccess", True),
+    ("PowerUserAccess", True),
+    ("IAMFullAccess", True),
+    ("arn:aws:iam::aws:policy/AdministratorAccess", True),
+    ("arn:aws-cn:iam::aws:policy/PowerUserAccess", True),
+    ("arn:aws-us-gov:iam::aws:policy/IAMFullAccess", True),
+    ("CloudWatchAgentServerPolicy", False),
+    ("arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy", False),
+    ("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess", False),
+    ("arn:aws:iam::123456789012:policy/AdministratorAccess", False),
+    ("administratoraccess", False),
+    ("", False),
+])
+def test_is_admin_managed_policy(value, expected):
+    assert is_admin_managed_policy(value) is expected
+
+
+def test_admin_managed_policies():
+    assert ADMIN_MANAGED_POLICIES == {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
