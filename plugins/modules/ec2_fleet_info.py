@@ -271,14 +271,12 @@ expected:
   sample: {instance_profile: web-instance-profile, http_tokens: required, min_hop_limit: 2}
 """
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = ClientError = Exception
-
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, launch_templates, selection as fleet
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import observe_profile
 
 MAX_FAILED_LISTED = 20
 
@@ -307,21 +305,10 @@ def read_profiles(iam, names):
     """{name: {found, role_name}} with one GetInstanceProfile per distinct profile."""
     out = {}
     for name in sorted(names):
-        try:
-            profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        except ClientError as exc:
-            if error_code(exc) in ("NoSuchEntity", "NoSuchEntityException"):
-                out[name] = {"found": False, "role_name": None}
-                continue
-            raise AwsCallError.from_client_error(exc, "GetInstanceProfile", name)
-        roles = profile.get("Roles") or []
-        out[name] = {"found": True, "role_name": roles[0]["RoleName"] if roles else None}
+        profile = observe_profile(iam, name)
+        roles = (profile or {}).get("roles") or []
+        out[name] = {"found": profile is not None, "role_name": roles[0] if roles else None}
     return out
-
-
-def read_imdsv1_calls(ctx, instance_ids, lookback_days):
-    from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
-    return imdsv1_call_counts(ctx.client("cloudwatch"), sorted(instance_ids), lookback_days)
 
 
 def observe(ctx, params):
@@ -329,13 +316,14 @@ def observe(ctx, params):
     selection = fleet.observe_instances(ec2, params)
     ids = list(selection.instances)
     associations = fleet.association_index(ec2, ids)
-    names = set(fleet_audit.last_segment(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
+    names = set(name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
     profiles = read_profiles(ctx.client("iam"), names)
     # one DescribeLaunchTemplateVersions ($Default) per distinct template: its name and what it launches
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
                        if (r.get("launch_template") or {}).get("id"))
     versions = launch_templates.default_versions(ec2, template_ids) if template_ids else {}
-    calls = read_imdsv1_calls(ctx, ids, params["imdsv1_lookback_days"]) if params["imdsv1_usage"] and ids else {}
+    calls = (imdsv1_call_counts(ctx.client("cloudwatch"), sorted(ids), params["imdsv1_lookback_days"])
+             if params["imdsv1_usage"] and ids else {})
     return selection, associations, profiles, versions, calls
 
 
@@ -366,21 +354,17 @@ def failure_message(result):
         len(bad), result["summary"]["total"], counts, listed, more)
 
 
+def read(module):
+    ctx = context(module, validate(module.params), require_region=True)
+    result = audit(module.params, *observe(ctx, module.params))
+    if module.params["fail_on_findings"] and result["summary"]["non_compliant"]:
+        raise TaskFailure(failure_message(result), result)
+    return result
+
+
 def main():
     module = aws_module(argument_spec())
-    ctx = context(module, validate(module.params), require_region=True)
-    try:
-        observed = observe(ctx, module.params)
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except (ClientError, BotoCoreError) as exc:
-        if getattr(exc, "response", None):  # a ClientError: AWS answered with an error code
-            fail_aws(module, exc, getattr(exc, "operation_name", None))
-        module.fail_json(msg="AWS call failed: %s" % exc)
-    result = audit(module.params, *observed)
-    if module.params["fail_on_findings"] and result["summary"]["non_compliant"]:
-        module.fail_json(msg=failure_message(result), **result)
-    module.exit_json(**result)
+    run_module(module, lambda progress: read(module))
 
 
 if __name__ == "__main__":

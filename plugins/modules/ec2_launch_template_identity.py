@@ -187,31 +187,30 @@ failed_templates:
   sample: []
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import observe_profile
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import (
-    apply_template,
+    apply_templates,
     observe_versions,
     plan_template,
-    resolve_profile,
     select_templates,
-    selector_argument_spec,
+    template_selector_argument_spec,
     validate_selector,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import resolve_instance_profile
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import (
     desired_fields,
     metadata_argument_spec,
     validate_metadata,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_arn, validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 STATUS = {"none": "unchanged", "create_version": "changed", "set_default": "changed", "skip": "skipped"}
 
 
 def argument_spec():
-    spec = selector_argument_spec()
+    spec = template_selector_argument_spec()
     spec.update(metadata_argument_spec())
     spec.update(instance_profile=dict(type="str"), set_default=dict(type="bool", default=True))
     return spec
@@ -220,11 +219,7 @@ def argument_spec():
 def validate(params):
     errors = validate_selector(params) + validate_metadata(params)
     profile = params.get("instance_profile")
-    if profile is not None:
-        if profile.startswith("arn:"):
-            errors.append(validate_arn(profile, "instance_profile", service="iam", resource_type="instance-profile"))
-        else:
-            errors.append(validate_iam_name(profile, "instance_profile", max_len=128))
+    errors.extend(validate_profile_option(profile))
     if profile is None and not desired_fields(params):
         errors.append("nothing to ensure: give instance_profile and/or a metadata option (http_tokens, http_endpoint, "
                       "http_put_response_hop_limit, http_protocol_ipv6, instance_metadata_tags)")
@@ -247,51 +242,44 @@ def public(item):
     return out
 
 
-def main():
-    module = aws_module(argument_spec())
+def converge(module, progress):
     params = module.params
     ctx = context(module, validate(params), require_region=True)
     ec2 = ctx.client("ec2")
     desired = {"metadata": desired_fields(params), "instance_profile": None}
     result = {}
-    try:
-        if params.get("instance_profile"):
-            desired["instance_profile"] = resolve_profile(ctx.client("iam"), params["instance_profile"],
-                                                          observe_profile, check_mode=module.check_mode)
-            result["instance_profile"] = {k: desired["instance_profile"][k] for k in ("name", "arn")}
-            if desired["instance_profile"]["predicted"]:
-                module.warn("instance_profile %s does not exist yet: check mode assumes an earlier task creates it"
-                            % params["instance_profile"])
-        templates = select_templates(ec2, params)
-        shape = ec2.meta.service_model.shape_for("RequestLaunchTemplateData")
-        items = [plan_template(t, *observe_versions(ec2, t), desired=desired, set_default=params["set_default"],
-                               shape=shape) for t in templates]
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    failed = []
+    if params.get("instance_profile"):
+        profile = resolve_instance_profile(ctx.client("iam"), params["instance_profile"], module.check_mode,
+                                           require_role=False)
+        desired["instance_profile"] = profile
+        result["instance_profile"] = {k: profile[k] for k in ("name", "arn")}
+        if not profile["exists"]:
+            module.warn("instance_profile %s does not exist yet: check mode assumes an earlier task creates it"
+                        % params["instance_profile"])
+    shape = ec2.meta.service_model.shape_for("RequestLaunchTemplateData")
+    items = [plan_template(t, *observe_versions(ec2, t), desired=desired, set_default=params["set_default"],
+                           shape=shape) for t in select_templates(ec2, params)]
     for item in items:
         item["status"] = STATUS[item["action"]]
-        if module.check_mode or item["action"] not in ("create_version", "set_default"):
-            continue
-        try:
-            apply_template(ec2, item, params["set_default"])
-        except AwsCallError as exc:
-            # one template's failure does not stop the others; the task fails at the end
-            item.update(status="failed", reason=exc.text())
-            failed.append({"id": item["id"], "name": item["name"], "reason": exc.text()})
+    failed = [] if module.check_mode else apply_templates(ctx.client, items, params["set_default"], progress)
     changed = [i for i in items if i["status"] == "changed"]
     result.update(
         changed=bool(changed),
         templates=[public(i) for i in items],
         summary=summarize(items),
-        failed_templates=failed,
+        failed_templates=[{"id": f["id"], "name": f["name"], "reason": f["reason"]} for f in failed],
         diff=diff({"templates": {i["name"]: i["before"] for i in changed}},
                   {"templates": {i["name"]: i["after"] for i in changed}}),
     )
     if failed:
-        module.fail_json(msg="%d launch template(s) failed: %s" % (len(failed), "; ".join(
-            "%s (%s): %s" % (f["name"], f["id"], f["reason"]) for f in failed)), **result)
-    module.exit_json(**result)
+        raise TaskFailure("%d launch template(s) failed: %s" % (len(failed), "; ".join(
+            "%s (%s): %s" % (f["name"], f["id"], f["reason"]) for f in failed)), result)
+    return result
+
+
+def main():
+    module = aws_module(argument_spec())
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

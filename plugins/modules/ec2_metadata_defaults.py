@@ -142,14 +142,9 @@ regions:
 
 import concurrent.futures
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = ClientError = Exception
-
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata_defaults as md
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 MAX_PARALLEL_REGIONS = 8
@@ -166,31 +161,6 @@ def argument_spec():
     )
 
 
-def _call_error(exc, operation, region):
-    if isinstance(exc, ClientError):
-        return AwsCallError.from_client_error(exc, operation, "region %s" % region).text()
-    return "%s failed for region %s: %s" % (operation, region, exc)
-
-
-def observe(ctx, region):
-    """(defaults, error) of one region."""
-    try:
-        return md.from_api(ctx.client("ec2", region=region).get_instance_metadata_defaults()), None
-    except (ClientError, BotoCoreError) as exc:
-        return None, _call_error(exc, "GetInstanceMetadataDefaults", region)
-
-
-def apply(ctx, region_plan):
-    """One ModifyInstanceMetadataDefaults call with only the differing fields; returns an error or None."""
-    try:
-        result = ctx.client("ec2", region=region_plan.region).modify_instance_metadata_defaults(**region_plan.request)
-    except (ClientError, BotoCoreError) as exc:
-        return _call_error(exc, "ModifyInstanceMetadataDefaults", region_plan.region)
-    if result.get("Return") is False:
-        return "ModifyInstanceMetadataDefaults for region %s returned false" % region_plan.region
-    return None
-
-
 def _parallel(func, items):
     """func(item) for each item on a small pool; results in input order."""
     workers = max(1, min(MAX_PARALLEL_REGIONS, len(items)))
@@ -198,13 +168,13 @@ def _parallel(func, items):
         return list(pool.map(func, items))
 
 
-def run(module, ctx, regions, want):
-    observed = dict(zip(regions, _parallel(lambda r: observe(ctx, r), regions)))
+def run(module, ctx, regions, want, progress):
+    observed = dict(zip(regions, _parallel(lambda r: md.read_region(ctx.client("ec2", region=r), r), regions)))
     readable = dict((r, defaults) for r, (defaults, err) in observed.items() if err is None)
     plans = dict((p.region, p) for p in md.plan(readable, want))
     to_apply = [p for p in plans.values() if p.changed and not p.error]
     if not module.check_mode and to_apply:
-        for region_plan, err in zip(to_apply, _parallel(lambda p: apply(ctx, p), to_apply)):
+        for region_plan, err in zip(to_apply, _parallel(lambda p: md.apply_region(ctx.client, p, progress), to_apply)):
             region_plan.error = err
     entries = []
     for region in regions:
@@ -219,15 +189,14 @@ def run(module, ctx, regions, want):
     return entries
 
 
-def main():
-    module = aws_module(argument_spec())
+def converge(module, progress):
     params = module.params
     errors = md.validate(params)
     regions = md.target_regions(params)
     if not regions:
         errors.append("no region: set region (or AWS_REGION), or list regions")
     ctx = context(module, errors)
-    entries = run(module, ctx, regions, md.desired(params))
+    entries = run(module, ctx, regions, md.desired(params), progress)
 
     for entry in entries:
         for warning in entry.get("warnings") or ():
@@ -245,9 +214,14 @@ def main():
     )
     failed = [e for e in entries if e["error"]]
     if failed:
-        module.fail_json(msg="%d of %d regions failed: %s" % (len(failed), len(entries),
-                                                              "; ".join(e["error"] for e in failed)), **result)
-    module.exit_json(**result)
+        reasons = "; ".join(e["error"] for e in failed)
+        raise TaskFailure("%d of %d regions failed: %s" % (len(failed), len(entries), reasons), result)
+    return result
+
+
+def main():
+    module = aws_module(argument_spec())
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

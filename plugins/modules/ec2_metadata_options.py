@@ -200,35 +200,10 @@ timings:
   sample: {observe: 1.2, apply: 180.3, wait: 2.1, total: 183.6}
 """
 
-import math
-
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import (
-    FILTER_VALUES_MAX,
-    build_filters,
-    describe_instances,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
-    Failure,
-    call_with_throttle_retry,
-    describe_error,
-    run_parallel,
-    wait_until,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import (
-    finish,
-    fleet_argument_spec,
-    observe,
-    start,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # pragma: no cover - AwsContext reports the missing library
-    BotoCoreError = ClientError = Exception
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep
 
 LOOKBACK_RANGE = (1, 455)  # CloudWatch keeps hourly data for 455 days
 
@@ -240,7 +215,7 @@ def argument_spec():
         imdsv1_lookback_days=dict(type="int", default=14),
         fail_on_held=dict(type="bool", default=False),
     )
-    return fleet_argument_spec(spec)
+    return frame.fleet_argument_spec(spec)
 
 
 def validate(params):
@@ -254,119 +229,22 @@ def validate(params):
     return errors
 
 
-def plan(actionable, desired):
-    """{instance_id: (record, changes, request)} for every instance that differs; pure."""
-    out = {}
-    for iid in sorted(actionable):
-        rec = actionable[iid]
-        changes = md.metadata_changes(rec["metadata"], desired)
-        if changes:
-            out[iid] = (rec, changes, md.full_request(rec["metadata"], desired))
-    return out
-
-
-def tightening(planned):
-    """Instances whose HttpTokens would go to required (the ones IMDSv1 callers would break on)."""
-    return [iid for iid, (_rec, changes, _req) in planned.items()
-            if changes.get("HttpTokens", {}).get("after") == "required"]
-
-
-def hold(module, run, planned):
-    """{instance_id: calls} of instances to hold back (safe rollout)."""
-    params = module.params
-    candidates = tightening(planned) if params["imdsv1_usage_check"] else []
-    if not candidates:
-        return {}
-    try:
-        counts = imdsv1_call_counts(run.client("cloudwatch"), candidates, params["imdsv1_lookback_days"])
-    except (ClientError, BotoCoreError) as exc:
-        module.fail_json(msg=describe_error(exc, "GetMetricData", "MetadataNoToken of %d instances" % len(candidates)))
-    return dict((iid, n) for iid, n in counts.items() if n > 0)
-
-
-def apply_all(module, run, changes):
-    ec2 = run.client("ec2")
-
-    def work(item):
-        iid, request = item
-        return call_with_throttle_retry(lambda: ec2.modify_instance_metadata_options(InstanceId=iid, **request))
-    outcomes = run_parallel(changes, work, module.params["concurrency"])
-    return dict((item[0], out) for item, out in zip(changes, outcomes))
-
-
-def settled(module, run, pending, desired):
-    """The subset of pending instances not yet `applied` with the desired values (bulk reads)."""
-    ec2 = run.client("ec2")
-    params = module.params
-    by_ids = math.ceil(len(pending) / float(FILTER_VALUES_MAX))
-    selector_calls = getattr(run, "observe_calls", None)
-    if selector_calls is not None and selector_calls < by_ids and not params.get("instance_ids"):
-        records, _calls = describe_instances(ec2, build_filters(params))  # fewer calls than by id
-    else:
-        records, _calls = describe_instances(ec2, [], sorted(pending))
-    still = set()
-    for iid in pending:
-        rec = records.get(iid)
-        if rec is None:
-            continue  # gone (terminated and purged): nothing left to wait for
-        options = rec["metadata"]
-        if options.get("State") == "pending" or md.metadata_changes(options, desired):
-            still.add(iid)
-    return still
+def converge(module, progress):
+    run = frame.start(module, validate(module.params))
+    actionable, skipped = frame.observe(module, run)
+    step = MetadataStep(module.params)
+    results = frame.converge(module, run, [step], actionable, progress)[step.name]
+    held = step.held_list()
+    failure = None
+    if held and module.params["fail_on_held"]:
+        failure = "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
+            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held))
+    return frame.finish(module, run, skipped + results, step.verb, extra={"held": held}, failure=failure)
 
 
 def main():
     module = aws_module(argument_spec())
-    params = module.params
-    run = start(module, validate(params))
-    desired = md.desired_fields(params)
-    actionable, results = observe(module, run)
-    planned = plan(actionable, desired)
-    held = hold(module, run, planned)
-
-    for iid, rec in actionable.items():
-        if iid not in planned:
-            view = md.options_view(rec["metadata"])
-            results.append(result(iid, "none", view, view, "unchanged"))
-    for iid in held:
-        rec, _changes, request = planned[iid]
-        results.append(result(iid, "modify", md.options_view(rec["metadata"]), md.options_view(request), "held",
-                              "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break "
-                              "them" % (held[iid], params["imdsv1_lookback_days"])))
-    changes = [(iid, planned[iid][2]) for iid in sorted(planned) if iid not in held]
-    run.phase("observe")
-    outcomes = {} if module.check_mode else apply_all(module, run, changes)
-
-    pending = set()
-    for iid, request in changes:
-        rec = planned[iid][0]
-        before = md.options_view(rec["metadata"])
-        out = outcomes.get(iid)
-        if isinstance(out, Failure):
-            results.append(result(iid, "modify", before, before, "failed",
-                                  describe_error(out.exc, "ModifyInstanceMetadataOptions", iid)))
-            continue
-        if out is not None and (out.get("InstanceMetadataOptions") or {}).get("State") != "applied":
-            pending.add(iid)
-        results.append(result(iid, "modify", before, md.options_view(request), "changed"))
-
-    run.phase("apply")
-    if pending and params["wait"]:
-        try:
-            left = wait_until(pending, lambda ids: settled(module, run, ids, desired), params["wait_timeout"])
-        except (ClientError, BotoCoreError) as exc:
-            module.fail_json(msg=describe_error(exc, "DescribeInstances", "the wait for applied metadata options"))
-        for res in results:
-            if res["instance_id"] in left:
-                res["status"] = "failed"
-                res["reason"] = "the metadata options did not become applied within wait_timeout=%ss" % params["wait_timeout"]
-    run.phase("wait")
-    held_list = [{"instance_id": iid, "imdsv1_calls": held[iid]} for iid in sorted(held)]
-    failure = None
-    if held_list and params["fail_on_held"]:
-        failure = "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
-            len(held_list), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held_list))
-    finish(module, run, results, "converge their metadata options", extra={"held": held_list}, failure=failure)
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

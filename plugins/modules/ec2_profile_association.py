@@ -169,44 +169,14 @@ timings:
   sample: {observe: 1.2, apply: 180.3, wait: 2.1, total: 183.6}
 """
 
-import time
-
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import (
-    apply_association,
-    plan_association,
-    resolve_profile,
-    validate_profile_option,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import association_index
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
-    Failure,
-    call_with_throttle_retry,
-    describe_error,
-    run_parallel,
-    wait_until,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import (
-    finish,
-    fleet_argument_spec,
-    observe,
-    start,
-)
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # pragma: no cover - AwsContext reports the missing library
-    BotoCoreError = ClientError = Exception
-
-OPERATION = {"associate": "AssociateIamInstanceProfile", "replace": "ReplaceIamInstanceProfileAssociation",
-             "disassociate_associate": "DisassociateIamInstanceProfile + AssociateIamInstanceProfile",
-             "disassociate": "DisassociateIamInstanceProfile"}
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import ProfileStep
 
 
 def argument_spec():
-    return fleet_argument_spec(dict(
+    return frame.fleet_argument_spec(dict(
         instance_profile=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         propagation_timeout=dict(type="int", default=120),
@@ -222,115 +192,17 @@ def validate(params):
     return errors
 
 
-def _profile_view(arn):
-    return {"instance_profile": arn}
-
-
-def plan(actionable, index, desired_arn, state):
-    """[(record, current association, action)] for every actionable instance; pure."""
-    out = []
-    for iid in sorted(actionable):
-        rec = actionable[iid]
-        current = index.get(iid)
-        out.append((rec, current, plan_association(rec["state"], current, desired_arn, state)))
-    return out
-
-
-def resolve(module, run):
-    params = module.params
-    if params["state"] == "absent":
-        return None
-    try:
-        return resolve_profile(run.client("iam"), params["instance_profile"], module.check_mode,
-                               lambda name: "arn:%s:iam::%s:instance-profile/%s" % (
-                                   run.ctx.partition, run.ctx.account_id, name))
-    except AwsCallError as exc:
-        module.fail_json(msg="instance_profile=%s: %s" % (params["instance_profile"], exc.text()),
-                         error=exc.as_dict())
-
-
-def apply_all(module, run, changes, desired_arn):
-    """Run every change on the pool; returns {instance_id: outcome dict or Failure}."""
-    ec2 = run.client("ec2")
-    deadline = time.monotonic() + module.params["propagation_timeout"]
-
-    def work(change):
-        rec, current, action = change
-        return call_with_throttle_retry(lambda: apply_association(
-            ec2, action, rec["instance_id"], current, desired_arn, deadline))
-    outcomes = run_parallel(changes, work, module.params["concurrency"])
-    return dict((change[0]["instance_id"], out) for change, out in zip(changes, outcomes))
-
-
-def settled(ec2, pending, desired_arn, state):
-    """The subset of pending instances whose association is not final yet (one bulk read)."""
-    index = association_index(ec2, pending)
-    still = set()
-    for iid in pending:
-        assoc = index.get(iid)
-        if state == "absent":
-            if assoc is not None:
-                still.add(iid)
-        elif assoc is None or assoc["state"] != "associated" or assoc["profile_arn"] != desired_arn:
-            still.add(iid)
-    return still
+def converge(module, progress):
+    run = frame.start(module, validate(module.params))
+    actionable, skipped = frame.observe(module, run)
+    step = ProfileStep(module.params, module.check_mode)
+    results = frame.converge(module, run, [step], actionable, progress)[step.name]
+    return frame.finish(module, run, skipped + results, step.verb, extra=step.report())
 
 
 def main():
     module = aws_module(argument_spec())
-    params = module.params
-    run = start(module, validate(params))
-    actionable, results = observe(module, run)
-    profile = resolve(module, run)
-    desired_arn = profile["arn"] if profile else None
-    ec2 = run.client("ec2")
-    with_profile = [iid for iid, rec in actionable.items() if rec["profile_arn"]]
-    try:
-        index = association_index(ec2, with_profile)
-    except (ClientError, BotoCoreError) as exc:
-        module.fail_json(msg=describe_error(exc, "DescribeIamInstanceProfileAssociations", "the selected instances"))
-    planned = plan(actionable, index, desired_arn, params["state"])
-    after_arn = desired_arn if params["state"] == "present" else None
-
-    changes = [p for p in planned if p[2] != "none"]
-    for rec, current, action in planned:
-        if action == "none":
-            before = _profile_view((current or {}).get("profile_arn"))
-            results.append(result(rec["instance_id"], "none", before, before, "unchanged"))
-    run.phase("observe")
-    outcomes = {} if module.check_mode else apply_all(module, run, changes, desired_arn)
-
-    pending = set()
-    for rec, current, action in changes:
-        iid = rec["instance_id"]
-        before = _profile_view((current or {}).get("profile_arn"))
-        out = outcomes.get(iid)
-        if isinstance(out, Failure):
-            results.append(result(iid, action, before, before, "failed",
-                                  describe_error(out.exc, OPERATION[action], iid)))
-            continue
-        if out is not None:
-            action = out["action"] if out["action"] != "none" else action
-            final = "disassociated" if params["state"] == "absent" else "associated"
-            if out["state"] != final:
-                pending.add(iid)
-        results.append(result(iid, action, before, _profile_view(after_arn), "changed"))
-
-    run.phase("apply")
-    if pending and params["wait"]:
-        try:
-            left = wait_until(pending, lambda ids: settled(ec2, ids, desired_arn, params["state"]),
-                              params["wait_timeout"])
-        except (ClientError, BotoCoreError) as exc:
-            module.fail_json(msg=describe_error(exc, "DescribeIamInstanceProfileAssociations", "the wait"))
-        for res in results:
-            if res["instance_id"] in left:
-                res["status"] = "failed"
-                res["reason"] = "the association did not become %s within wait_timeout=%ss" % (
-                    "disassociated" if params["state"] == "absent" else "associated", params["wait_timeout"])
-    run.phase("wait")
-    finish(module, run, results, "converge their instance profile",
-           extra={"instance_profile": {"name": profile["name"], "arn": profile["arn"]} if profile else None})
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

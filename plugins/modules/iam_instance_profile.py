@@ -14,7 +14,7 @@ description:
     receive a role's temporary credentials.
   - An instance profile holds at most one role. Changing O(role) removes the old role and adds the new
     one right after it (IAM refuses a second role with C(LimitExceeded)); both steps are reported in
-    RV(actions).
+    RV(changes).
   - By default the task waits until the profile is usable (botocore's C(instance_profile_exists)
     waiter, then several consecutive reads that show the role), so a later task that launches or
     associates an instance with it does not hit EC2's C(Invalid IAM Instance Profile name).
@@ -183,14 +183,18 @@ instance_profile:
     role_arn: arn:aws:iam::123456789012:role/MyAppRole
     tags: {}
     create_date: "2026-12-01T08:00:00+00:00"
-actions:
-  description: The changes made (or, in check mode, that would be made), in order.
+changes:
+  description:
+    - The changes made (or, in check mode, that would be made), in order, each with V(action) (the snake_case
+      name of the AWS API call), V(operation) (the API operation), V(target), V(before) and V(after).
   returned: always
   type: list
   elements: dict
   sample:
-    - {action: remove_role_from_instance_profile, target: MyAppProfile, before: MyAppRole, after: null}
-    - {action: add_role_to_instance_profile, target: MyAppProfile, before: MyAppRole, after: MyAppRoleV2}
+    - {action: remove_role_from_instance_profile, operation: RemoveRoleFromInstanceProfile, target: MyAppProfile,
+       before: MyAppRole, after: null}
+    - {action: add_role_to_instance_profile, operation: AddRoleToInstanceProfile, target: MyAppProfile,
+       before: MyAppRole, after: MyAppRoleV2}
 disassociated:
   description: Instances disassociated from the profile before it was deleted (O(force=true)).
   returned: when O(state=absent)
@@ -199,27 +203,21 @@ disassociated:
   sample: [i-0123456789abcdef0]
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import (
-    validate_arn, validate_iam_name, validate_iam_path,
+    iam_arn, name_of, validate_iam_name, validate_iam_path, validate_name_or_arn,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 
 PROFILE_NAME_MAX = 128
 ROLE_NAME_MAX = 64
 WAIT_TIMEOUT_RANGE = (1, 3600)
-# GetRole reads (backing off 1, 2, 4 s) before a role counts as missing.
-ROLE_LOOKUP_ATTEMPTS = 4
 # Changes after which EC2 may not see the profile (or its role) yet.
-NEEDS_WAIT = ("create_instance_profile", "add_role_to_instance_profile")
+NEEDS_WAIT = ("CreateInstanceProfile", "AddRoleToInstanceProfile")
 
 
 def argument_spec():
@@ -241,11 +239,8 @@ def validate(params):
     errors = [validate_iam_name(params["name"], "name", PROFILE_NAME_MAX)]
     if params.get("path") is not None:
         errors.append(validate_iam_path(params["path"], "path"))
-    role = params.get("role")
-    if role and role.startswith("arn:"):
-        errors.append(validate_arn(role, "role", service="iam", resource_type="role"))
-    elif role:
-        errors.append(validate_iam_name(role, "role", ROLE_NAME_MAX))
+    if params.get("role"):
+        errors.append(validate_name_or_arn(params["role"], "role", "role", ROLE_NAME_MAX))
     errors.extend(validate_tags(params.get("tags"), "tags"))
     low, high = WAIT_TIMEOUT_RANGE
     if not low <= params["wait_timeout"] <= high:
@@ -254,7 +249,7 @@ def validate(params):
 
 
 def desired_state(params):
-    return {"name": params["name"], "path": params.get("path"), "role": ip.role_name_of(params.get("role")),
+    return {"name": params["name"], "path": params.get("path"), "role": name_of(params.get("role")),
             "tags": params.get("tags"), "purge_tags": params["purge_tags"]}
 
 
@@ -264,24 +259,24 @@ def _resolve_role(module, ctx, iam, desired, current):
     given = module.params.get("role") or ""
     if not role or (current is not None and role in current["roles"]):
         return current["role_arn"] if current and role else None
-    # Outside check mode a missing role may be one created a moment ago: read it a few times.
-    info = ip.observe_role(iam, role, attempts=1 if module.check_mode else ROLE_LOOKUP_ATTEMPTS)
+    # Outside check mode a missing role may be one created a moment ago: IAM may not show it yet.
+    info = ip.role_ref(iam, role, retry=None if module.check_mode else IAM_NEW_ENTITY)
     if info is None:
         msg = ("role=%r: IAM has no role of that name; create it first (keyless.aws.iam_role) or fix the name"
                % given)
         if not module.check_mode:
-            module.fail_json(msg=msg)
+            raise PlanError(msg)
         module.warn(msg + " (check mode: assuming an earlier task creates it)")
         if given.startswith("arn:"):
             return given
-        return ip.role_arn(ctx.partition, ctx.account_id, "/", role)
+        return iam_arn(ctx.partition, ctx.account_id, "role", "/", role)
     if given.startswith("arn:") and info["arn"] != given:
-        module.fail_json(msg="role=%r: the role called %r has ARN %r (different path, account or partition)"
-                         % (given, role, info["arn"]))
+        raise PlanError("role=%r: the role called %r has ARN %r (different path, account or partition)"
+                        % (given, role, info["arn"]))
     return info["arn"]
 
 
-def present(module, ctx, desired):
+def present(module, ctx, desired, progress):
     iam = ctx.client("iam")
     current = ip.observe_profile(iam, desired["name"])
     new_role_arn = _resolve_role(module, ctx, iam, desired, current)
@@ -291,16 +286,16 @@ def present(module, ctx, desired):
     if module.check_mode:
         partition, account = (ctx.partition, ctx.account_id) if current is None else (None, None)
         return plan, current, ip.predict(desired, current, partition, account, new_role_arn)
-    ip.apply(iam, None, plan)
+    apply_plan(ctx.client, plan, progress)
     params = module.params
-    if params["wait"] and any(a in NEEDS_WAIT for a in plan.actions()):
+    if params["wait"] and any(c.operation in NEEDS_WAIT for c in plan):
         obj = ip.wait_profile_ready(iam, desired["name"], timeout=params["wait_timeout"], role=desired["role"])
     else:
         obj = ip.observe_profile(iam, desired["name"])
     return plan, current, obj
 
 
-def absent(module, ctx):
+def absent(module, ctx, progress):
     iam = ctx.client("iam")
     current = ip.observe_profile(iam, module.params["name"])
     associations = []
@@ -308,37 +303,33 @@ def absent(module, ctx):
         associations = ip.active_associations(ctx.client("ec2"), current["arn"])
     plan = ip.plan_absent(current, associations, module.params["force"])
     if plan and not module.check_mode:
-        ec2 = ctx.client("ec2")
-        first = Plan([c for c in plan if c.action == "disassociate_iam_instance_profile"])
-        rest = Plan([c for c in plan if c.action != "disassociate_iam_instance_profile"])
-        ip.apply(iam, ec2, first)
+        first = Plan([c for c in plan if c.operation == "DisassociateIamInstanceProfile"])
+        rest = Plan([c for c in plan if c.operation != "DisassociateIamInstanceProfile"])
+        progress.expect(plan)
+        apply_plan(ctx.client, first, progress)
         if first and module.params["wait"]:
-            ip.wait_disassociated(ec2, current["arn"], [a["association_id"] for a in associations],
+            ip.wait_disassociated(ctx.client("ec2"), current["arn"], [a["association_id"] for a in associations],
                                   timeout=module.params["wait_timeout"])
-        ip.apply(iam, ec2, rest)
+        apply_plan(ctx.client, rest, progress)
     return plan, current, [a["instance_id"] for a in associations]
+
+
+def converge(module, progress):
+    params = module.params
+    ctx = context(module, validate(params))
+    desired = desired_state(params)
+    if params["state"] == "present":
+        plan, current, obj = present(module, ctx, desired, progress)
+        return dict(changed=plan.changed, instance_profile=obj, changes=plan.as_list(),
+                    diff=diff(ip.declared(current, desired), ip.declared(obj, desired)))
+    plan, current, disassociated = absent(module, ctx, progress)
+    return dict(changed=plan.changed, instance_profile=None, changes=plan.as_list(), disassociated=disassociated,
+                diff=diff(ip.declared(current, {"role": "", "tags": {}}), {}))
 
 
 def main():
     module = aws_module(argument_spec())
-    params = module.params
-    ctx = context(module, validate(params))
-    desired = desired_state(params)
-    try:
-        if params["state"] == "present":
-            plan, current, obj = present(module, ctx, desired)
-            module.exit_json(changed=plan.changed, instance_profile=obj, actions=plan.as_list(),
-                             diff=diff(ip.declared(current, desired), ip.declared(obj, desired)))
-        plan, current, disassociated = absent(module, ctx)
-        module.exit_json(changed=plan.changed, instance_profile=None, actions=plan.as_list(),
-                         disassociated=disassociated,
-                         diff=diff(ip.declared(current, {"role": "", "tags": {}}), {}))
-    except ip.ProfileError as exc:
-        module.fail_json(msg=str(exc))
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
-        module.fail_json(msg="AWS call failed for instance profile %s: %s" % (params["name"], exc))
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

@@ -99,15 +99,9 @@ instance_profiles:
 
 import re
 
-try:
-    from botocore.exceptions import BotoCoreError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 
 # IAM's PathPrefix: "/" then printable ASCII; unlike a path it need not end with "/".
 PATH_PREFIX = re.compile(r"^/[\x21-\x7e]{0,511}$")
@@ -128,22 +122,20 @@ def validate(params):
     return [e for e in errors if e]
 
 
+def read(module):
+    params = module.params
+    iam = context(module, validate(params)).client("iam")
+    if params.get("name"):
+        found = ip.observe_profile(iam, params["name"])
+        profiles = [found] if found else []
+    else:
+        profiles = ip.list_profiles(iam, params.get("path_prefix"))
+    return dict(changed=False, instance_profiles=sorted(profiles, key=lambda p: p["instance_profile_name"]))
+
+
 def main():
     module = aws_module(argument_spec(), mutually_exclusive=[("name", "path_prefix")])
-    params = module.params
-    ctx = context(module, validate(params))
-    iam = ctx.client("iam")
-    try:
-        if params.get("name"):
-            found = ip.observe_profile(iam, params["name"])
-            profiles = [found] if found else []
-        else:
-            profiles = ip.list_profiles(iam, params.get("path_prefix"))
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except BotoCoreError as exc:
-        module.fail_json(msg="AWS call failed while reading instance profiles: %s" % exc)
-    module.exit_json(changed=False, instance_profiles=sorted(profiles, key=lambda p: p["instance_profile_name"]))
+    run_module(module, lambda progress: read(module))
 
 
 if __name__ == "__main__":

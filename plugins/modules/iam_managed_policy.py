@@ -174,31 +174,27 @@ policy:
         - {Sid: S3Access, Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::my-app-data/*"}
     tags: {Application: my-app}
     attachment_count: 1
-actions:
-  description: The changes made (or, in check mode, that would be made), in order.
+changes:
+  description:
+    - The changes made (or, in check mode, that would be made), in order, each with V(action) (the snake_case
+      name of the AWS API call), V(operation) (the API operation), V(target), V(before) and V(after).
   returned: always
   type: list
   elements: dict
   sample:
-    - {action: delete_policy_version, target: "arn:aws:iam::123456789012:policy/app/AppAccess", before: v1,
-       after: null}
-    - {action: create_policy_version, target: "arn:aws:iam::123456789012:policy/app/AppAccess", before: {},
-       after: {}}
+    - {action: delete_policy_version, operation: DeletePolicyVersion,
+       target: "arn:aws:iam::123456789012:policy/app/AppAccess", before: v1, after: null}
+    - {action: create_policy_version, operation: CreatePolicyVersion,
+       target: "arn:aws:iam::123456789012:policy/app/AppAccess", before: {}, after: {}}
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = Exception
-
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, validate_iam_name, validate_iam_path
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 from ansible_collections.keyless.aws.plugins.module_utils.iam import managed_policies as mp
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name, validate_iam_path
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
-from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import lint_policy
-from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 
 POLICY_NAME_MAX = 128
 DESCRIPTION_MAX = 1000
@@ -256,7 +252,7 @@ def desired_state(params, document):
 def observe(ctx, iam, desired):
     """The existing policy, looked up at the declared path (or /) first, then by name at any path."""
     path = desired["path"] or "/"
-    current = mp.observe_policy(iam, mp.policy_arn(ctx.partition, ctx.account_id, path, desired["name"]))
+    current = mp.observe_policy(iam, iam_arn(ctx.partition, ctx.account_id, "policy", path, desired["name"]))
     if current is None:
         arn = mp.find_policy_arn(iam, desired["name"])
         if arn is not None:
@@ -264,19 +260,19 @@ def observe(ctx, iam, desired):
     return current
 
 
-def present(module, ctx, iam, desired):
+def present(module, ctx, iam, desired, progress):
     current = observe(ctx, iam, desired)
     plan = mp.plan_present(desired, current, desired["purge_tags"])
     if not plan:
         return plan, current, mp.public(current)
     if module.check_mode:
         return plan, current, mp.predict(desired, current, plan, ctx.partition, ctx.account_id)
-    created = mp.apply(iam, plan)
-    arn = created["Arn"] if created else current["arn"]
+    responses = apply_plan(ctx.client, plan, progress)
+    arn = responses[0]["Policy"]["Arn"] if current is None else current["arn"]
     return plan, current, mp.public(mp.observe_policy(iam, arn))
 
 
-def absent(module, ctx, iam, desired):
+def absent(module, ctx, iam, desired, progress):
     current = observe(ctx, iam, desired)
     if current is None:
         return mp.plan_absent(None, {}), None
@@ -288,31 +284,28 @@ def absent(module, ctx, iam, desired):
             % (current["arn"], ", ".join(users) or "%d entities" % current["permissions_boundary_usage_count"]))
     plan = mp.plan_absent(current, mp.list_entities(iam, current["arn"]))
     if not module.check_mode:
-        mp.apply(iam, plan)
+        apply_plan(ctx.client, plan, progress)
     return plan, current
 
 
-def main():
-    module = aws_module(argument_spec())
+def converge(module, progress):
     params = module.params
     errors, document = validate(params)
     ctx = context(module, errors)
     desired = desired_state(params, document)
     iam = ctx.client("iam")
-    try:
-        if params["state"] == "present":
-            plan, current, obj = present(module, ctx, iam, desired)
-            module.exit_json(changed=plan.changed, policy=obj, actions=plan.as_list(),
-                             diff=diff(mp.declared(current, desired), mp.declared(obj, desired)))
-        plan, current = absent(module, ctx, iam, desired)
-        module.exit_json(changed=plan.changed, policy=None, actions=plan.as_list(),
-                         diff=diff(mp.declared(current, {"description": "", "tags": {}}), {}))
-    except mp.PolicyPlanError as exc:
-        module.fail_json(msg=str(exc))
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
-        module.fail_json(msg="AWS call failed for policy %s: %s" % (params["name"], exc))
+    if params["state"] == "present":
+        plan, current, obj = present(module, ctx, iam, desired, progress)
+        return dict(changed=plan.changed, policy=obj, changes=plan.as_list(),
+                    diff=diff(mp.declared(current, desired), mp.declared(obj, desired)))
+    plan, current = absent(module, ctx, iam, desired, progress)
+    return dict(changed=plan.changed, policy=None, changes=plan.as_list(),
+                diff=diff(mp.declared(current, {"description": "", "tags": {}}), {}))
+
+
+def main():
+    module = aws_module(argument_spec())
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

@@ -230,27 +230,20 @@ current_policies:
 
 import re
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # pragma: no cover - AwsContext reports the missing library
-    BotoCoreError = ClientError = Exception
-
 from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import (
     INLINE_POLICY_MAX_CHARS,
     MANAGED_POLICY_MAX_CHARS,
     analyze,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn, validate_arn, validate_iam_name
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, validate_arn, validate_iam_name
 from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
     LOOKUP_MAX_DAYS,
-    TrailError,
     collect_events,
     window,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import attached_policies, call, get_role, inline_policies
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import parse_policy
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import role_policy_documents
 
 LOG_MAX_DAYS = 3650
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -307,37 +300,6 @@ def validate(params):
     return [e for e in errors if e]
 
 
-def observe_role_policies(iam, role_name):
-    """(role, policies): the GetRole structure and the inline and attached managed policy documents."""
-    role = get_role(iam, role_name)
-    if role is None:
-        raise AwsCallError("GetRole", "NoSuchEntity", "the role %s does not exist" % role_name, role_name)
-    policies = [{"type": "inline", "name": name, "document": doc}
-                for name, doc in sorted(inline_policies(iam, role_name).items())]
-    for arn in attached_policies(iam, role_name):
-        managed = default_policy_document(iam, arn)
-        if managed is not None:  # detached and deleted between the two reads
-            policies.append(managed)
-    return role, policies
-
-
-def default_policy_document(iam, arn):
-    """{type, name, arn, document} of a managed policy's default version, or None when it is gone.
-
-    Two reads (GetPolicy, GetPolicyVersion); iam_policies.observe_policy would also list versions and
-    tags, which AWS-managed policies do not need."""
-    try:
-        policy = call("GetPolicy", arn, iam.get_policy, PolicyArn=arn)["Policy"]
-        version = call("GetPolicyVersion", arn, iam.get_policy_version, PolicyArn=arn,
-                       VersionId=policy["DefaultVersionId"])["PolicyVersion"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
-    return {"type": "managed", "name": policy["PolicyName"], "arn": arn,
-            "document": parse_policy(version["Document"], "policy %s" % arn)}
-
-
 def empty_result(params, name):
     """The result for a role that does not exist yet (check mode only)."""
     arn = params["role"] if params["role"].startswith("arn:") else None
@@ -350,42 +312,28 @@ def empty_result(params, name):
     return result
 
 
-def role_name_of(value):
-    parsed = parse_arn(value)
-    return parsed["name"] if parsed else value
-
-
-def main():
-    module = aws_module(argument_spec())
+def analyze_activity(module):
     params = module.params
     ctx = context(module, validate(params))
-    name = role_name_of(params["role"])
-    try:
-        role, policies = observe_role_policies(ctx.client("iam"), name)
-    except AwsCallError as exc:
-        if module.check_mode and exc.code == "NoSuchEntity" and exc.operation == "GetRole":
+    name = name_of(params["role"])
+    role, policies = role_policy_documents(ctx.client("iam"), name)
+    if role is None:
+        if module.check_mode:
             # an earlier task of the play (iam_role) may only have predicted the role: nothing to analyze yet
             module.warn("role %s does not exist yet: check mode reports no activity" % name)
-            module.exit_json(**empty_result(params, name))
-        fail_aws(module, exc)
+            return empty_result(params, name)
+        raise PlanError("role=%r: the role %s does not exist; create it first (keyless.aws.iam_role) or fix the name"
+                        % (params["role"], name))
     if params["role"].startswith("arn:") and role["Arn"] != params["role"]:
-        module.fail_json(msg="role=%r does not match the role of that name in this account (%s)"
-                         % (params["role"], role["Arn"]))
+        raise PlanError("role=%r does not match the role of that name in this account (%s)" % (params["role"], role["Arn"]))
     start, end = window(params["days"])
     regions = params.get("regions")
     if params["source"] == "lookup_events" and not regions:
         regions = [ctx.region]  # validate() made sure there is one
-    try:
-        collected = collect_events(ctx.client, params["source"], role["Arn"], start, end, regions=regions,
-                                   s3_bucket=params.get("s3_bucket"), s3_prefix=params.get("s3_prefix"),
-                                   local_path=params.get("local_path"), max_events=params["max_events"],
-                                   organization_id=params.get("organization_id"))
-    except TrailError as exc:
-        module.fail_json(msg=str(exc))
-    except (ClientError, BotoCoreError) as exc:
-        if not hasattr(exc, "response"):  # a BotoCoreError: connection, credentials, parsing
-            module.fail_json(msg="reading CloudTrail events failed: %s" % exc)
-        fail_aws(module, exc, resource=params.get("s3_bucket") or ", ".join(regions or []))
+    collected = collect_events(ctx.client, params["source"], role["Arn"], start, end, regions=regions,
+                               s3_bucket=params.get("s3_bucket"), s3_prefix=params.get("s3_prefix"),
+                               local_path=params.get("local_path"), max_events=params["max_events"],
+                               organization_id=params.get("organization_id"))
     result = analyze(collected.events, policies, role["Arn"], include_denied=params["include_denied"])
     if result["suggested_policy_size"] > MANAGED_POLICY_MAX_CHARS:
         module.warn("the suggested policy is %d characters: IAM allows %d in a managed policy and %d in the role's "
@@ -394,7 +342,7 @@ def main():
     if collected.truncated:
         module.warn("stopped after max_events=%d events: the result covers the newest part of the window only"
                     % params["max_events"])
-    module.exit_json(
+    result.update(
         changed=False,
         role={"role_name": role["RoleName"], "arn": role["Arn"]},
         window={"start": start.isoformat(), "end": end.isoformat(), "days": params["days"]},
@@ -402,8 +350,13 @@ def main():
                 "files": collected.files, "api_calls": collected.api_calls, "truncated": collected.truncated},
         event_count=len(collected.events),
         current_policies=[{k: p[k] for k in ("type", "name", "arn") if k in p} for p in policies],
-        **result
     )
+    return result
+
+
+def main():
+    module = aws_module(argument_spec())
+    run_module(module, lambda progress: analyze_activity(module))
 
 
 if __name__ == "__main__":

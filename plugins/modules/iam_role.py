@@ -283,20 +283,34 @@ changes:
   returned: always
   type: list
   elements: dict
-  sample: [{"action": "create_role", "target": "AppInstanceRole", "before": null, "after": "AppInstanceRole"},
-           {"action": "attach_role_policy", "target": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-            "before": null, "after": null}]
+  contains:
+    action:
+      description: The change, as the snake_case name of the AWS API call (V(create_role), V(attach_role_policy)).
+      type: str
+    operation:
+      description: The AWS API operation (V(CreateRole), V(AttachRolePolicy)).
+      type: str
+    target:
+      description: The resource the call touches.
+      type: str
+    before:
+      description: The value before the change, where it has one.
+      type: raw
+    after:
+      description: The value after the change, where it has one.
+      type: raw
+  sample: [{"action": "create_role", "operation": "CreateRole", "target": "AppInstanceRole", "before": null,
+            "after": "AppInstanceRole"},
+           {"action": "attach_role_policy", "operation": "AttachRolePolicy",
+            "target": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy", "before": null, "after": null}]
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = Exception
-
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_params, role_plan, roles
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, fail_on_errors
-from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 
 def argument_spec():
@@ -329,58 +343,48 @@ def observe(module, ctx, client, desired):
     names = [p for p in desired["managed_policies"] or [] if not p.startswith("arn:")]
     if names:
         arns, errors, warnings = roles.resolve_policy_arns(client, desired["managed_policies"], ctx.partition,
-                                                         ctx.account_id, assume_missing=module.check_mode)
-        fail_on_errors(module, errors)
+                                                           ctx.account_id, assume_missing=module.check_mode)
+        if errors:
+            raise InputError(errors)
         for warning in warnings:
             module.warn(warning)
         desired["managed_policies"] = arns
     if observed and desired["path"] is not None and desired["path"] != observed["path"]:
-        module.fail_json(msg="path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
-                             "(state=absent) and create it again at the new path"
-                             % (desired["path"], desired["name"], observed["path"]))
+        raise PlanError("path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
+                        "(state=absent) and create it again at the new path"
+                        % (desired["path"], desired["name"], observed["path"]))
     if observed is None and desired["assume_role_policy_document"] is None:
         desired["assume_role_policy_document"] = documents.trust_policy_for_services(role_params.DEFAULT_TRUSTED_SERVICES)
     return observed
 
 
-def run(module, ctx, desired):
+def converge(module, progress):
+    desired, errors = role_params.role_desired(module.params)
+    ctx = context(module, errors, default_region="us-east-1")
     client = ctx.client("iam")
-    observed = observe(module, ctx, client, desired)
-    plan = role_plan.plan_role(desired, observed)
-    arn = observed["arn"] if observed else None
+    before = observe(module, ctx, client, desired)
+    plan = role_plan.plan_role(desired, before)
+    arn = before["arn"] if before else None
     if arn is None and desired["state"] == "present":
-        arn = role_plan.role_arn(ctx.partition, ctx.account_id, desired["path"], desired["name"])
-    predicted = role_plan.predict_role(desired, observed, arn)
-    if module.check_mode or not plan.changed:
-        return plan, observed, predicted
-    created = roles.apply_role_plan(client, plan)
-    if desired["state"] == "absent":
-        return plan, observed, None
-    if created and module.params["wait"]:
-        roles.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])
-    # Report what IAM now says, not what we hoped; just-created roles may need a moment to read back.
-    return plan, observed, roles.observe_role(client, desired["name"], settle=("NoSuchEntity",)) or predicted
+        arn = iam_arn(ctx.partition, ctx.account_id, "role", desired["path"], desired["name"])
+    after = role_plan.predict_role(desired, before, arn)
+    if plan.changed and not module.check_mode:
+        apply_plan(ctx.client, plan, progress)
+        if desired["state"] == "present":
+            if before is None and module.params["wait"]:
+                roles.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])
+            # Report what IAM now says, not what we hoped; a just-created role may need a moment to read back.
+            after = roles.observe_role(client, desired["name"], retry=IAM_NEW_ENTITY) or after
+    keys = role_params.declared_keys(module.params) if desired["state"] == "present" else list(role_plan.DECLARABLE)
+    if before is None and "assume_role_policy_document" not in keys:
+        keys.append("assume_role_policy_document")  # a new role gets a trust policy, declared or default
+    return dict(changed=plan.changed, role=after, changes=plan.as_list(),
+                diff=diff(role_plan.declared_view(before, keys), role_plan.declared_view(after, keys)))
 
 
 def main():
     module = aws_module(argument_spec(), mutually_exclusive=[("assume_role_policy_document", "trusted_services")])
-    desired, errors = role_params.role_desired(module.params)
-    ctx = context(module, errors, default_region="us-east-1")
-    try:
-        plan, before, after = run(module, ctx, desired)
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
-        module.fail_json(msg="iam_role failed for %s: %s" % (desired["name"], exc))
-    keys = role_params.declared_keys(module.params) if desired["state"] == "present" else list(role_plan.DECLARABLE)
-    if before is None and "assume_role_policy_document" not in keys:
-        keys.append("assume_role_policy_document")  # a new role gets a trust policy, declared or default
-    module.exit_json(
-        changed=plan.changed,
-        role=after,
-        changes=plan.as_list(),
-        diff=diff(role_plan.declared_view(before, keys), role_plan.declared_view(after, keys)),
-    )
+    run_module(module, lambda progress: converge(module, progress))
 
 
 if __name__ == "__main__":

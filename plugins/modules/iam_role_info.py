@@ -127,15 +127,9 @@ roles:
 
 import concurrent.futures
 
-try:
-    from botocore.exceptions import BotoCoreError
-except ImportError:  # handled by AwsContext (missing_required_lib)
-    BotoCoreError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.iam import roles
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name, validate_iam_path
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, fail_aws
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.iam import roles
 
 PARALLEL_READS = 4  # each role needs five reads; a few at a time keeps IAM from throttling us
 
@@ -164,16 +158,14 @@ def read_roles(client, params):
     return [r for r in found if r]
 
 
+def read(module):
+    ctx = context(module, validate(module.params), default_region="us-east-1")
+    return dict(changed=False, roles=read_roles(ctx.client("iam"), module.params))
+
+
 def main():
     module = aws_module(argument_spec(), mutually_exclusive=[("name", "path_prefix")])
-    ctx = context(module, validate(module.params), default_region="us-east-1")
-    try:
-        roles = read_roles(ctx.client("iam"), module.params)
-    except AwsCallError as exc:
-        fail_aws(module, exc)
-    except BotoCoreError as exc:
-        module.fail_json(msg="iam_role_info failed: %s" % exc)
-    module.exit_json(changed=False, roles=roles)
+    run_module(module, lambda progress: read(module))
 
 
 if __name__ == "__main__":

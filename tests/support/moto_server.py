@@ -186,12 +186,79 @@ def find_instances_without_copies():
     InstanceBackend.get_instance = get_instance
 
 
-def build_app():
-    from moto.server import DomainDispatcherApplication, create_backend_app
+def filter_instance_profiles_by_path():
+    """ListInstanceProfiles takes PathPrefix on AWS; moto 5.2 ignores it and lists every profile."""
+    from moto.core.responses import ActionResult
+    from moto.iam.responses import IamResponse
+
+    def list_instance_profiles(self):
+        prefix = self._get_param("PathPrefix") or "/"
+        profiles = [p for p in self.backend.get_instance_profiles() if (p.path or "/").startswith(prefix)]
+        return ActionResult({"InstanceProfiles": profiles})
+
+    IamResponse.list_instance_profiles = list_instance_profiles
+
+
+def merge_launch_template_source_version():
+    """CreateLaunchTemplateVersion with SourceVersion: AWS starts from that version's data and overrides the
+    top-level parameters the request gives; moto 5.2 ignores SourceVersion (the new version holds only what
+    was sent). AWS also returns the version a ClientToken already created instead of making another."""
+    import copy
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    original = LaunchTemplates.create_launch_template_version
+    created = {}
+
+    def create_launch_template_version(self):
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        template = (self.ec2_backend.get_launch_template(template_id) if template_id
+                    else self.ec2_backend.get_launch_template_by_name(name))
+        token = self._get_param("ClientToken")
+        if token and (template.id, token) in created:
+            version = created[(template.id, token)]
+        else:
+            source = self._get_param("SourceVersion")
+            data = self._get_param("LaunchTemplateData", {})
+            if source:
+                merged = copy.deepcopy(template.get_version(source).data)
+                merged.update(data)
+                data = merged
+            self.error_on_dryrun()
+            version = template.create_version(data, self._get_param("VersionDescription"))
+            if token:
+                created[(template.id, token)] = version
+        from moto.core.responses import ActionResult
+        return ActionResult({"LaunchTemplateVersion": {
+            "CreateTime": version.create_time, "CreatedBy": "arn:%s:iam::%s:root" % (self.partition, self.current_account),
+            "DefaultVersion": template.is_default(version), "LaunchTemplateData": version.data,
+            "LaunchTemplateId": template.id, "LaunchTemplateName": template.name,
+            "VersionDescription": version.description, "VersionNumber": version.number}})
+
+    create_launch_template_version.original = original
+    LaunchTemplates.create_launch_template_version = create_launch_template_version
+
+
+_FIXED = []
+
+
+def fix_moto():
+    """Make moto act like AWS where our code and our figures depend on it (idempotent). Applies to the
+    moto server and to in-process mock_aws alike: the fixes replace moto's response handlers."""
+    if _FIXED:
+        return
     page_associations_like_aws()
     page_instances_like_aws()
     look_tags_up_by_id()
     find_instances_without_copies()
+    filter_instance_profiles_by_path()
+    merge_launch_template_source_version()
+    _FIXED.append(True)
+
+
+def build_app():
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    fix_moto()
     return CallCounter(DomainDispatcherApplication(create_backend_app))
 
 

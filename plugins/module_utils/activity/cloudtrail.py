@@ -17,10 +17,11 @@ import gzip
 import json
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import TokenBucket
 
 LOOKUP_EVENTS_RATE = 2.0  # calls per second per account and region (AWS's published limit)
 LOOKUP_MAX_DAYS = 90      # LookupEvents only holds the last 90 days
@@ -29,7 +30,7 @@ DOWNLOAD_WORKERS = 8
 _UTC = datetime.timezone.utc
 
 
-class TrailError(Exception):
+class TrailError(PlanError):
     """Log files or events that cannot be read; the message says where."""
 
 
@@ -107,28 +108,9 @@ def event_time(event):
 
 # ---------------------------------------------------------------- pacing
 
-class Pacer:
-    """At most `rate` calls per second: wait() blocks until the next call may go (thread-safe)."""
-
-    def __init__(self, rate=LOOKUP_EVENTS_RATE, clock=time.monotonic, sleep=time.sleep):
-        self.interval = 1.0 / rate
-        self.clock = clock
-        self.sleep = sleep
-        self._next = None
-        self._lock = threading.Lock()
-        self.waited = 0.0
-        self.calls = 0
-
-    def wait(self):
-        with self._lock:
-            now = self.clock()
-            if self._next is not None and now < self._next:
-                delay = self._next - now
-                self.sleep(delay)
-                self.waited += delay
-                now = self._next
-            self._next = now + self.interval
-            self.calls += 1
+def lookup_bucket():
+    """AWS's LookupEvents limit (2 calls a second per account and region) as a client-side token bucket."""
+    return TokenBucket(1, LOOKUP_EVENTS_RATE)
 
 
 # ---------------------------------------------------------------- the collection result
@@ -188,7 +170,7 @@ def lookup_events(client, collected, pacer, region=None):
     pages = iter(paginator.paginate(StartTime=collected.start, EndTime=collected.end,
                                     PaginationConfig={"PageSize": 50}))
     while True:
-        pacer.wait()  # the page request is made inside next()
+        pacer.acquire()  # the page request is made inside next()
         try:
             page = next(pages)
         except StopIteration:
@@ -332,7 +314,7 @@ def read_local_logs(files, collected):
 # ---------------------------------------------------------------- one entry point
 
 def collect_events(client_for, source, role_arn, start, end, regions=None, s3_bucket=None, s3_prefix=None,
-                   local_path=None, max_events=None, organization_id=None, pacer_factory=Pacer):
+                   local_path=None, max_events=None, organization_id=None, pacer_factory=lookup_bucket):
     """The role's events of [start, end] from `source` (lookup_events | s3 | local) -> Collected.
 
     client_for(service, region) returns a boto3 client; regions default to every region found in

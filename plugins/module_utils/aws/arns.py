@@ -74,3 +74,26 @@ def validate_iam_path(value, option):
     if "//" in value:
         return "%s=%r contains an empty segment ('//'): use e.g. '/app/web/'" % (option, value)
     return None
+
+
+def iam_arn(partition, account_id, resource_type, path, name):
+    """The ARN IAM gives a role, instance-profile or policy: arn:<partition>:iam::<account>:<type><path><name>."""
+    return "arn:%s:iam::%s:%s%s%s" % (partition, account_id, resource_type, path or "/", name)
+
+
+def name_of(value):
+    """The name in a name or an ARN (the last path segment: role/app/web -> web); None stays None."""
+    if not value:
+        return value
+    parsed = parse_arn(value)
+    return parsed["name"] if parsed else value.rsplit("/", 1)[-1]
+
+
+def validate_name_or_arn(value, option, resource_type, max_len):
+    """None when `value` is an IAM name of 1..max_len characters, or an IAM ARN of `resource_type`."""
+    if isinstance(value, str) and value.startswith("arn:"):
+        err = validate_arn(value, option, "iam", resource_type)
+        if err is None and len(parse_arn(value)["name"]) > max_len:
+            err = "%s=%r: the name in the ARN is longer than IAM's %d characters" % (option, value, max_len)
+        return err
+    return validate_iam_name(value, option, max_len)

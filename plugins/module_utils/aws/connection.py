@@ -121,7 +121,7 @@ class AwsContext:
         try:
             creds = sts.assume_role(**kwargs)["Credentials"]
         except botocore.exceptions.ClientError as exc:
-            self.module.fail_json(msg=AwsCallError.from_client_error(exc, "AssumeRole", params["assume_role_arn"]).text())
+            self.module.fail_json(msg=AwsCallError.from_exception(exc, "AssumeRole", params["assume_role_arn"]).text())
         except botocore.exceptions.NoCredentialsError as exc:
             self.module.fail_json(msg="AssumeRole needs base credentials to start from: %s" % exc)
         return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
@@ -145,7 +145,7 @@ class AwsContext:
                 raise AwsCallError("GetCallerIdentity", None, "no AWS credentials were found: set access_key/secret_key, "
                                    "profile, or the AWS_* environment variables (%s)" % exc)
             except botocore.exceptions.ClientError as exc:
-                raise AwsCallError.from_client_error(exc, "GetCallerIdentity")
+                raise AwsCallError.from_exception(exc, "GetCallerIdentity")
             self._account_id = ident["Account"]
             # arn:<partition>:sts::<account>:...
             self._partition = ident["Arn"].split(":")[1]

@@ -1,7 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The thin frame every keyless.aws module uses: AWS options merged in, validation before any call."""
+"""The frame every keyless.aws module runs in, and the one error boundary. Private to the collection.
+
+Every module's main() is:
+
+    module = aws_module(argument_spec(), ...)
+    run_module(module, lambda progress: work(module, progress))
+
+and work() follows the module shape: validate (pure) -> context(module, errors) (fails before any AWS
+call when there is any error) -> observe -> plan (pure) -> apply_plan(..., progress) unless check mode ->
+return the result dict. run_module() exits with it, or, for anything raised on the way (InputError,
+PlanError, AwsCallError, any botocore exception), fails with one message shape: what failed (operation,
+code, resource, what to do), and when something was changed before the failure, `changed: true`, the
+changes made (`changes`) and those not made (`not_done`), with "rerun the task to finish". A second run
+completes the job: plans start from what AWS has, not from what the first run meant to do.
+
+    aws_module(argument_spec, **kwargs) -> AnsibleModule with the connection options
+    context(module, errors=(), **kwargs) -> AwsContext (raises InputError listing every error)
+    Progress: .expect(plan), .did(change), .mark_changed(), .partial (extra keys for a failure)
+    run_module(module, work)
+"""
 
 from __future__ import annotations
 
@@ -12,6 +31,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import 
     aws_argument_spec,
     validate_connection,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError, PlanError, TaskFailure
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - the sanity import test runs without botocore
+    BotoCoreError = ClientError = AwsCallError
 
 
 def aws_module(argument_spec, **kwargs):
@@ -22,14 +47,76 @@ def aws_module(argument_spec, **kwargs):
     return AnsibleModule(argument_spec=spec, **kwargs)
 
 
-def fail_on_errors(module, errors):
-    """Fail once, listing every validation error, before any AWS call is made."""
-    errors = [e for e in errors if e]
+def context(module, errors=(), **kwargs):
+    """Validate the connection options too, then build the AwsContext; raises InputError listing every
+    problem, so bad input never reaches AWS."""
+    errors = [e for e in list(errors) + validate_connection(module.params) if e]
     if errors:
-        module.fail_json(msg="invalid input: " + "; ".join(errors), errors=errors)
-
-
-def context(module, validation_errors=(), **kwargs):
-    """Validate the connection options (plus the module's own errors), then build the AwsContext."""
-    fail_on_errors(module, list(validation_errors) + validate_connection(module.params))
+        raise InputError(errors)
     return AwsContext(module, **kwargs)
+
+
+class Progress:
+    """What a run has changed so far, so that a failure can say what was done and what was not."""
+
+    def __init__(self):
+        self.done = []
+        self.expected = []
+        self.changed = False
+        self.partial = {}
+
+    def expect(self, plan):
+        known = {id(c) for c in self.expected}
+        self.expected.extend(c for c in plan if id(c) not in known)
+
+    def did(self, change):
+        self.done.append(change)
+        self.changed = True
+
+    def mark_changed(self):
+        self.changed = True
+
+    def not_done(self):
+        return [c for c in self.expected if not any(c is d for d in self.done)]
+
+
+def _describe(changes):
+    return ", ".join("%s %s" % (c.operation, c.target) for c in changes)
+
+
+def failure(exc, progress):
+    """(message, extra return values) of a failure, the one shape every module fails with."""
+    if isinstance(exc, InputError):
+        return str(exc), {"errors": exc.errors}
+    if isinstance(exc, (ClientError, BotoCoreError)) and not isinstance(exc, AwsCallError):
+        exc = AwsCallError.from_exception(exc)
+    extra = {}
+    msg = exc.text() if isinstance(exc, AwsCallError) else str(exc)
+    if isinstance(exc, AwsCallError):
+        extra["error"] = exc.as_dict()
+    if progress.done or progress.changed:
+        left = progress.not_done()
+        if progress.done:
+            msg += "; already done: %s" % _describe(progress.done)
+        if left:
+            msg += "; not done: %s" % _describe(left)
+        msg += "; rerun the task to finish (a rerun starts from what AWS has now)"
+        extra["changes"] = [c.as_dict() for c in progress.done]
+        extra["not_done"] = [c.as_dict() for c in left]
+    extra.update(progress.partial)
+    return msg, extra
+
+
+def run_module(module, work):
+    """The one error boundary: exit_json(**work(progress)), or fail_json in the one shape above."""
+    progress = Progress()
+    try:
+        result = work(progress)
+    except TaskFailure as exc:
+        payload = dict(exc.payload)
+        payload.setdefault("changed", progress.changed)
+        module.fail_json(msg=str(exc), **payload)
+    except (InputError, PlanError, AwsCallError, ClientError, BotoCoreError) as exc:
+        msg, extra = failure(exc, progress)
+        module.fail_json(msg=msg, changed=progress.changed, **extra)
+    module.exit_json(**result)

@@ -1,38 +1,67 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Change and Plan: what a module will do, computed without I/O, so check mode and diff tell the truth."""
+"""Change, Plan and the one apply: what a module will do, computed without I/O, then done in order.
+Private to the collection.
+
+    Change(operation, target, params, before=None, after=None, retry=None, service="iam", gone_ok=False,
+           region=None)
+        One mutating AWS call: `operation` as AWS names it (CreateRole, AddRoleToInstanceProfile), its
+        arguments, the resource it touches, what it changes (before/after, shown to users), the RetryPolicy
+        of the answers that mean "not yet" for it (retries.py), whether "it is gone already" (NoSuchEntity
+        and friends) is success (a removal that another run did first), and the region of its client when
+        it is not the module's. `params` may be a function of the responses of the plan's earlier calls
+        (a call that needs what an earlier one returned, like the version number CreateLaunchTemplateVersion
+        assigns).
+        .action is the snake_case name users see in `changes` (create_role, attach_role_policy).
+    Plan(changes)         an ordered list of changes; .add(...), .changed, .as_list() (the `changes` return value)
+    apply_plan(client_for, plan, progress) -> [response, ...]     client_for(service[, region]) -> client
+        Makes the calls in order through retries.call, recording each one done in `progress`
+        (module.Progress), so a failure half-way reports what was done and what was not.
+    diff(before, after)   the `diff` return value
+Check mode never calls apply_plan: the module returns the plan and the predicted object.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import RetryPolicy, call, xform_name
+
+# Answers to a removal meaning the thing is gone already: the goal is reached.
+GONE_CODES = frozenset(("NoSuchEntity", "InvalidAssociationID.NotFound"))
 
 
 @dataclass
 class Change:
-    """One mutating call the module intends to make.
-
-    action: short verb for reports ("create_role", "attach_policy", ...).
-    target: the resource it touches (name, ARN, instance id).
-    params: the arguments apply() needs; never shown to users if they may hold secrets.
-    """
-    action: str
+    operation: str
     target: str
     params: dict = field(default_factory=dict)
     before: Any = None
     after: Any = None
+    retry: Optional[RetryPolicy] = None
+    service: str = "iam"
+    gone_ok: bool = False
+    region: Optional[str] = None
+
+    @property
+    def action(self):
+        return xform_name(self.operation)
 
     def as_dict(self):
-        return {"action": self.action, "target": self.target, "before": self.before, "after": self.after}
+        return {"action": self.action, "operation": self.operation, "target": self.target,
+                "before": self.before, "after": self.after}
 
 
 @dataclass
 class Plan:
     changes: list = field(default_factory=list)
 
-    def add(self, action, target, params=None, before=None, after=None):
-        self.changes.append(Change(action, target, params or {}, before, after))
+    def add(self, operation, target, params=None, before=None, after=None, retry=None, service="iam",
+            gone_ok=False):
+        self.changes.append(Change(operation, target, params or {}, before, after, retry, service, gone_ok))
         return self
 
     def extend(self, changes):
@@ -54,6 +83,24 @@ class Plan:
 
     def __len__(self):
         return len(self.changes)
+
+
+def apply_plan(client_for, plan, progress):
+    """Make every call of `plan` in order (see the module docstring); client_for(service) -> client."""
+    progress.expect(plan)
+    responses = []
+    for change in plan:
+        try:
+            client = client_for(change.service, change.region) if change.region else client_for(change.service)
+            params = change.params(responses) if callable(change.params) else change.params
+            response = call(client, change.operation, params, change.retry, change.target)
+        except AwsCallError as exc:
+            if not (change.gone_ok and exc.code in GONE_CODES):
+                raise
+            response = None
+        progress.did(change)
+        responses.append(response)
+    return responses
 
 
 def diff(before, after):

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import THROTTLE_CODES
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import THROTTLE_CODES
 
 # AWS's published EC2 buckets (capacity, refill per second). Replace/Disassociate have no bucket of
 # their own and share the "mutating" one; every Describe* shares the non-mutating one.

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import profile_view
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import options_view
+
 EXPECTED_KEYS = ("instance_profile", "role", "http_tokens", "http_endpoint", "min_hop_limit")
 HTTP_TOKENS = ("optional", "required")
 HTTP_ENDPOINT = ("enabled", "disabled")
@@ -80,13 +84,6 @@ def normalize_expected(expected):
     return out
 
 
-def last_segment(arn_or_name):
-    """An IAM ARN's name is the last segment of its path (EC2 reports profiles by ARN only)."""
-    if not arn_or_name:
-        return None
-    return arn_or_name.rsplit("/", 1)[-1]
-
-
 def metadata_options(raw):
     """MetadataOptions (API keys) -> the contract's snake_case fields."""
     raw = raw or {}
@@ -102,7 +99,7 @@ def metadata_options(raw):
 def _profile_matches(expected_profile, arn):
     if expected_profile.startswith("arn:"):
         return arn == expected_profile
-    return last_segment(arn) == expected_profile
+    return name_of(arn) == expected_profile
 
 
 def findings(row, expected, imdsv1_checked=False, profile_known=True):
@@ -119,7 +116,7 @@ def findings(row, expected, imdsv1_checked=False, profile_known=True):
         out.append("profile_not_found")
     elif arn and not row.get("role_name"):
         out.append("profile_without_role")
-    if want_role and row.get("role_name") and row["role_name"] != last_segment(want_role):
+    if want_role and row.get("role_name") and row["role_name"] != name_of(want_role):
         out.append("wrong_role")
     meta = row.get("metadata_options") or {}
     tokens = expected.get("http_tokens")
@@ -151,7 +148,7 @@ def audit_row(record, association, profiles, expected, imdsv1_calls=None, imdsv1
     template_names: {launch template id: name}.
     """
     arn = (association or {}).get("profile_arn")
-    name = last_segment(arn)
+    name = name_of(arn)
     profile = profiles.get(name) if name else None
     template = record.get("launch_template")
     if template:
@@ -209,7 +206,6 @@ def template_rows(records, versions, expected):
     The template is checked at its *default* version, the one Auto Scaling groups and fleets launch
     from, so a compliant template means replacements are born compliant.
     """
-    from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import template_findings, template_view
 
     counts, names = {}, {}
     for record in records:
@@ -241,3 +237,33 @@ def summarize_templates(rows):
     compliant = sum(1 for row in rows if row["compliant"])
     return {"total": len(rows), "compliant": compliant, "non_compliant": len(rows) - compliant,
             "by_finding": by_finding}
+
+
+def template_findings(view, expected):
+    """Findings of a template_view() against ec2_fleet_info's `expected` (instance_profile, http_tokens,
+    http_endpoint, min_hop_limit), with fleet_audit's finding names. A metadata field the template does
+    not set counts as not set: what such a launch gets depends on account defaults and the AMI."""
+    metadata_expected = dict((k, v) for k, v in (expected or {}).items()
+                             if k in ("http_tokens", "http_endpoint", "min_hop_limit") and v is not None)
+    out = findings({"metadata_options": view.get("metadata_options") or {}}, metadata_expected)
+    want = (expected or {}).get("instance_profile")
+    have = view.get("instance_profile")
+    if want and not have:
+        out.insert(0, "no_profile")
+    elif want and have:
+        if want.startswith("arn:") and have.get("arn"):
+            same = have["arn"] == want
+        else:
+            same = name_of(want) == (have.get("name") or name_of(have.get("arn")))
+        if not same:
+            out.insert(0, "wrong_profile")
+    return out
+
+
+def template_view(version):
+    """What a version launches with: {id, name, version, instance_profile ({arn, name} | {name} | None),
+    metadata_options ({option name: value} of the fields the template sets)}."""
+    data = version.get("LaunchTemplateData") or {}
+    return {"id": version.get("LaunchTemplateId"), "name": version.get("LaunchTemplateName"),
+            "version": version.get("VersionNumber"), "instance_profile": profile_view(data.get("IamInstanceProfile")),
+            "metadata_options": options_view(data.get("MetadataOptions"))}

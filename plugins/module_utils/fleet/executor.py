@@ -1,41 +1,37 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet engine's back half: execution options, rate-limited clients, a bounded thread pool that
-never lets one instance's failure stop the others, and bulk waits.
+"""The fleet engine's execution: options, rate-limited clients, and lanes of threads that drain AWS's
+buckets at the same time. Private to the collection.
+
+AWS meters each EC2 API with its own token bucket per account and region (AssociateIamInstanceProfile
+100/5, ModifyInstanceMetadataOptions 100/5, the shared mutating bucket 50/5 of Replace/Disassociate). One
+thread pool for every call would let threads waiting for one bucket's tokens hold up calls that another
+bucket could serve now, so a fleet would converge in the sum of the buckets' times. Each lane here is the
+pool of one bucket: the lanes run at the same time, and a fleet converges in the time of its slowest bucket.
 
     execution_argument_spec() -> dict   concurrency, rate_limits, wait, wait_timeout, max_diff_instances
     validate_execution(params) -> list[str]
     FleetRun(ctx, params)               .client(service) -> a boto3 client whose every HTTP attempt takes a
-                                        token from the per-API bucket (rate_limit.RateLimiter); .stats();
+                                        token from its API's bucket (rate_limit.RateLimiter); .stats();
                                         .phase(name) / .timing_report() -> {observe, apply, wait, total} s
-    run_parallel(items, fn, concurrency) -> [fn(item) ...] in input order; fn's exceptions are returned
-                                        as Failure(exc) instead of raised
-    call_with_throttle_retry(call, retries=4, delay=2.0, sleep=time.sleep)
-                                        botocore already retried throttling (standard/adaptive mode); a
-                                        throttle that exhausted those attempts is retried here a few more
-                                        times after a pause (the bucket was drained, so pacing resyncs)
-    describe_error(exc) -> str          one line for a per-instance failure reason
-    wait_until(pending, check, timeout, clock=, sleep=, first_delay=1.0, max_delay=10.0) -> set
-                                        polls check(pending) -> still-pending subset until empty or timeout;
-                                        returns what is still pending
+    Lanes(concurrency)                  .submit(lane, fn, *args) -> Future, from any thread (a task may submit
+                                        the next step of its instance); .join() waits for every task,
+                                        follow-ups included; exceptions stay in the futures (Failure(exc))
+    Failure(exc)                        one instance's exception, kept as a value: it never stops the others
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, is_throttle
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import RateLimiter, validate_rate_limits
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-except ImportError:  # pragma: no cover - sanity import test runs without botocore
-    BotoCoreError = ClientError = ResponseParserError = Exception
-
 CONCURRENCY_RANGE = (1, 64)
+# Lanes a fleet run may open at once: Associate, the mutating bucket, Modify, plus one spare.
+MAX_LANES = 4
 
 
 def execution_argument_spec():
@@ -64,14 +60,21 @@ def validate_execution(params):
     return errors
 
 
+def connection_pool_size(params):
+    """HTTP connections one client needs: every lane's threads, plus the bulk reads of the waits."""
+    return MAX_LANES * (params.get("concurrency") or 10) + 4
+
+
 class FleetRun:
     """Clients for one fleet module run, all paced by one RateLimiter."""
 
-    def __init__(self, ctx, params, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, ctx, params, clock=time.monotonic):
         self.ctx = ctx
-        self.limiter = RateLimiter(params.get("rate_limits"), clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(params.get("rate_limits"))
         self._clients = {}
+        self._lock = threading.Lock()
         self.observe_calls = None
+        self.stop_reason = None
         self.clock = clock
         self._last = self._start = clock()
         self.timings = {}
@@ -88,9 +91,10 @@ class FleetRun:
         return report
 
     def client(self, service):
-        if service not in self._clients:
-            self._clients[service] = self.limiter.attach(self.ctx.client(service))
-        return self._clients[service]
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.limiter.attach(self.ctx.client(service))
+            return self._clients[service]
 
     def stats(self):
         return self.limiter.stats()
@@ -106,57 +110,43 @@ class Failure:
         return "Failure(%r)" % (self.exc,)
 
 
-def _guard(fn, item):
+def _guard(fn, args):
     try:
-        return fn(item)
+        return fn(*args)
     except Exception as exc:  # pylint: disable=broad-except  # one instance must never stop the others
         return Failure(exc)
 
 
-def run_parallel(items, fn, concurrency):
-    items = list(items)
-    if not items:
-        return []
-    if concurrency <= 1 or len(items) == 1:
-        return [_guard(fn, item) for item in items]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        return list(pool.map(lambda item: _guard(fn, item), items))
+class Lanes:
+    """One thread pool per lane; every task's outcome (or Failure) is its future's result."""
 
+    def __init__(self, concurrency):
+        self.concurrency = max(1, concurrency)
+        self._pools = {}
+        self._futures = []
+        self._lock = threading.Lock()
 
-def call_with_throttle_retry(call, retries=4, delay=2.0, sleep=time.sleep):
-    attempt = 0
-    while True:
-        try:
-            return call()
-        except (ClientError, ResponseParserError) as exc:
-            # ResponseParserError: a 5xx with a body that is not AWS's (a proxy's HTML error page), which
-            # botocore does not retry
-            garbled = isinstance(exc, ResponseParserError) and not isinstance(exc, ClientError)
-            if attempt >= retries or not (garbled or is_throttle(exc)):
-                raise
-        sleep(delay * (2 ** attempt))
-        attempt += 1
+    def submit(self, lane, fn, *args):
+        with self._lock:
+            pool = self._pools.get(lane)
+            if pool is None:
+                pool = self._pools[lane] = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="keyless-%s" % lane)
+            future = pool.submit(_guard, fn, args)
+            self._futures.append(future)
+        return future
 
-
-def describe_error(exc, operation=None, resource=None):
-    if isinstance(exc, AwsCallError):
-        return exc.text()
-    if isinstance(exc, ClientError) and hasattr(exc, "response"):
-        return AwsCallError.from_client_error(exc, operation, resource).text()
-    if isinstance(exc, BotoCoreError):
-        return "%s failed: %s" % (operation or "AWS call", exc)
-    return "%s failed: %s: %s" % (operation or "AWS call", type(exc).__name__, exc)
-
-
-def wait_until(pending, check, timeout, clock=time.monotonic, sleep=time.sleep, first_delay=1.0, max_delay=10.0):
-    """Poll in bulk until nothing is pending; the first poll happens right away."""
-    pending = set(pending)
-    deadline = clock() + timeout
-    delay = first_delay
-    while pending:
-        pending = set(check(pending))
-        if not pending or clock() + delay > deadline:
-            break
-        sleep(delay)
-        delay = min(max_delay, delay * 1.5)
-    return pending
+    def join(self):
+        """Wait until every task (and every task those tasks submitted) is done."""
+        seen = 0
+        while True:
+            with self._lock:
+                batch = self._futures[seen:]
+            if not batch:
+                break
+            concurrent.futures.wait(batch)
+            seen += len(batch)
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=True)

@@ -7,11 +7,13 @@ Auto Scaling groups and fleets launch from a template's default version, so that
 check. When it differs, a new version is created from it with only the instance profile and the
 metadata options changed, and (set_default) made the default.
 
-The request carries SourceVersion *and* the whole source data with the fields changed. AWS merges
-LaunchTemplateData over SourceVersion by top-level parameter, so the full data is right there;
-moto 5.2 ignores SourceVersion and would drop every field not sent. The source data is projected
-through botocore's request shape (DescribeLaunchTemplateVersions returns a few read-only members,
-such as MetadataOptions.State, that CreateLaunchTemplateVersion rejects).
+The request carries SourceVersion and only the top-level parameters that change (IamInstanceProfile,
+MetadataOptions): AWS starts the new version from the source version's data and overrides the parameters
+given. A ClientToken derived from the change makes a retried call return the version it created.
+To find out whether the latest version already is the change (an earlier run with set_default: false),
+the source data with the change applied is compared with the latest version's data, both projected
+through botocore's request shape (DescribeLaunchTemplateVersions returns read-only members, such as
+MetadataOptions.State, that a request would not carry). Private to the collection.
 """
 
 from __future__ import annotations
@@ -20,18 +22,14 @@ import hashlib
 import json
 import re
 
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # pragma: no cover - AwsContext reports the missing library
-    ClientError = Exception
-
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import (
     API_TO_OPTION,
     full_request,
     metadata_changes,
-    options_view,
 )
 
 TEMPLATE_ID_RE = re.compile(r"^lt-[0-9a-f]{8,17}$")
@@ -43,7 +41,7 @@ _NOT_DATA_TAG_TYPES = ("launch-template",)
 
 # ---------------------------------------------------------------- selection
 
-def selector_argument_spec():
+def template_selector_argument_spec():
     return dict(
         launch_template_ids=dict(type="list", elements="str"),
         launch_template_names=dict(type="list", elements="str"),
@@ -89,13 +87,7 @@ def _tag_filters(tags):
 
 
 def _describe(ec2, operation_resource, **kwargs):
-    items = []
-    try:
-        for page in ec2.get_paginator("describe_launch_templates").paginate(**kwargs):
-            items.extend(page.get("LaunchTemplates") or [])
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplates", operation_resource)
-    return items
+    return paginate(ec2, "DescribeLaunchTemplates", "LaunchTemplates", kwargs, resource=operation_resource)
 
 
 def _describe_ids(ec2, ids):
@@ -154,11 +146,9 @@ def select_templates(ec2, params):
 
 def observe_versions(ec2, template):
     """(default, latest) version structures of one template (one call)."""
-    try:
-        resp = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"],
-                                                     Versions=["$Default", "$Latest"])
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplateVersions", template["LaunchTemplateId"])
+    resp = call(ec2, "DescribeLaunchTemplateVersions", {"LaunchTemplateId": template["LaunchTemplateId"],
+                                                        "Versions": ["$Default", "$Latest"]},
+                resource=template["LaunchTemplateId"])
     versions = resp.get("LaunchTemplateVersions") or []
     default = next((v for v in versions if v.get("DefaultVersion")), None)
     if default is None:
@@ -173,68 +163,18 @@ def default_versions(ec2, template_ids):
     out = {}
     for template_id in sorted(set(template_ids)):
         try:
-            resp = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Default"])
-        except ClientError as exc:
-            code = error_code(exc) or ""
-            if "NotFound" in code or "Malformed" in code:
+            resp = call(ec2, "DescribeLaunchTemplateVersions", {"LaunchTemplateId": template_id,
+                                                                "Versions": ["$Default"]}, resource=template_id)
+        except AwsCallError as exc:
+            if "NotFound" in (exc.code or "") or "Malformed" in (exc.code or ""):
                 continue
-            raise AwsCallError.from_client_error(exc, "DescribeLaunchTemplateVersions", template_id)
+            raise
         for version in resp.get("LaunchTemplateVersions") or []:
             out[template_id] = version
     return out
 
 
-def template_findings(view, expected):
-    """Findings of a template_view() against ec2_fleet_info's `expected` (instance_profile, http_tokens,
-    http_endpoint, min_hop_limit), with fleet_audit's finding names. A metadata field the template does
-    not set counts as not set: what such a launch gets depends on account defaults and the AMI."""
-    from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import findings, last_segment
-
-    metadata_expected = dict((k, v) for k, v in (expected or {}).items()
-                             if k in ("http_tokens", "http_endpoint", "min_hop_limit") and v is not None)
-    out = findings({"metadata_options": view.get("metadata_options") or {}}, metadata_expected)
-    want = (expected or {}).get("instance_profile")
-    have = view.get("instance_profile")
-    if want and not have:
-        out.insert(0, "no_profile")
-    elif want and have:
-        if want.startswith("arn:") and have.get("arn"):
-            same = have["arn"] == want
-        else:
-            same = last_segment(want) == (have.get("name") or last_segment(have.get("arn")))
-        if not same:
-            out.insert(0, "wrong_profile")
-    return out
-
-
-def template_view(version):
-    """What a version launches with: {id, name, version, instance_profile ({arn, name} | {name} | None),
-    metadata_options ({option name: value} of the fields the template sets)}."""
-    data = version.get("LaunchTemplateData") or {}
-    return {"id": version.get("LaunchTemplateId"), "name": version.get("LaunchTemplateName"),
-            "version": version.get("VersionNumber"), "instance_profile": profile_view(data.get("IamInstanceProfile")),
-            "metadata_options": options_view(data.get("MetadataOptions"))}
-
-
 # ---------------------------------------------------------------- the instance profile
-
-def resolve_profile(iam, value, observe_profile, check_mode=False):
-    """{name, arn, given_as, predicted} of the instance profile `value` (name or ARN).
-
-    A profile that does not exist is an AwsCallError, except in check mode, where an earlier task of
-    the same play (iam_instance_profile) may only have predicted it: then it is taken as given
-    (predicted=True; arn is None when given by name)."""
-    parsed = parse_arn(value)
-    name = parsed["name"] if parsed else value
-    given_as = "arn" if parsed else "name"
-    profile = observe_profile(iam, name)
-    if profile is None and check_mode:
-        return {"name": name, "arn": value if parsed else None, "given_as": given_as, "predicted": True}
-    if profile is None or (parsed and profile["arn"] != value):
-        raise AwsCallError("GetInstanceProfile", "NoSuchEntity", "instance_profile %s does not exist" % value, value,
-                           hint="create it first (keyless.aws.iam_instance_profile)")
-    return {"name": profile["instance_profile_name"], "arn": profile["arn"], "given_as": given_as, "predicted": False}
-
 
 def profile_matches(current, profile):
     """LaunchTemplateData.IamInstanceProfile ({Arn} or {Name}) names the resolved profile."""
@@ -299,8 +239,8 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
 
     desired: {"instance_profile": resolve_profile() result or None, "metadata": desired_fields() (only the
     fields given)}; shape: botocore's RequestLaunchTemplateData shape (None: no projection).
-    Returns a dict: action (none | create_version | set_default), reason, before, after, data (for apply),
-    source_version, new_default (predicted default version number).
+    Returns a dict: action (none | create_version | set_default), reason, before, after, data (the changed
+    top-level parameters), source_version, default_version_after (predicted); template_plan() has its calls.
     """
     data = default.get("LaunchTemplateData") or {}
     current_md = data.get("MetadataOptions") or {}
@@ -320,12 +260,13 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
         out.update(action="skip", reason="the template is managed by %s and cannot be changed"
                    % (template["Operator"].get("Principal") or "an AWS service"))
         return out
-    new_data = request_data(data, shape)
+    changes = {}
     if profile_changed:
-        new_data["IamInstanceProfile"] = profile_request(profile)
+        changes["IamInstanceProfile"] = profile_request(profile)
     if md_changes:
-        new_data["MetadataOptions"] = project(full_request(current_md, desired["metadata"]),
-                                              shape.members["MetadataOptions"] if shape else None)
+        changes["MetadataOptions"] = project(full_request(current_md, desired["metadata"]),
+                                             shape.members["MetadataOptions"] if shape else None)
+    new_data = dict(request_data(data, shape), **changes)
     out["after"] = declared_view(new_data, desired)
     if latest["VersionNumber"] != default["VersionNumber"] and \
             request_data(latest.get("LaunchTemplateData") or {}, shape) == new_data:
@@ -338,7 +279,7 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
                                             "default stays %d" % (latest["VersionNumber"], default["VersionNumber"]))
         return out
     new_version = latest["VersionNumber"] + 1
-    out.update(action="create_version", data=new_data, version_created=new_version,
+    out.update(action="create_version", data=changes, version_created=new_version,
                default_version_after=new_version if set_default else default["VersionNumber"],
                reason="version %d from version %d%s" % (new_version, default["VersionNumber"],
                                                         ", made the default" if set_default else ""))
@@ -347,6 +288,30 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
     out["changed_fields"] = sorted((["IamInstanceProfile"] if profile_changed else []) +
                                    ["MetadataOptions.%s" % k for k in sorted(md_changes)])
     return out
+
+
+def template_plan(item, set_default):
+    """The calls of one planned template: CreateLaunchTemplateVersion (from the source version, with only the
+    changed parameters and an idempotency token) and/or ModifyLaunchTemplate (the default version: the one
+    AWS numbered in its answer, or the existing one that carries the change)."""
+    template_id = item["id"]
+    plan = Plan()
+    if item["action"] == "create_version":
+        plan.add("CreateLaunchTemplateVersion", template_id, {
+            "LaunchTemplateId": template_id, "SourceVersion": str(item["source_version"]),
+            "VersionDescription": VERSION_DESCRIPTION % item["source_version"], "LaunchTemplateData": item["data"],
+            "ClientToken": client_token(template_id, item["source_version"], item["data"])},
+            before=item["default_version_before"], after=item["version_created"], service="ec2")
+        if set_default:
+            plan.add("ModifyLaunchTemplate", template_id, lambda responses: {
+                "LaunchTemplateId": template_id,
+                "DefaultVersion": str(responses[0]["LaunchTemplateVersion"]["VersionNumber"])},
+                before=item["default_version_before"], after=item["default_version_after"], service="ec2")
+    elif item["action"] == "set_default":
+        plan.add("ModifyLaunchTemplate", template_id, {"LaunchTemplateId": template_id,
+                                                       "DefaultVersion": str(item["default_version_after"])},
+                 before=item["default_version_before"], after=item["default_version_after"], service="ec2")
+    return plan
 
 
 def declared_view(data, desired):
@@ -362,27 +327,23 @@ def declared_view(data, desired):
 
 # ---------------------------------------------------------------- apply
 
-def apply_template(ec2, item, set_default):
-    """Make the calls of one planned template; returns the version number created (or None)."""
-    template_id = item["id"]
-    if item["action"] == "create_version":
+def apply_templates(client_for, items, set_default, progress):
+    """Make the calls of every planned template; one template's failure does not stop the others: it is
+    recorded in the item (status failed, reason). Returns the failed items."""
+    failed = []
+    for item in items:
+        plan = template_plan(item, set_default)
+        if not plan:
+            continue
         try:
-            resp = ec2.create_launch_template_version(
-                LaunchTemplateId=template_id, SourceVersion=str(item["source_version"]),
-                VersionDescription=VERSION_DESCRIPTION % item["source_version"],
-                LaunchTemplateData=item["data"],
-                ClientToken=client_token(template_id, item["source_version"], item["data"]))
-        except ClientError as exc:
-            raise AwsCallError.from_client_error(exc, "CreateLaunchTemplateVersion", template_id)
-        number = resp["LaunchTemplateVersion"]["VersionNumber"]
-        item["version_created"] = number
-        if not set_default:
-            return number
-        item["default_version_after"] = number
-    elif item["action"] != "set_default":
-        return None
-    try:
-        ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(item["default_version_after"]))
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "ModifyLaunchTemplate", template_id)
-    return item.get("version_created")
+            responses = apply_plan(client_for, plan, progress)
+        except AwsCallError as exc:
+            item.update(status="failed", reason=exc.text())
+            failed.append(item)
+            continue
+        if item["action"] == "create_version":
+            number = responses[0]["LaunchTemplateVersion"]["VersionNumber"]
+            item["version_created"] = number
+            if set_default:
+                item["default_version_after"] = number
+    return failed

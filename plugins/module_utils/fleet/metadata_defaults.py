@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Change, Plan, apply_plan
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call
+
 NO_PREFERENCE = "no-preference"
 HOP_LIMIT_NO_PREFERENCE = -1
 
@@ -85,7 +89,8 @@ def settings(defaults):
 
 
 class RegionPlan:
-    """What one region needs: the fields that differ, the request, before/after, or why it cannot."""
+    """What one region needs: its Change (ModifyInstanceMetadataDefaults with only the fields that differ, or
+    None), the settings before and after, or why it cannot be changed (error), and warnings."""
 
     def __init__(self, region, before, after, request, error=None, warnings=()):
         self.region = region
@@ -101,6 +106,32 @@ class RegionPlan:
 
     def changed_fields(self):
         return sorted(name for name in FIELD_NAMES if self.before.get(name) != self.after.get(name))
+
+    @property
+    def change(self):
+        if not self.request:
+            return None
+        return Change("ModifyInstanceMetadataDefaults", "region %s" % self.region, dict(self.request), self.before,
+                      self.after, service="ec2", region=self.region)
+
+
+def read_region(ec2, region):
+    """(defaults, error) of one region: one region's failure is reported, not raised, so the others go on."""
+    try:
+        return from_api(call(ec2, "GetInstanceMetadataDefaults", resource="region %s" % region)), None
+    except AwsCallError as exc:
+        return None, exc.text()
+
+
+def apply_region(client_for, region_plan, progress):
+    """Make the region's change; returns the error (one region's failure never stops the others) or None."""
+    try:
+        response = apply_plan(client_for, Plan([region_plan.change]), progress)[0]
+    except AwsCallError as exc:
+        return exc.text()
+    if response.get("Return") is False:
+        return "ModifyInstanceMetadataDefaults for region %s returned false" % region_plan.region
+    return None
 
 
 def plan_region(region, observed, want):

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet engine's front half: which instances a task selects, and what they look like now.
 
-Public API (used by ec2_profile_association, ec2_metadata_options and ec2_fleet_info; keep it stable):
+Private to the collection. Used by the fleet frame (ec2_profile_association, ec2_metadata_options,
+ec2_instance_identity) and ec2_fleet_info:
 
     selector_argument_spec() -> dict
         instance_ids, filters, tags, states (default running+stopped), all_instances.
@@ -28,12 +29,13 @@ Public API (used by ec2_profile_association, ec2_metadata_options and ec2_fleet_
         An instance's current profile is its active association: moto's DescribeInstances goes stale
         after a Replace, and AWS keeps `disassociated` associations listed for a while.
     index_associations(raw_associations, wanted=None) -> dict    (pure form of the above)
-    prepare_ec2_client(ec2, endpoint_url=None) -> ec2     (returns ec2 unchanged; see its docstring)
 """
 
 from __future__ import annotations
 
 import re
+
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import ASSOCIATION_RANK, better_association
 
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
 DEFAULT_STATES = ["running", "stopped"]
@@ -45,9 +47,6 @@ ASSOCIATION_LOOKUP_MAX = 1000
 
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 FILTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._*?/-]*$")
-# Association states, most current first: during a Replace the new one is associating while the old is
-# disassociating; `disassociated` ones are history.
-ASSOCIATION_RANK = {"associating": 3, "associated": 2, "disassociating": 1}
 
 SKIP_REASONS = {
     "pending": "instance is pending (launching): converge it once it is running",
@@ -244,20 +243,6 @@ def observe_instances(ec2, params, page_size=PAGE_SIZE):
     return selection
 
 
-def prepare_ec2_client(ec2, endpoint_url=None):
-    """Kept for callers of the first API version; returns ec2 unchanged.
-
-    It was meant to make moto page DescribeIamInstanceProfileAssociations at 1,000 like AWS (moto 5.2
-    reads the page size from `MaxItems`, not `MaxResults`, so it pages at 100), but moto parses requests
-    by the botocore model and drops any extra parameter, so no client-side shim can reach it. The fix
-    belongs to the moto server of the tests (tests/support/moto_server.py)."""
-    return ec2
-
-
-def _better(assoc, current):
-    return current is None or ASSOCIATION_RANK.get(assoc["state"], 0) > ASSOCIATION_RANK.get(current["state"], 0)
-
-
 def index_associations(raw_associations, wanted=None):
     """Pure: {instance_id: active association} from DescribeIamInstanceProfileAssociations items."""
     index = {}
@@ -268,7 +253,7 @@ def index_associations(raw_associations, wanted=None):
             continue
         assoc = {"association_id": raw.get("AssociationId"), "state": state,
                  "profile_arn": (raw.get("IamInstanceProfile") or {}).get("Arn")}
-        if _better(assoc, index.get(iid)):
+        if better_association(assoc, index.get(iid)):
             index[iid] = assoc
     return index
 
@@ -286,7 +271,7 @@ def describe_associations(ec2, filters=None, page_size=PAGE_SIZE):
     return items, calls
 
 
-def association_index(ec2, instance_ids, page_size=PAGE_SIZE, return_calls=False):
+def association_index(ec2, instance_ids, page_size=PAGE_SIZE):
     """The active association of each instance in instance_ids (see module doc)."""
     wanted = set(instance_ids)
     raw, calls = [], 0
@@ -299,5 +284,4 @@ def association_index(ec2, instance_ids, page_size=PAGE_SIZE, return_calls=False
             calls += n
     else:
         raw, calls = describe_associations(ec2, None, page_size)
-    index = index_associations(raw, wanted)
-    return (index, calls) if return_calls else index
+    return index_associations(raw, wanted)

@@ -18,13 +18,10 @@ from __future__ import annotations
 import json
 import re
 
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # pragma: no cover - the module reports missing boto3 through AwsContext
-    ClientError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_SETTLING, call, paginate
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import parse_policy, policies_equal
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
     apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
@@ -36,12 +33,8 @@ MAX_DOCUMENT_CHARS = 6144
 _VERSION_NUMBER = re.compile(r"^v(\d+)$")
 
 
-class PolicyPlanError(Exception):
+class PolicyPlanError(PlanError):
     """The declared policy cannot be reached from the existing one; the message says what to do."""
-
-
-def policy_arn(partition, account_id, path, name):
-    return "arn:%s:iam::%s:policy%s%s" % (partition, account_id, path or "/", name)
 
 
 def compact_length(doc):
@@ -67,35 +60,18 @@ def _document(raw):
 
 # ---------------------------------------------------------------------------------------------- observe
 
-def _call(operation, resource, func, **kwargs):
-    try:
-        return func(**kwargs)
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, operation, resource)
-
-
-def _paged(iam, method, key, operation, resource, **kwargs):
-    items = []
-    try:
-        for page in iam.get_paginator(method).paginate(**kwargs):
-            items.extend(page.get(key, []))
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, operation, resource)
-    return items
-
-
 def observe_policy(iam, arn):
     """The policy (default document, versions, tags) or None when there is no policy at that ARN."""
     try:
-        raw = iam.get_policy(PolicyArn=arn)["Policy"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
+        raw = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)["Policy"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
             return None
-        raise AwsCallError.from_client_error(exc, "GetPolicy", arn)
-    version = _call("GetPolicyVersion", arn, iam.get_policy_version, PolicyArn=arn,
-                    VersionId=raw["DefaultVersionId"])["PolicyVersion"]
-    versions = _paged(iam, "list_policy_versions", "Versions", "ListPolicyVersions", arn, PolicyArn=arn)
-    tags = _paged(iam, "list_policy_tags", "Tags", "ListPolicyTags", arn, PolicyArn=arn)
+        raise
+    version = call(iam, "GetPolicyVersion", {"PolicyArn": arn, "VersionId": raw["DefaultVersionId"]},
+                   resource=arn)["PolicyVersion"]
+    versions = paginate(iam, "ListPolicyVersions", "Versions", {"PolicyArn": arn}, resource=arn)
+    tags = paginate(iam, "ListPolicyTags", "Tags", {"PolicyArn": arn}, resource=arn)
     return {
         "arn": raw["Arn"],
         "policy_name": raw["PolicyName"],
@@ -120,7 +96,7 @@ def find_policy_arn(iam, name):
     Policy names are unique in an account whatever the path, so a policy that is not at the path we
     looked at may still exist elsewhere; only then do we list the account's local policies.
     """
-    for policy in _paged(iam, "list_policies", "Policies", "ListPolicies", name, Scope="Local"):
+    for policy in paginate(iam, "ListPolicies", "Policies", {"Scope": "Local"}, resource=name):
         if policy["PolicyName"] == name:
             return policy["Arn"]
     return None
@@ -128,28 +104,20 @@ def find_policy_arn(iam, name):
 
 def list_entities(iam, arn):
     """Roles, users and groups the policy is attached to (as a permissions policy)."""
-    entities = {"roles": [], "users": [], "groups": []}
-    try:
-        for page in iam.get_paginator("list_entities_for_policy").paginate(
-                PolicyArn=arn, PolicyUsageFilter="PermissionsPolicy"):
-            entities["roles"].extend(r["RoleName"] for r in page.get("PolicyRoles", []))
-            entities["users"].extend(u["UserName"] for u in page.get("PolicyUsers", []))
-            entities["groups"].extend(g["GroupName"] for g in page.get("PolicyGroups", []))
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "ListEntitiesForPolicy", arn)
-    return {kind: sorted(set(names)) for kind, names in entities.items()}
+    params = {"PolicyArn": arn, "PolicyUsageFilter": "PermissionsPolicy"}
+    entities = {}
+    for kind, key, name in (("roles", "PolicyRoles", "RoleName"), ("users", "PolicyUsers", "UserName"),
+                            ("groups", "PolicyGroups", "GroupName")):
+        items = paginate(iam, "ListEntitiesForPolicy", key, params, resource=arn)
+        entities[kind] = sorted({item[name] for item in items})
+    return entities
 
 
 def list_boundary_users(iam, arn):
     """Roles and users that use the policy as their permissions boundary."""
-    names = []
-    try:
-        for page in iam.get_paginator("list_entities_for_policy").paginate(
-                PolicyArn=arn, PolicyUsageFilter="PermissionsBoundary"):
-            names.extend("role/" + r["RoleName"] for r in page.get("PolicyRoles", []))
-            names.extend("user/" + u["UserName"] for u in page.get("PolicyUsers", []))
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "ListEntitiesForPolicy", arn)
+    params = {"PolicyArn": arn, "PolicyUsageFilter": "PermissionsBoundary"}
+    names = ["role/" + r["RoleName"] for r in paginate(iam, "ListEntitiesForPolicy", "PolicyRoles", params, resource=arn)]
+    names += ["user/" + u["UserName"] for u in paginate(iam, "ListEntitiesForPolicy", "PolicyUsers", params, resource=arn)]
     return sorted(set(names))
 
 
@@ -172,8 +140,8 @@ def plan_present(desired, current, purge_tags=True):
         initial_tags = diff_tags({}, tags, False)[0]
         if initial_tags:
             params["Tags"] = tags_to_boto3(initial_tags)
-        plan.add("create_policy", name, params, before=None, after=desired["document"])
-        return plan
+        plan.add("CreatePolicy", name, params, before=None, after=desired["document"])
+        return _with_retries(plan)
 
     arn = current["arn"]
     _refuse_immutable(desired, current)
@@ -182,13 +150,13 @@ def plan_present(desired, current, purge_tags=True):
         if len(current["versions"]) >= MAX_VERSIONS:
             if oldest is None:  # pragma: no cover - IAM always has one default among 5
                 raise PolicyPlanError("policy %s has %d versions and none can be deleted" % (arn, MAX_VERSIONS))
-            plan.add("delete_policy_version", arn, {"PolicyArn": arn, "VersionId": oldest},
+            plan.add("DeletePolicyVersion", arn, {"PolicyArn": arn, "VersionId": oldest},
                      before=oldest, after=None)
-        plan.add("create_policy_version", arn,
+        plan.add("CreatePolicyVersion", arn,
                  {"PolicyArn": arn, "PolicyDocument": json.dumps(desired["document"]), "SetAsDefault": True},
                  before=current["document"], after=desired["document"])
-    return plan_tag_changes(plan, arn, {"PolicyArn": arn}, current["tags"], tags, purge_tags,
-                            "tag_policy", "untag_policy")
+    return _with_retries(plan_tag_changes(plan, arn, {"PolicyArn": arn}, current["tags"], tags, purge_tags,
+                                          "TagPolicy", "UntagPolicy"))
 
 
 def _refuse_immutable(desired, current):
@@ -222,16 +190,24 @@ def plan_absent(current, entities):
         return plan
     arn = current["arn"]
     for role in entities.get("roles", []):
-        plan.add("detach_role_policy", "role/" + role, {"RoleName": role, "PolicyArn": arn}, before=arn)
+        plan.add("DetachRolePolicy", "role/" + role, {"RoleName": role, "PolicyArn": arn}, before=arn)
     for user in entities.get("users", []):
-        plan.add("detach_user_policy", "user/" + user, {"UserName": user, "PolicyArn": arn}, before=arn)
+        plan.add("DetachUserPolicy", "user/" + user, {"UserName": user, "PolicyArn": arn}, before=arn)
     for group in entities.get("groups", []):
-        plan.add("detach_group_policy", "group/" + group, {"GroupName": group, "PolicyArn": arn}, before=arn)
+        plan.add("DetachGroupPolicy", "group/" + group, {"GroupName": group, "PolicyArn": arn}, before=arn)
     for version in current["versions"]:
         if not version["is_default"]:
-            plan.add("delete_policy_version", arn, {"PolicyArn": arn, "VersionId": version["version_id"]},
+            plan.add("DeletePolicyVersion", arn, {"PolicyArn": arn, "VersionId": version["version_id"]},
                      before=version["version_id"])
-    plan.add("delete_policy", arn, {"PolicyArn": arn}, before=arn)
+    plan.add("DeletePolicy", arn, {"PolicyArn": arn}, before=arn)
+    return _with_retries(plan)
+
+
+def _with_retries(plan):
+    """Every call may meet ConcurrentModification; a detachment that finds nothing is done already."""
+    for change in plan:
+        change.retry = IAM_SETTLING
+        change.gone_ok = change.operation.startswith("Detach")
     return plan
 
 
@@ -243,12 +219,12 @@ def predict(desired, current, plan, partition, account_id):
     """The policy as it will be after the plan (what check mode returns)."""
     if current is None:
         path = desired.get("path") or "/"
-        return {"arn": policy_arn(partition, account_id, path, desired["name"]), "policy_name": desired["name"],
+        return {"arn": iam_arn(partition, account_id, "policy", path, desired["name"]), "policy_name": desired["name"],
                 "policy_id": None, "path": path, "default_version_id": "v1",
                 "description": desired.get("description") or "", "document": desired["document"],
                 "tags": diff_tags({}, desired.get("tags") or {}, False)[0], "attachment_count": 0}
     obj = public(current)
-    if "create_policy_version" in plan.actions():
+    if "CreatePolicyVersion" in [c.operation for c in plan]:
         obj["default_version_id"] = next_version_id(current["versions"])
         obj["document"] = desired["document"]
     if desired.get("tags") is not None:
@@ -278,24 +254,3 @@ def declared(obj, desired):
     if desired.get("tags") is not None:
         out["tags"] = obj["tags"]
     return out
-
-
-# ---------------------------------------------------------------------------------------------- apply
-
-def apply(iam, plan):
-    """Run the plan in order; returns the created policy (for create) or None."""
-    created = None
-    done = []
-    for change in plan:
-        try:
-            result = getattr(iam, change.action)(**change.params)
-        except ClientError as exc:
-            api = "".join(part.capitalize() for part in change.action.split("_"))
-            err = AwsCallError.from_client_error(exc, api, change.target)
-            if done:
-                err.hint = "%s (already done: %s)" % (err.hint or "fix the cause and rerun", ", ".join(done))
-            raise err
-        if change.action == "create_policy":
-            created = result["Policy"]
-        done.append(change.action)
-    return created

@@ -11,15 +11,13 @@ both steps, so the window without a role is one API round trip.
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
-try:
-    from botocore.exceptions import ClientError, WaiterError
-except ImportError:  # pragma: no cover - the module reports missing boto3 through AwsContext
-    ClientError = WaiterError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, parse_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import (
+    IAM_NEW_ENTITY, IAM_SETTLING, call, paginate, poll, wait_consecutive,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
     apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
 )
@@ -34,23 +32,8 @@ MAX_LISTED = 20
 MAX_PARALLEL_READS = 8
 
 
-class ProfileError(Exception):
+class ProfileError(PlanError):
     """The desired state cannot be reached as asked; the message says why and what to do."""
-
-
-def profile_arn(partition, account_id, path, name):
-    return "arn:%s:iam::%s:instance-profile%s%s" % (partition, account_id, path or "/", name)
-
-
-def role_arn(partition, account_id, path, name):
-    return "arn:%s:iam::%s:role%s%s" % (partition, account_id, path or "/", name)
-
-
-def role_name_of(value):
-    """A role given by name or ARN -> its name (the last path segment of the ARN)."""
-    if value and value.startswith("arn:"):
-        return value.split(":", 5)[-1].rsplit("/", 1)[-1]
-    return value
 
 
 def _date(value):
@@ -81,25 +64,19 @@ def observe_profile(iam, name):
     call serves; ListInstanceProfileTags would add a call per profile (and moto lacks it).
     """
     try:
-        raw = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
+        raw = call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, resource=name)["InstanceProfile"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
             return None
-        raise AwsCallError.from_client_error(exc, "GetInstanceProfile", name)
+        raise
     return profile_from_boto3(raw)
 
 
 def list_profiles(iam, path_prefix=None):
     """Every profile under path_prefix, tags included (ListInstanceProfiles omits them on AWS)."""
-    kwargs = {"PathPrefix": path_prefix} if path_prefix else {}
-    names = []
-    try:
-        for page in iam.get_paginator("list_instance_profiles").paginate(**kwargs):
-            # Filtered here as well: some endpoints (moto) ignore PathPrefix.
-            names.extend(p["InstanceProfileName"] for p in page["InstanceProfiles"]
-                         if p.get("Path", "/").startswith(path_prefix or "/"))
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "ListInstanceProfiles", path_prefix or "/")
+    params = {"PathPrefix": path_prefix} if path_prefix else {}
+    listed = paginate(iam, "ListInstanceProfiles", "InstanceProfiles", params, resource=path_prefix or "/")
+    names = [p["InstanceProfileName"] for p in listed]
     # One GetInstanceProfile per profile (for its tags), a few at a time: boto3 clients are thread-safe.
     workers = max(1, min(MAX_PARALLEL_READS, len(names)))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -107,24 +84,44 @@ def list_profiles(iam, path_prefix=None):
     return [p for p in profiles if p is not None]  # None: deleted between the list and the read
 
 
-def observe_role(iam, name, attempts=1, sleep=None):
-    """{name, arn} of a role, or None when IAM does not know it after `attempts` reads.
+def role_ref(iam, name, retry=None):
+    """{name, arn} of a role, or None when IAM does not know it. `retry` (IAM_NEW_ENTITY) covers a role
+    created a moment ago, which IAM answers NoSuchEntity for until it has propagated."""
+    try:
+        raw = call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return {"name": raw["RoleName"], "arn": raw["Arn"]}
 
-    More than one attempt covers a role created a moment ago (IAM answers NoSuchEntity until it has
-    propagated); the reads back off 1, 2, 4... seconds.
-    """
-    sleep = sleep or time.sleep
-    for attempt in range(attempts):
-        try:
-            raw = iam.get_role(RoleName=name)["Role"]
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise AwsCallError.from_client_error(exc, "GetRole", name)
-            if attempt < attempts - 1:
-                sleep(min(2 ** attempt, 8))
-            continue
-        return {"name": raw["RoleName"], "arn": raw["Arn"]}
-    return None
+
+def resolve_instance_profile(iam, value, check_mode=False, predict_arn=None, require_role=True):
+    """The instance profile an option names (a name or an ARN), with one GetInstanceProfile:
+    {name, arn, roles, exists, given_as ("name" | "arn")}.
+
+    A profile that does not exist, whose ARN is not the one given, or (require_role) that holds no role
+    raises AwsCallError / PlanError; in check mode, a missing profile may be one an earlier task of the same
+    --check run would create: it is taken as given (exists False; arn the ARN given, else predict_arn(name)
+    when given, else None)."""
+    parsed = parse_arn(value)
+    name = parsed["name"] if parsed else value
+    given_as = "arn" if parsed else "name"
+    profile = observe_profile(iam, name)
+    if profile is None:
+        if check_mode:
+            arn = value if parsed else (predict_arn(name) if predict_arn else None)
+            return {"name": name, "arn": arn, "roles": [], "exists": False, "given_as": given_as}
+        raise AwsCallError("GetInstanceProfile", "NoSuchEntity", "instance profile %s does not exist" % name, name,
+                           "create it first (keyless.aws.iam_instance_profile), or check the name and account")
+    if parsed and profile["arn"] != value:
+        raise PlanError("instance_profile=%s names profile %s, but that profile's ARN is %s (another account or "
+                        "path?): give the name, or the ARN exactly as IAM reports it" % (value, name, profile["arn"]))
+    if require_role and not profile["roles"] and not check_mode:
+        raise PlanError("instance profile %s holds no role: instances would get no credentials; add a role to it "
+                        "first (keyless.aws.iam_instance_profile role=...)" % name)
+    return {"name": profile["instance_profile_name"], "arn": profile["arn"], "roles": profile["roles"],
+            "exists": True, "given_as": given_as}
 
 
 def active_associations(ec2, arn):
@@ -137,15 +134,10 @@ def active_associations(ec2, arn):
 
 
 def _associations(ec2, arn, states):
-    found = []
-    try:
-        for page in ec2.get_paginator("describe_iam_instance_profile_associations").paginate():
-            for assoc in page.get("IamInstanceProfileAssociations", []):
-                if assoc.get("IamInstanceProfile", {}).get("Arn") == arn and assoc.get("State") in states:
-                    found.append({"association_id": assoc["AssociationId"], "instance_id": assoc["InstanceId"],
-                                  "state": assoc["State"]})
-    except ClientError as exc:
-        raise AwsCallError.from_client_error(exc, "DescribeIamInstanceProfileAssociations", arn)
+    found = [{"association_id": assoc["AssociationId"], "instance_id": assoc["InstanceId"], "state": assoc["State"]}
+             for assoc in paginate(ec2, "DescribeIamInstanceProfileAssociations", "IamInstanceProfileAssociations",
+                                   resource=arn)
+             if (assoc.get("IamInstanceProfile") or {}).get("Arn") == arn and assoc.get("State") in states]
     return sorted(found, key=lambda a: a["instance_id"])
 
 
@@ -167,11 +159,12 @@ def plan_present(desired, current, purge_tags=True):
         initial_tags = diff_tags({}, tags, False)[0]
         if initial_tags:
             params["Tags"] = tags_to_boto3(initial_tags)
-        plan.add("create_instance_profile", name, params, before=None,
-                 after={"path": params["Path"], "tags": initial_tags})
+        plan.add("CreateInstanceProfile", name, params, before=None,
+                 after={"path": params["Path"], "tags": initial_tags}, retry=IAM_SETTLING)
         if role:
-            plan.add("add_role_to_instance_profile", name, {"InstanceProfileName": name, "RoleName": role},
-                     before=None, after=role)
+            # the role may be a moment old, and the profile is: IAM may answer NoSuchEntity for either
+            plan.add("AddRoleToInstanceProfile", name, {"InstanceProfileName": name, "RoleName": role},
+                     before=None, after=role, retry=IAM_NEW_ENTITY)
         return plan
 
     if desired.get("path") and desired["path"] != current["path"]:
@@ -183,7 +176,7 @@ def plan_present(desired, current, purge_tags=True):
     if role is not None:
         _plan_role(plan, name, role, current["roles"])
     return plan_tag_changes(plan, name, {"InstanceProfileName": name}, current["tags"], tags, purge_tags,
-                            "tag_instance_profile", "untag_instance_profile")
+                            "TagInstanceProfile", "UntagInstanceProfile")
 
 
 def _plan_role(plan, name, role, current_roles):
@@ -193,11 +186,11 @@ def _plan_role(plan, name, role, current_roles):
         return
     for old in current_roles:
         if old != role:
-            plan.add("remove_role_from_instance_profile", name, {"InstanceProfileName": name, "RoleName": old},
-                     before=old, after=None)
+            plan.add("RemoveRoleFromInstanceProfile", name, {"InstanceProfileName": name, "RoleName": old},
+                     before=old, after=None, retry=IAM_SETTLING, gone_ok=True)
     if role and role not in current_roles:
-        plan.add("add_role_to_instance_profile", name, {"InstanceProfileName": name, "RoleName": role},
-                 before=current_roles[0] if current_roles else None, after=role)
+        plan.add("AddRoleToInstanceProfile", name, {"InstanceProfileName": name, "RoleName": role},
+                 before=current_roles[0] if current_roles else None, after=role, retry=IAM_NEW_ENTITY)
 
 
 def plan_absent(current, associations, force=False):
@@ -217,12 +210,14 @@ def plan_absent(current, associations, force=False):
             "or set force: true to disassociate them and delete the profile"
             % (name, len(associations), _instance_list(associations)))
     for assoc in associations:
-        plan.add("disassociate_iam_instance_profile", assoc["instance_id"],
-                 {"AssociationId": assoc["association_id"]}, before=current["arn"], after=None)
+        plan.add("DisassociateIamInstanceProfile", assoc["instance_id"],
+                 {"AssociationId": assoc["association_id"]}, before=current["arn"], after=None, service="ec2",
+                 gone_ok=True)
     for role in current["roles"]:
-        plan.add("remove_role_from_instance_profile", name, {"InstanceProfileName": name, "RoleName": role},
-                 before=role, after=None)
-    plan.add("delete_instance_profile", name, {"InstanceProfileName": name}, before=current["arn"], after=None)
+        plan.add("RemoveRoleFromInstanceProfile", name, {"InstanceProfileName": name, "RoleName": role},
+                 before=role, after=None, retry=IAM_SETTLING, gone_ok=True)
+    plan.add("DeleteInstanceProfile", name, {"InstanceProfileName": name}, before=current["arn"], after=None,
+             retry=IAM_SETTLING)
     return plan
 
 
@@ -239,7 +234,7 @@ def predict(desired, current, partition, account_id, role_arn_value=None):
     name = desired["name"]
     if current is None:
         path = desired.get("path") or "/"
-        obj = {"arn": profile_arn(partition, account_id, path, name), "instance_profile_name": name,
+        obj = {"arn": iam_arn(partition, account_id, "instance-profile", path, name), "instance_profile_name": name,
                "instance_profile_id": None, "path": path, "roles": [], "role_arn": None, "tags": {},
                "create_date": None}
     else:
@@ -266,99 +261,31 @@ def declared(obj, desired):
     return out
 
 
-# ---------------------------------------------------------------------------------------------- apply
-
-# IAM answers these for a role created seconds ago, or while another change to the profile settles.
-_ADD_ROLE_RETRY_CODES = ("NoSuchEntity", "ConcurrentModification")
-
-
-def apply(iam, ec2, plan, sleep=time.sleep, add_role_attempts=5):
-    """Run the plan in order; returns the actions done. Raises AwsCallError naming what was done already."""
-    done = []
-    for change in plan:
-        try:
-            if change.action == "disassociate_iam_instance_profile":
-                ec2.disassociate_iam_instance_profile(**change.params)
-            elif change.action == "add_role_to_instance_profile":
-                _add_role(iam, change.params, sleep, add_role_attempts)
-            else:
-                getattr(iam, change.action)(**change.params)
-        except ClientError as exc:
-            raise _apply_error(exc, change, done)
-        done.append(change.action)
-    return done
-
-
-def _add_role(iam, params, sleep, attempts):
-    """AddRoleToInstanceProfile, retrying IAM's propagation answers for a just-created role."""
-    for attempt in range(attempts):
-        try:
-            return iam.add_role_to_instance_profile(**params)
-        except ClientError as exc:
-            if error_code(exc) not in _ADD_ROLE_RETRY_CODES or attempt == attempts - 1:
-                raise
-            sleep(min(2 ** attempt, 8))
-
-
-def _apply_error(exc, change, done):
-    api = "".join(part.capitalize() for part in change.action.split("_"))
-    err = AwsCallError.from_client_error(exc, api, change.target)
-    if change.action == "add_role_to_instance_profile" and "remove_role_from_instance_profile" in done:
-        err.hint = ("the old role was already removed, so the profile holds no role now; rerun the task to add "
-                    "%r (%s)" % (change.params["RoleName"], err.hint or "see the error above"))
-    elif done:
-        err.hint = "%s (already done: %s)" % (err.hint or "fix the cause and rerun", ", ".join(done))
-    return err
-
-
 # ---------------------------------------------------------------------------------------------- wait
 
-def wait_profile_ready(iam, name, consecutive=3, timeout=120, role=None, delay=1.0, sleep=time.sleep,
-                       clock=time.monotonic):
-    """Wait until IAM shows the profile (with `role`, if given) on `consecutive` reads in a row.
+def wait_profile_ready(iam, name, consecutive=3, timeout=120, role=None, delay=1.0):
+    """Wait until IAM shows the profile (with `role`, if given) on `consecutive` reads in a row: IAM is
+    eventually consistent. Returns the last profile read; raises AwsCallError on timeout.
 
-    botocore's instance_profile_exists waiter first, then consecutive reads: IAM is eventually
-    consistent, and EC2 refuses a just-created profile ("Invalid IAM Instance Profile name") until it
-    has propagated. Returns the last profile read; raises AwsCallError on timeout.
-    """
-    deadline = clock() + timeout
-    try:
-        iam.get_waiter("instance_profile_exists").wait(
-            InstanceProfileName=name,
-            WaiterConfig={"Delay": max(1, int(delay)), "MaxAttempts": max(1, int(timeout / max(delay, 1)))})
-    except WaiterError as exc:
-        raise AwsCallError("GetInstanceProfile", "WaiterTimeout",
-                           "instance profile %s did not appear within %ss (%s)" % (name, timeout, exc), name,
-                           "raise wait_timeout, or check that nothing deletes the profile")
-    seen = 0
-    last = None
-    while True:
-        last = observe_profile(iam, name)
-        if last is not None and (role is None or last["roles"] == ([role] if role else [])):
-            seen += 1
-            if seen >= consecutive:
-                return last
-        else:
-            seen = 0
-        if clock() + delay > deadline:
-            raise AwsCallError(
-                "GetInstanceProfile", "WaiterTimeout",
-                "instance profile %s was not readable%s %d times in a row within %ss (last read: %s)"
-                % (name, " with role %r" % role if role else "", consecutive, timeout,
-                   last["roles"] if last else "not found"), name, "raise wait_timeout")
-        sleep(delay)
+    EC2 may still refuse a just-created profile ("Invalid IAM Instance Profile name") after this: the
+    fleet modules retry that answer (retries.PROFILE_PROPAGATION) rather than wait here longer."""
+    wanted = [role] if role else []
+
+    def ready(profile):
+        return profile is not None and (role is None or profile["roles"] == wanted)
+    return wait_consecutive(lambda: observe_profile(iam, name), ready, consecutive, timeout, delay,
+                            "instance profile %s%s" % (name, " with role %s" % role if role else ""),
+                            "GetInstanceProfile")
 
 
-def wait_disassociated(ec2, arn, association_ids, timeout=120, delay=2.0, sleep=time.sleep, clock=time.monotonic):
+def wait_disassociated(ec2, arn, association_ids, timeout=120, delay=2.0):
     """Wait until none of these associations is associating, associated or disassociating."""
-    deadline = clock() + timeout
     wanted = set(association_ids)
-    while True:
-        left = [a for a in _associations(ec2, arn, SETTLING_ASSOCIATION_STATES) if a["association_id"] in wanted]
-        if not left:
-            return
-        if clock() + delay > deadline:
-            raise AwsCallError("DescribeIamInstanceProfileAssociations", "WaiterTimeout",
-                               "instances still being disassociated after %ss: %s" % (timeout, _instance_list(left)),
-                               arn, "raise wait_timeout and rerun")
-        sleep(delay)
+
+    def still_settling(pending):
+        return {a["association_id"] for a in _associations(ec2, arn, SETTLING_ASSOCIATION_STATES)} & pending
+    left = poll(wanted, still_settling, timeout, first_delay=delay)
+    if left:
+        raise AwsCallError("DescribeIamInstanceProfileAssociations", "WaiterTimeout",
+                           "associations still being disassociated after %ss: %s" % (timeout, ", ".join(sorted(left))),
+                           arn, "raise wait_timeout and rerun")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
-from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import apply_tags, diff_tags, tags_to_boto3
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_DELETE, IAM_NEW_ENTITY, IAM_SETTLING
+from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import apply_tags, diff_tags, plan_tag_changes, tags_to_boto3
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import policies_equal
 
 DECLARABLE = ("path", "description", "max_session_duration", "assume_role_policy_document",
               "permissions_boundary", "managed_policies", "inline_policies", "tags")
+
 
 # ---- plan (pure) -----------------------------------------------------------------------------------
 
@@ -33,10 +35,32 @@ def plan_role(desired, observed):
     observed: observe_role()'s dict, or None.
     """
     if desired.get("state") == "absent":
-        return plan_role_deletion(observed)
-    if observed is None:
-        return _plan_create(desired)
-    return _plan_update(desired, observed)
+        plan = plan_role_deletion(observed)
+    elif observed is None:
+        plan = _plan_create(desired)
+    else:
+        plan = _plan_update(desired, observed)
+    return _with_retries(plan)
+
+
+# A removal answered "not found" has reached its goal (another run may have raced us).
+_REMOVALS = ("RemoveRoleFromInstanceProfile", "DetachRolePolicy", "DeleteRolePolicy")
+
+
+def _with_retries(plan):
+    """The answers that mean "not yet" for each call: right after CreateRole IAM may still answer
+    NoSuchEntity; DeleteRole may meet DeleteConflict while the detachments before it settle; any call
+    may meet ConcurrentModification."""
+    created = bool(plan.changes) and plan.changes[0].operation == "CreateRole"
+    for change in plan:
+        if change.operation == "DeleteRole":
+            change.retry = IAM_DELETE
+        elif created and change.operation != "CreateRole":
+            change.retry = IAM_NEW_ENTITY
+        else:
+            change.retry = IAM_SETTLING
+        change.gone_ok = change.operation in _REMOVALS
+    return plan
 
 
 def plan_role_deletion(observed):
@@ -46,13 +70,13 @@ def plan_role_deletion(observed):
         return plan
     name = observed["role_name"]
     for profile in observed.get("instance_profiles") or []:
-        plan.add("remove_role_from_instance_profile", profile["instance_profile_name"],
+        plan.add("RemoveRoleFromInstanceProfile", profile["instance_profile_name"],
                  {"InstanceProfileName": profile["instance_profile_name"], "RoleName": name})
     for arn in observed.get("managed_policies") or []:
-        plan.add("detach_role_policy", arn, {"RoleName": name, "PolicyArn": arn})
+        plan.add("DetachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn})
     for policy_name in sorted(observed.get("inline_policies") or {}):
-        plan.add("delete_role_policy", policy_name, {"RoleName": name, "PolicyName": policy_name})
-    plan.add("delete_role", name, {"RoleName": name}, before=name, after=None)
+        plan.add("DeleteRolePolicy", policy_name, {"RoleName": name, "PolicyName": policy_name})
+    plan.add("DeleteRole", name, {"RoleName": name}, before=name, after=None)
     return plan
 
 
@@ -69,11 +93,11 @@ def _plan_create(desired):
     to_set = diff_tags({}, desired.get("tags"), False)[0]
     if to_set:
         params["Tags"] = tags_to_boto3(to_set)
-    plan = Plan().add("create_role", name, params, before=None, after=name)
+    plan = Plan().add("CreateRole", name, params, before=None, after=name)
     for arn in sorted(set(desired.get("managed_policies") or [])):
-        plan.add("attach_role_policy", arn, {"RoleName": name, "PolicyArn": arn})
+        plan.add("AttachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn})
     for policy_name, doc in sorted((desired.get("inline_policies") or {}).items()):
-        plan.add("put_role_policy", policy_name,
+        plan.add("PutRolePolicy", policy_name,
                  {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": json.dumps(doc, sort_keys=True)})
     return plan
 
@@ -84,19 +108,15 @@ def _plan_update(desired, observed):
     plan = Plan()
     trust = desired.get("assume_role_policy_document")
     if trust is not None and not policies_equal(trust, observed.get("assume_role_policy_document"), partition):
-        plan.add("update_assume_role_policy", name,
+        plan.add("UpdateAssumeRolePolicy", name,
                  {"RoleName": name, "PolicyDocument": json.dumps(trust, sort_keys=True)},
                  before=observed.get("assume_role_policy_document"), after=trust)
     _plan_update_role(plan, desired, observed)
     _plan_boundary(plan, desired, observed)
     _plan_managed(plan, desired, observed)
     _plan_inline(plan, desired, observed, partition)
-    to_set, to_remove = diff_tags(observed.get("tags"), desired.get("tags"), desired.get("purge_tags", True))
-    if to_remove:
-        plan.add("untag_role", name, {"RoleName": name, "TagKeys": to_remove}, before=to_remove, after=None)
-    if to_set:
-        plan.add("tag_role", name, {"RoleName": name, "Tags": tags_to_boto3(to_set)}, after=to_set)
-    return plan
+    return plan_tag_changes(plan, name, {"RoleName": name}, observed.get("tags") or {}, desired.get("tags"),
+                            desired.get("purge_tags", True), "TagRole", "UntagRole")
 
 
 def _plan_update_role(plan, desired, observed):
@@ -112,7 +132,7 @@ def _plan_update_role(plan, desired, observed):
         params["Description"] = new_description
     if new_duration is not None:
         params["MaxSessionDuration"] = new_duration
-    plan.add("update_role", observed["role_name"], params,
+    plan.add("UpdateRole", observed["role_name"], params,
              before={"description": observed.get("description"), "max_session_duration": observed.get("max_session_duration")},
              after={"description": new_description, "max_session_duration": new_duration})
 
@@ -124,9 +144,9 @@ def _plan_boundary(plan, desired, observed):
     if wanted is None or (wanted or None) == current:
         return
     if wanted == "":
-        plan.add("delete_role_permissions_boundary", name, {"RoleName": name}, before=current, after=None)
+        plan.add("DeleteRolePermissionsBoundary", name, {"RoleName": name}, before=current, after=None)
     else:
-        plan.add("put_role_permissions_boundary", name, {"RoleName": name, "PermissionsBoundary": wanted},
+        plan.add("PutRolePermissionsBoundary", name, {"RoleName": name, "PermissionsBoundary": wanted},
                  before=current, after=wanted)
 
 
@@ -138,9 +158,9 @@ def _plan_managed(plan, desired, observed):
     current = set(observed.get("managed_policies") or [])
     if desired.get("purge_managed_policies"):
         for arn in sorted(current - set(wanted)):
-            plan.add("detach_role_policy", arn, {"RoleName": name, "PolicyArn": arn}, before=arn, after=None)
+            plan.add("DetachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn}, before=arn, after=None)
     for arn in sorted(set(wanted) - current):
-        plan.add("attach_role_policy", arn, {"RoleName": name, "PolicyArn": arn}, before=None, after=arn)
+        plan.add("AttachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn}, before=None, after=arn)
 
 
 def _plan_inline(plan, desired, observed, partition):
@@ -151,20 +171,16 @@ def _plan_inline(plan, desired, observed, partition):
     current = observed.get("inline_policies") or {}
     for policy_name, doc in sorted(wanted.items()):
         if not policies_equal(doc, current.get(policy_name), partition):
-            plan.add("put_role_policy", policy_name,
+            plan.add("PutRolePolicy", policy_name,
                      {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": json.dumps(doc, sort_keys=True)},
                      before=current.get(policy_name), after=doc)
     if desired.get("purge_inline_policies"):
         for policy_name in sorted(set(current) - set(wanted)):
-            plan.add("delete_role_policy", policy_name, {"RoleName": name, "PolicyName": policy_name},
+            plan.add("DeleteRolePolicy", policy_name, {"RoleName": name, "PolicyName": policy_name},
                      before=current[policy_name], after=None)
 
 
 # ---- predicted object and diff (pure) ----------------------------------------------------------------
-
-def role_arn(partition, account_id, path, name):
-    return "arn:%s:iam::%s:role%s%s" % (partition, account_id, path or "/", name)
-
 
 def predict_role(desired, observed, arn):
     """The role as it will be after plan_role(desired, observed) is applied (None for absent)."""

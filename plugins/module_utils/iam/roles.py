@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IAM roles: observe (reads only), plan (pure), apply, delete in the safe order, wait until readable.
+"""IAM roles: observe (reads only), resolve managed policy names, wait until readable (the plan is role_plan.py,
+the options role_params.py; the calls are made by aws/plan.apply_plan).
 
 The observed / predicted role is one plain dict (the module's `role` return value):
 arn, role_name, role_id, path, description, max_session_duration, assume_role_policy_document,
@@ -11,84 +12,49 @@ instance_profiles, create_date.
 
 from __future__ import annotations
 
-import time
-
-try:
-    from botocore.exceptions import ClientError, WaiterError
-except ImportError:  # pragma: no cover - the module reports missing boto3 through AwsContext
-    ClientError = WaiterError = Exception
-
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate, wait_consecutive
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import tags_from_boto3
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
 
-# IAM settles in seconds: retry briefly (about 15 s in all) on the codes that mean "not yet".
-SETTLE_DELAYS = (1, 2, 4, 8)
 READY_DELAY = 1.0  # seconds between the consecutive reads of wait_role_ready
-_sleep = time.sleep  # replaced in tests
-
-
-# ---- calling AWS ---------------------------------------------------------------------------------
-
-def call(operation, resource, fn, settle=(), **kwargs):
-    """fn(**kwargs); ClientError -> AwsCallError; codes in `settle` are retried briefly (IAM settling)."""
-    for delay in SETTLE_DELAYS + (None,):
-        try:
-            return fn(**kwargs)
-        except ClientError as exc:
-            if delay is not None and error_code(exc) in settle:
-                _sleep(delay)
-                continue
-            raise AwsCallError.from_client_error(exc, operation, resource)
-    return None  # pragma: no cover - the loop always returns or raises
-
-
-def paginate(iam, method, key, operation, resource, settle=(), **kwargs):
-    def run():
-        items = []
-        for page in iam.get_paginator(method).paginate(**kwargs):
-            items.extend(page.get(key, []))
-        return items
-    return call(operation, resource, run, settle)
 
 
 # ---- observe -------------------------------------------------------------------------------------
 
-def get_role(iam, name, settle=()):
+def get_role(iam, name, retry=None):
     """The GetRole `Role` structure, or None when the role does not exist."""
     try:
-        return call("GetRole", name, iam.get_role, settle=settle, RoleName=name)["Role"]
+        return call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
     except AwsCallError as exc:
         if exc.code == "NoSuchEntity":
             return None
         raise
 
 
-def attached_policies(iam, name, settle=()):
-    items = paginate(iam, "list_attached_role_policies", "AttachedPolicies", "ListAttachedRolePolicies", name,
-                     settle, RoleName=name)
+def attached_policies(iam, name, retry=None):
+    items = paginate(iam, "ListAttachedRolePolicies", "AttachedPolicies", {"RoleName": name}, retry, name)
     return sorted(p["PolicyArn"] for p in items)
 
 
-def inline_policies(iam, name, settle=()):
-    names = paginate(iam, "list_role_policies", "PolicyNames", "ListRolePolicies", name, settle, RoleName=name)
+def inline_policies(iam, name, retry=None):
+    names = paginate(iam, "ListRolePolicies", "PolicyNames", {"RoleName": name}, retry, name)
     out = {}
     for policy_name in names:
-        resp = call("GetRolePolicy", "%s/%s" % (name, policy_name), iam.get_role_policy, settle=settle,
-                    RoleName=name, PolicyName=policy_name)
+        resp = call(iam, "GetRolePolicy", {"RoleName": name, "PolicyName": policy_name}, retry,
+                    "%s/%s" % (name, policy_name))
         # boto3 decodes the URL-encoded JSON to a dict; parse_policy copes with text too.
         out[policy_name] = _read_document(resp["PolicyDocument"], "inline policy %s" % policy_name)
     return out
 
 
-def role_tags(iam, name, settle=()):
+def role_tags(iam, name, retry=None):
     """Tags from ListRoleTags (ListRoles returns none, so never read tags from it)."""
-    return tags_from_boto3(paginate(iam, "list_role_tags", "Tags", "ListRoleTags", name, settle, RoleName=name))
+    return tags_from_boto3(paginate(iam, "ListRoleTags", "Tags", {"RoleName": name}, retry, name))
 
 
-def role_instance_profiles(iam, name, settle=()):
-    items = paginate(iam, "list_instance_profiles_for_role", "InstanceProfiles", "ListInstanceProfilesForRole",
-                     name, settle, RoleName=name)
+def role_instance_profiles(iam, name, retry=None):
+    items = paginate(iam, "ListInstanceProfilesForRole", "InstanceProfiles", {"RoleName": name}, retry, name)
     return sorted(({"instance_profile_name": p["InstanceProfileName"], "arn": p["Arn"],
                     "instance_profile_id": p.get("InstanceProfileId")} for p in items),
                   key=lambda p: p["instance_profile_name"])
@@ -125,18 +91,49 @@ def role_from_boto3(role, managed, inline, tags, profiles):
     }
 
 
-def observe_role(iam, name, settle=()):
-    """Everything about one role (the `role` return shape), or None when it does not exist."""
-    role = get_role(iam, name, settle)
+def observe_role(iam, name, retry=None):
+    """Everything about one role (the `role` return shape), or None when it does not exist. `retry`
+    (e.g. IAM_NEW_ENTITY right after a change) covers reads that IAM answers before it has settled."""
+    role = get_role(iam, name, retry)
     if role is None:
         return None
-    return role_from_boto3(role, attached_policies(iam, name, settle), inline_policies(iam, name, settle),
-                           role_tags(iam, name, settle), role_instance_profiles(iam, name, settle))
+    return role_from_boto3(role, attached_policies(iam, name, retry), inline_policies(iam, name, retry),
+                           role_tags(iam, name, retry), role_instance_profiles(iam, name, retry))
 
 
 def list_role_names(iam, path_prefix="/"):
-    items = paginate(iam, "list_roles", "Roles", "ListRoles", path_prefix, PathPrefix=path_prefix)
+    items = paginate(iam, "ListRoles", "Roles", {"PathPrefix": path_prefix}, resource=path_prefix)
     return sorted(r["RoleName"] for r in items)
+
+
+def managed_policy_document(iam, arn):
+    """{type, name, arn, document} of a managed policy's default version, or None when it is gone: two reads
+    (GetPolicy, GetPolicyVersion); managed_policies.observe_policy would also list versions and tags."""
+    try:
+        policy = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)["Policy"]
+        version = call(iam, "GetPolicyVersion", {"PolicyArn": arn, "VersionId": policy["DefaultVersionId"]},
+                       resource=arn)["PolicyVersion"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return {"type": "managed", "name": policy["PolicyName"], "arn": arn,
+            "document": _read_document(version["Document"], "policy %s" % arn)}
+
+
+def role_policy_documents(iam, name):
+    """(GetRole's Role or None, [policy]): the role's inline policies ({type: inline, name, document}) and the
+    default version of each attached managed policy ({type: managed, name, arn, document})."""
+    role = get_role(iam, name)
+    if role is None:
+        return None, []
+    policies = [{"type": "inline", "name": policy_name, "document": doc}
+                for policy_name, doc in sorted(inline_policies(iam, name).items())]
+    for arn in attached_policies(iam, name):
+        managed = managed_policy_document(iam, arn)
+        if managed is not None:  # detached and deleted between the two reads
+            policies.append(managed)
+    return role, policies
 
 
 # ---- managed policy names -> ARNs -----------------------------------------------------------------
@@ -150,7 +147,7 @@ def policy_arn_candidates(value, partition, account_id):
 
 def _policy_exists(iam, arn):
     try:
-        call("GetPolicy", arn, iam.get_policy, PolicyArn=arn)
+        call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)
         return True
     except AwsCallError as exc:
         if exc.code == "NoSuchEntity":
@@ -185,74 +182,9 @@ def resolve_policy_arns(iam, values, partition, account_id, assume_missing=False
     return sorted(set(arns)), errors, warnings
 
 
-_OPERATIONS = {
-    "create_role": "CreateRole",
-    "update_assume_role_policy": "UpdateAssumeRolePolicy",
-    "update_role": "UpdateRole",
-    "put_role_permissions_boundary": "PutRolePermissionsBoundary",
-    "delete_role_permissions_boundary": "DeleteRolePermissionsBoundary",
-    "attach_role_policy": "AttachRolePolicy",
-    "detach_role_policy": "DetachRolePolicy",
-    "put_role_policy": "PutRolePolicy",
-    "delete_role_policy": "DeleteRolePolicy",
-    "tag_role": "TagRole",
-    "untag_role": "UntagRole",
-    "remove_role_from_instance_profile": "RemoveRoleFromInstanceProfile",
-    "delete_role": "DeleteRole",
-}
-
-
-# Removing something that is already gone is what we wanted (another run may have raced us).
-_GONE_IS_FINE = ("detach_role_policy", "delete_role_policy", "remove_role_from_instance_profile")
-
-
-def apply_role_plan(iam, plan):
-    """Make the calls of a plan in order. Right after CreateRole IAM may still answer NoSuchEntity, and
-    DeleteRole may meet DeleteConflict while detachments settle: both are retried briefly."""
-    created = False
-    for change in plan:
-        settle = {"ConcurrentModification"}
-        if created:
-            settle.add("NoSuchEntity")
-        if change.action == "delete_role":
-            settle.add("DeleteConflict")
-        if change.action in _GONE_IS_FINE:
-            settle.discard("NoSuchEntity")
-        try:
-            call(_OPERATIONS[change.action], change.target, getattr(iam, change.action), settle=settle,
-                 **change.params)
-        except AwsCallError as exc:
-            if exc.code == "NoSuchEntity" and change.action in _GONE_IS_FINE:
-                continue
-            raise
-        created = created or change.action == "create_role"
-    return created
-
-
-# ---- wait ----------------------------------------------------------------------------------------------
-
 def wait_role_ready(iam, name, consecutive=3, timeout=120):
-    """botocore's role_exists waiter, then `consecutive` successful GetRole reads in a row (a read that fails
-    starts the count again), all within `timeout` seconds. Raises AwsCallError on timeout."""
-    deadline = time.monotonic() + timeout
-    try:
-        iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": 1, "MaxAttempts": max(1, int(timeout))})
-    except WaiterError as exc:
-        raise AwsCallError("wait for role", "WaiterTimeout", "role %s was not readable within %ss: %s"
-                           % (name, timeout, exc), name, "raise wait_timeout or check the role in IAM")
-    streak = 1  # the waiter's last read succeeded
-    while streak < consecutive:
-        if time.monotonic() > deadline:
-            raise AwsCallError("wait for role", "WaiterTimeout", "role %s was not read %d times in a row within %ss"
-                               % (name, consecutive, timeout), name, "raise wait_timeout")
-        _sleep(READY_DELAY)
-        try:
-            iam.get_role(RoleName=name)
-            streak += 1
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise AwsCallError.from_client_error(exc, "GetRole", name)
-            streak = 0
+    """`consecutive` successful GetRole reads in a row within `timeout` seconds (IAM is eventually
+    consistent: one good read may be followed by NoSuchEntity). Raises AwsCallError on timeout."""
+    wait_consecutive(lambda: get_role(iam, name), lambda role: role is not None, consecutive, timeout,
+                     READY_DELAY, "role %s" % name, "GetRole")
     return True
-
-

@@ -19,9 +19,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates
     plan_template,
     profile_matches,
     request_data,
-    template_findings,
-    template_view,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import template_findings, template_view
 from ansible_collections.keyless.aws.plugins.modules import ec2_launch_template_identity as mod
 from tests.support.module_runner import run_module
 
@@ -187,7 +186,7 @@ def test_all_templates_and_missing_names(api_calls):
     missing_id = run_module(mod.main, {"launch_template_ids": ["lt-0123456789abcdef0"], "http_tokens": "required"})
     assert missing_id.failed and "lt-0123456789abcdef0" in missing_id["msg"]
     no_profile = run_module(mod.main, {"all_templates": True, "instance_profile": "ghost"})
-    assert no_profile.failed and "instance_profile ghost does not exist" in no_profile["msg"]
+    assert no_profile.failed and "instance profile ghost does not exist" in no_profile["msg"]
     predicted = run_module(mod.main, {"all_templates": True, "instance_profile": "ghost"}, check_mode=True)
     assert predicted.changed and "ghost does not exist yet" in json.dumps(predicted["warnings"])
     assert {t["after"]["instance_profile"]["name"] for t in predicted["templates"]} == {"ghost"}
@@ -245,8 +244,8 @@ def test_plan_new_version_from_default_not_latest():
                          True, SHAPE)
     assert item["action"] == "create_version" and item["source_version"] == 3
     assert (item["version_created"], item["default_version_after"]) == (6, 6)
-    assert item["data"] == {"ImageId": "ami-1", "IamInstanceProfile": {"Name": "p"},
-                            "MetadataOptions": {"HttpTokens": "required"}}
+    # only the parameters that change: AWS takes the rest from SourceVersion
+    assert item["data"] == {"IamInstanceProfile": {"Name": "p"}, "MetadataOptions": {"HttpTokens": "required"}}
 
 
 def test_plan_operator_managed_is_skipped():
@@ -289,15 +288,17 @@ def test_one_template_failing_does_not_stop_the_others(monkeypatch):
 
 
 @mock_aws
-def test_moto_ignores_source_version():
-    """Why the module sends the full data with SourceVersion: moto 5.2 keeps only the fields sent (AWS merges).
-    If this starts failing, moto merges now; the full request stays right on both."""
+def test_test_endpoint_merges_source_version_like_aws():
+    """tests/support/moto_server.fix_moto: a version created from SourceVersion keeps the source's other
+    parameters (moto 5.2 alone keeps only those sent), and a ClientToken returns the version it created."""
     ec2 = boto3.client("ec2", **CREDS)
     template = ec2.create_launch_template(LaunchTemplateName="m", LaunchTemplateData={"ImageId": "ami-12345678"})
-    version = ec2.create_launch_template_version(
-        LaunchTemplateId=template["LaunchTemplate"]["LaunchTemplateId"], SourceVersion="1",
-        LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}})["LaunchTemplateVersion"]
-    assert "ImageId" not in version["LaunchTemplateData"]
+    kwargs = dict(LaunchTemplateId=template["LaunchTemplate"]["LaunchTemplateId"], SourceVersion="1",
+                  LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}}, ClientToken="same")
+    version = ec2.create_launch_template_version(**kwargs)["LaunchTemplateVersion"]
+    assert version["LaunchTemplateData"]["ImageId"] == "ami-12345678"
+    assert version["LaunchTemplateData"]["MetadataOptions"] == {"HttpTokens": "required"}
+    assert ec2.create_launch_template_version(**kwargs)["LaunchTemplateVersion"]["VersionNumber"] == version["VersionNumber"]
 
 
 @mock_aws

@@ -7,10 +7,11 @@ import json
 
 import boto3
 import pytest
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
-from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_instance_profile_info
 from tests.support.module_runner import run_module
 
@@ -47,7 +48,7 @@ def test_create_then_rerun_unchanged(aws):
     assert raw["Tags"] == [{"Key": "Application", "Value": "my-app"}]
 
     second = profile({"name": "P", "role": "RoleA", "tags": {"Application": "my-app"}})
-    assert not second.changed and second["actions"] == []
+    assert not second.changed and second["changes"] == []
     assert second["instance_profile"] == obj
 
 
@@ -67,12 +68,11 @@ def test_check_mode_with_role_not_created_yet_warns_and_predicts(aws):
     assert "no role of that name" in json.dumps(result.get("warnings"))
 
 
-def test_missing_role_fails_before_any_change(aws, monkeypatch):
-    slept = []
-    monkeypatch.setattr(ip.time, "sleep", slept.append)
+def test_missing_role_fails_before_any_change(aws, fake_time):
     result = profile({"name": "P", "role": "Nope"})
     assert result.failed and "role='Nope': IAM has no role of that name" in result["msg"]
-    assert slept == [1, 2, 4]  # read 4 times, backing off, before calling it missing
+    # read again, backing off, for as long as a just-created role may take to show up, before calling it missing
+    assert fake_time.slept[:3] == [1, 2, 4] and sum(fake_time.slept) <= IAM_NEW_ENTITY.timeout
     assert aws.list_instance_profiles()["InstanceProfiles"] == []
 
 
@@ -80,7 +80,7 @@ def test_role_swap_removes_then_adds_and_reports_both(aws):
     profile({"name": "P", "role": "RoleA"})
     result = profile({"name": "P", "role": "arn:aws:iam::123456789012:role/RoleB"}, diff=True)
     assert result.changed
-    actions = [a["action"] for a in result["actions"]]
+    actions = [a["action"] for a in result["changes"]]
     assert actions == ["remove_role_from_instance_profile", "add_role_to_instance_profile"]
     assert result["diff"]["before"]["role"] == "RoleA" and result["diff"]["after"]["role"] == "RoleB"
     raw = aws.get_instance_profile(InstanceProfileName="P")["InstanceProfile"]
@@ -131,7 +131,7 @@ def test_absent_force_disassociates_first(aws):
 
     result = profile({"name": "P", "state": "absent", "force": True, "wait": True})
     assert result.changed and result["disassociated"] == [instance]
-    actions = [a["action"] for a in result["actions"]]
+    actions = [a["action"] for a in result["changes"]]
     assert actions == ["disassociate_iam_instance_profile", "remove_role_from_instance_profile",
                        "delete_instance_profile"]
     assert ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"] == []

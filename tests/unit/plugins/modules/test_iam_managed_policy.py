@@ -60,7 +60,7 @@ def test_create_rerun_and_equivalent_document(aws):
 
     assert not policy(BASE).changed
     as_json = policy(dict(BASE, policy=json.dumps(EQUIVALENT)))
-    assert not as_json.changed and as_json["actions"] == []
+    assert not as_json.changed and as_json["changes"] == []
     assert len(aws.list_policy_versions(PolicyArn=ARN)["Versions"]) == 1
 
 
@@ -93,13 +93,13 @@ def test_version_limit_deletes_oldest_non_default(aws):
     # someone made v2 the default again: v1 is still the oldest non-default, v2 must survive
     aws.set_default_policy_version(PolicyArn=ARN, VersionId="v2")
     result = policy(dict(BASE, policy=doc_with("s3:Get6")))
-    assert [a["action"] for a in result["actions"]] == ["delete_policy_version", "create_policy_version"]
-    assert result["actions"][0]["before"] == "v1"
+    assert [a["action"] for a in result["changes"]] == ["delete_policy_version", "create_policy_version"]
+    assert result["changes"][0]["before"] == "v1"
     ids = sorted(v["VersionId"] for v in aws.list_policy_versions(PolicyArn=ARN)["Versions"])
     assert ids == ["v2", "v3", "v4", "v5", "v6"]
     # v6 is the default now, so v2 is the oldest non-default
     result = policy(dict(BASE, policy=doc_with("s3:Get7")))
-    assert result["actions"][0]["before"] == "v2"
+    assert result["changes"][0]["before"] == "v2"
     assert aws.get_policy(PolicyArn=ARN)["Policy"]["DefaultVersionId"] == "v7"
 
 
@@ -142,7 +142,7 @@ def test_absent_detaches_from_roles_users_groups(aws):
     check = policy({"name": "AppAccess", "state": "absent"}, check_mode=True)
     assert check.changed and aws.get_policy(PolicyArn=arn)
     result = policy({"name": "AppAccess", "state": "absent"}, diff=True)
-    actions = [a["action"] for a in result["actions"]]
+    actions = [a["action"] for a in result["changes"]]
     assert actions == ["detach_role_policy", "detach_user_policy", "detach_group_policy",
                        "delete_policy_version", "delete_policy"]
     assert result["diff"]["before"]["policy"] == doc_with("s3:GetObject") and result["diff"]["after"] == {}

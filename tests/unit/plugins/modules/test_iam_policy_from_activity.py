@@ -131,7 +131,7 @@ def test_lookup_events_source(monkeypatch):
 def test_role_missing_and_arn_mismatch(tmp_path):
     seed_role()
     missing = run_module(mod.main, {"role": "nope", "source": "local", "local_path": str(tmp_path)})
-    assert missing.failed and "GetRole" in missing["msg"] and "nope" in missing["msg"]
+    assert missing.failed and "the role nope does not exist" in missing["msg"]
     predicted = run_module(mod.main, {"role": "nope", "source": "local", "local_path": str(tmp_path)}, check_mode=True)
     assert not predicted.failed and predicted["event_count"] == 0 and predicted["suggested_policy"] is None
     assert "role nope does not exist yet" in json.dumps(predicted["warnings"])

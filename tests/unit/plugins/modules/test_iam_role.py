@@ -10,6 +10,9 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import retries
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Progress
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan
 from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_plan, roles
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.modules import iam_role
@@ -63,7 +66,7 @@ def _clean(client):
 @pytest.fixture
 def aws(moto_iam, monkeypatch):
     monkeypatch.setattr(roles, "READY_DELAY", 0)
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+    monkeypatch.setattr(retries, "_sleep", lambda s: None)
     _clean(moto_iam)
     yield moto_iam
     _clean(moto_iam)
@@ -297,21 +300,12 @@ def test_aws_error_is_reported_clearly(aws):
 
 # ---- roles.py helpers that need AWS-like behaviour ---------------------------------------------------------
 
-class FakeWaiter:
-    def wait(self, **kwargs):
-        self.kwargs = kwargs
-
-
 class FlakyIam:
     """GetRole answers from a script of outcomes (True = found, False = NoSuchEntity)."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.reads = 0
-
-    def get_waiter(self, name):
-        assert name == "role_exists"
-        return FakeWaiter()
 
     def get_role(self, RoleName):
         self.reads += 1
@@ -320,56 +314,25 @@ class FlakyIam:
         return {"Role": {"RoleName": RoleName}}
 
 
-def test_wait_counts_consecutive_reads(monkeypatch):
-    monkeypatch.setattr(roles, "READY_DELAY", 0)
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+@pytest.fixture
+def no_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(retries, "_sleep", slept.append)
+    return slept
+
+
+def test_wait_counts_consecutive_reads(no_sleep):
     client = FlakyIam([True, False, True, True, True])
     assert roles.wait_role_ready(client, "r", consecutive=3, timeout=30)
-    assert client.reads == 5  # waiter ok (1), ok (2), fail (0), ok, ok, ok (3)
+    assert client.reads == 5  # ok (1), fail (0), ok, ok, ok (3)
 
 
-def test_wait_times_out(monkeypatch):
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+def test_wait_times_out(monkeypatch, no_sleep):
     clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(roles.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(retries, "_clock", lambda: next(clock))
     with pytest.raises(AwsCallError) as err:
         roles.wait_role_ready(FlakyIam([False] * 100), "r", consecutive=3, timeout=25)
-    assert "was not read 3 times in a row" in str(err.value)
-
-
-def test_call_retries_settling_codes_briefly(monkeypatch):
-    slept = []
-    monkeypatch.setattr(roles, "_sleep", slept.append)
-    attempts = []
-
-    def flaky(**kwargs):
-        attempts.append(kwargs)
-        if len(attempts) < 3:
-            raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "AttachRolePolicy")
-        return "ok"
-
-    assert roles.call("AttachRolePolicy", "r", flaky, settle={"ConcurrentModification"}, RoleName="r") == "ok"
-    assert slept == [1, 2] and len(attempts) == 3
-
-
-def test_call_gives_up_and_does_not_retry_other_codes(monkeypatch):
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
-
-    def always(**kwargs):
-        raise ClientError({"Error": {"Code": "ConcurrentModification", "Message": "busy"}}, "X")
-
-    with pytest.raises(AwsCallError) as err:
-        roles.call("X", "r", always, settle={"ConcurrentModification"})
-    assert err.value.code == "ConcurrentModification"
-    calls = []
-
-    def denied(**kwargs):
-        calls.append(1)
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "X")
-
-    with pytest.raises(AwsCallError):
-        roles.call("X", "r", denied, settle={"ConcurrentModification"})
-    assert calls == [1]
+    assert "role r was not ready on 3 reads in a row within 25s" in str(err.value)
 
 
 class SettlingIam:
@@ -389,12 +352,17 @@ class SettlingIam:
         return op
 
 
-def test_apply_retries_no_such_entity_only_after_create(monkeypatch):
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+def apply(client, plan):
+    progress = Progress()
+    apply_plan(lambda service: client, plan, progress)
+    return progress
+
+
+def test_apply_retries_no_such_entity_only_after_create(no_sleep):
     plan = role_plan.plan_role({"state": "present", "name": "r", "assume_role_policy_document": documents.trust_policy_for_services(
         ["ec2.amazonaws.com"]), "managed_policies": [CW]}, None)
     client = SettlingIam({"attach_role_policy": ["NoSuchEntity", "NoSuchEntity"]})
-    assert roles.apply_role_plan(client, plan) is True
+    assert [c.operation for c in apply(client, plan).done] == ["CreateRole", "AttachRolePolicy"]
     assert client.calls == ["create_role", "attach_role_policy", "attach_role_policy", "attach_role_policy"]
 
     existing = {"arn": "arn:aws:iam::123456789012:role/r", "role_name": "r", "managed_policies": [],
@@ -402,15 +370,14 @@ def test_apply_retries_no_such_entity_only_after_create(monkeypatch):
     plan = role_plan.plan_role({"state": "present", "name": "r", "managed_policies": [CW]}, existing)
     client = SettlingIam({"attach_role_policy": ["NoSuchEntity"]})
     with pytest.raises(AwsCallError) as err:
-        roles.apply_role_plan(client, plan)
+        apply(client, plan)
     assert err.value.code == "NoSuchEntity" and client.calls == ["attach_role_policy"]
 
 
-def test_apply_delete_retries_delete_conflict_and_ignores_already_gone(monkeypatch):
-    monkeypatch.setattr(roles, "_sleep", lambda s: None)
+def test_apply_delete_retries_delete_conflict_and_ignores_already_gone(no_sleep):
     observed = {"role_name": "r", "managed_policies": [CW], "inline_policies": {"P": {}},
                 "instance_profiles": [{"instance_profile_name": "IP"}]}
     client = SettlingIam({"delete_role": ["DeleteConflict"], "detach_role_policy": ["NoSuchEntity"]})
-    roles.apply_role_plan(client, role_plan.plan_role({"state": "absent"}, observed))
+    apply(client, role_plan.plan_role({"state": "absent"}, observed))
     assert client.calls == ["remove_role_from_instance_profile", "detach_role_policy", "delete_role_policy",
                             "delete_role", "delete_role"]

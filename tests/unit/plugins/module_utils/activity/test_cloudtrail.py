@@ -17,7 +17,6 @@ from moto import mock_aws
 from ansible_collections.keyless.aws.plugins.module_utils.activity import cloudtrail
 from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
     Collected,
-    Pacer,
     TrailError,
     collect_events,
     day_prefixes,
@@ -28,6 +27,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail im
     trail_root,
     window,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import TokenBucket
 from tests.support.activity_fixtures import lookup_pages, make_events, role_events, write_log_files
 
 ACCOUNT = "123456789012"
@@ -85,15 +85,21 @@ def test_parse_log_bytes():
         parse_log_bytes(b'{"foo": 1}', "f")
 
 
-def test_pacer_spaces_calls_half_a_second():
+def pacer(fake):
+    """The LookupEvents bucket (cloudtrail.lookup_bucket) on a fake clock, without the network guard."""
+    return TokenBucket(1, cloudtrail.LOOKUP_EVENTS_RATE, clock=fake.clock, sleep=fake.sleep, guard=0)
+
+
+def test_lookup_bucket_spaces_calls_half_a_second():
+    assert (cloudtrail.lookup_bucket().capacity, cloudtrail.lookup_bucket().refill) == (1, 2.0)
     fake = FakeClock()
-    pacer = Pacer(rate=2.0, clock=fake.clock, sleep=fake.sleep)
+    bucket = pacer(fake)
     for _n in range(4):
-        pacer.wait()
+        bucket.acquire()
     assert fake.sleeps == [0.5, 0.5, 0.5]
     fake.now += 10  # idle time is not saved up for a burst beyond the next call
-    pacer.wait()
-    pacer.wait()
+    bucket.acquire()
+    bucket.acquire()
     assert fake.sleeps == [0.5, 0.5, 0.5, 0.5]
 
 
@@ -211,7 +217,7 @@ def test_lookup_events_paginates_filters_and_paces():
     client, stub = _stubbed_lookup(pages, start, end)
     fake = FakeClock()
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
-                         pacer_factory=lambda: Pacer(clock=fake.clock, sleep=fake.sleep))
+                         pacer_factory=lambda: pacer(fake))
     stub.assert_no_pending_responses()
     assert got.api_calls == len(pages)
     assert fake.sleeps == [0.5] * (len(pages) - 1)  # 2 calls per second
@@ -227,7 +233,7 @@ def test_lookup_events_stops_at_max_events():
     client, stub = _stubbed_lookup(pages[:2], start, end)
     fake = FakeClock()
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
-                         max_events=60, pacer_factory=lambda: Pacer(clock=fake.clock, sleep=fake.sleep))
+                         max_events=60, pacer_factory=lambda: pacer(fake))
     stub.assert_no_pending_responses()  # the third page was never asked for
     assert got.read == 60 and got.truncated and got.api_calls == 2
 
@@ -239,7 +245,7 @@ def test_lookup_events_window_filter_drops_events_outside():
     start, end = window(1, now=NOW)
     client, _stub = _stubbed_lookup(pages, start, end)
     got = Collected(role_key(ROLE), start, end, None)
-    lookup_events(client, got, Pacer(clock=FakeClock().clock, sleep=lambda s: None), "us-east-1")
+    lookup_events(client, got, pacer(FakeClock()), "us-east-1")
     assert "stale" not in {e["eventID"] for e in got.events}
 
 
@@ -278,7 +284,7 @@ def test_lookup_events_throttle_is_retried(monkeypatch):
     start, end = window(3, now=NOW)
     fake = FakeClock()
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
-                         pacer_factory=lambda: Pacer(clock=fake.clock, sleep=fake.sleep))
+                         pacer_factory=lambda: pacer(fake))
     assert answers == []
     assert len(sent) == len(pages) + 2  # two throttled attempts retried
     assert sent[0] == sent[1] and sent[2].get("NextToken") == pages[0]["NextToken"] == sent[3]["NextToken"]
@@ -294,7 +300,7 @@ def test_lookup_events_throttle_beyond_retries_raises(monkeypatch):
     start, end = window(1, now=NOW)
     with pytest.raises(Exception, match="ThrottlingException"):
         collect_events(lambda s, r: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
-                       pacer_factory=lambda: Pacer(clock=FakeClock().clock, sleep=lambda s: None))
+                       pacer_factory=lambda: pacer(FakeClock()))
 
 
 def test_unknown_source_and_bad_role():

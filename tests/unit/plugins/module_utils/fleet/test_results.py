@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import results as fr
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
-    Failure,
-    run_parallel,
-    validate_execution,
-    wait_until,
-)
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import poll
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import Failure, Lanes, validate_execution
 
 
 def sample():
@@ -58,36 +54,49 @@ def test_bounded_diff():
     assert len(bounded["after"]) == 51 and "9950 more" in bounded["after"]["not_shown"]
 
 
-def test_run_parallel_keeps_order_and_isolates_failures():
+def test_lanes_isolate_failures_and_run_follow_ups():
     def work(n):
         if n % 3 == 0:
             raise RuntimeError("boom %d" % n)
         return n * 10
-    out = run_parallel(range(10), work, 4)
+    lanes = Lanes(4)
+    futures = {n: lanes.submit("even" if n % 2 == 0 else "odd", work, n) for n in range(10)}
+    follow = []
+
+    def first():
+        follow.append(lanes.submit("second", lambda: "next"))  # a task may submit the next step of its instance
+        return "first"
+    lanes.submit("first", first)
+    lanes.join()
+    out = [futures[n].result() for n in range(10)]
     assert [o if not isinstance(o, Failure) else "F" for o in out] == ["F", 10, 20, "F", 40, 50, "F", 70, 80, "F"]
     assert str(out[3].exc) == "boom 3"
-    assert run_parallel([], work, 4) == []
-    assert run_parallel([1], work, 1) == [10]
+    assert follow[0].result() == "next"
 
 
-def test_wait_until_polls_in_bulk_until_done():
-    clock = {"t": 0.0}
+def test_lanes_run_at_the_same_time():
+    """A lane whose tasks wait (a bucket out of tokens) does not hold up another lane."""
+    import threading
+    gate = threading.Event()
+    lanes = Lanes(1)
+    blocked = lanes.submit("slow", gate.wait, 5)
+    quick = lanes.submit("quick", lambda: gate.set() or "done")
+    lanes.join()
+    assert quick.result() == "done" and blocked.result() is True
+
+
+def test_poll_in_bulk_until_done(fake_time):
     polls = []
 
     def check(pending):
         polls.append(set(pending))
         return {i for i in pending if i > len(polls)}
-    left = wait_until({1, 2, 3}, check, 100, clock=lambda: clock["t"],
-                      sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
-    assert left == set()
+    assert poll({1, 2, 3}, check, 100) == set()
     assert polls == [{1, 2, 3}, {2, 3}, {3}]
 
 
-def test_wait_until_times_out_naming_the_rest():
-    clock = {"t": 0.0}
-    left = wait_until({1, 2}, lambda p: {2}, 5, clock=lambda: clock["t"],
-                      sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
-    assert left == {2} and clock["t"] <= 5
+def test_poll_times_out_naming_the_rest(fake_time):
+    assert poll({1, 2}, lambda p: {2}, 5) == {2} and fake_time.now <= 5
 
 
 def test_validate_execution():

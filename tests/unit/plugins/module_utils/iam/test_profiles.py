@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
 from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 
 ARN = "arn:aws:iam::123456789012:instance-profile/P"
 
@@ -114,9 +118,9 @@ def test_refusal_lists_at_most_twenty_instances():
 
 
 def test_role_name_of_arn():
-    assert ip.role_name_of("arn:aws:iam::123456789012:role/app/web") == "web"
-    assert ip.role_name_of("web") == "web"
-    assert ip.role_name_of("") == ""
+    assert name_of("arn:aws:iam::123456789012:role/app/web") == "web"
+    assert name_of("web") == "web"
+    assert name_of("") == ""
 
 
 def test_declared_for_diff():
@@ -126,33 +130,12 @@ def test_declared_for_diff():
     assert ip.declared(profile(), want(role="")) == {"instance_profile_name": "P", "path": "/", "role": ""}
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
-class FakeWaiter:
-    def wait(self, **kwargs):
-        self.kwargs = kwargs
-
-
 class FakeIam:
     """get_instance_profile answers from a script of role lists (None = NoSuchEntity)."""
 
     def __init__(self, script):
         self.script = list(script)
         self.reads = 0
-        self.waiter = FakeWaiter()
-
-    def get_waiter(self, name):
-        assert name == "instance_profile_exists"
-        return self.waiter
 
     def get_instance_profile(self, InstanceProfileName):
         self.reads += 1
@@ -161,26 +144,22 @@ class FakeIam:
                                     "Roles": [{"RoleName": r, "Arn": "arn:aws:iam::1:role/" + r} for r in roles]}}
 
 
-def test_wait_needs_consecutive_reads_with_the_role():
-    clock = FakeClock()
+def test_wait_needs_consecutive_reads_with_the_role(fake_time):
     iam = FakeIam([[], ["R"], [], ["R"], ["R"], ["R"]])
-    obj = ip.wait_profile_ready(iam, "P", consecutive=3, timeout=60, role="R", sleep=clock.sleep, clock=clock)
+    obj = ip.wait_profile_ready(iam, "P", consecutive=3, timeout=60, role="R")
     assert obj["roles"] == ["R"]
     assert iam.reads == 6  # the read without the role reset the count
-    assert iam.waiter.kwargs["InstanceProfileName"] == "P"
 
 
-def test_wait_times_out_naming_the_profile():
-    clock = FakeClock()
+def test_wait_times_out_naming_the_profile(fake_time):
     iam = FakeIam([[]])
-    with pytest.raises(AwsCallError, match=r"not readable with role 'R' 3 times in a row within 5s"):
-        ip.wait_profile_ready(iam, "P", timeout=5, role="R", sleep=clock.sleep, clock=clock)
+    with pytest.raises(AwsCallError, match=r"instance profile P with role R was not ready on 3 reads in a row within 5s"):
+        ip.wait_profile_ready(iam, "P", timeout=5, role="R")
 
 
-def test_wait_without_role_counts_any_read():
-    clock = FakeClock()
+def test_wait_without_role_counts_any_read(fake_time):
     iam = FakeIam([["X"]])
-    ip.wait_profile_ready(iam, "P", consecutive=3, timeout=60, sleep=clock.sleep, clock=clock)
+    ip.wait_profile_ready(iam, "P", consecutive=3, timeout=60)
     assert iam.reads == 3
 
 
@@ -204,16 +183,86 @@ class FlakyRoles:
         return {"Role": {"RoleName": RoleName, "Arn": "arn:aws:iam::1:role/" + RoleName}}
 
 
-def test_observe_role_rides_out_propagation():
-    slept = []
+def test_role_ref_rides_out_propagation(fake_time):
     iam = FlakyRoles(misses=2)
-    assert ip.observe_role(iam, "R", attempts=4, sleep=slept.append)["arn"] == "arn:aws:iam::1:role/R"
-    assert iam.calls == 3 and slept == [1, 2]
-    assert ip.observe_role(FlakyRoles(misses=9), "R", attempts=2, sleep=slept.append) is None
+    assert ip.role_ref(iam, "R", retry=IAM_NEW_ENTITY)["arn"] == "arn:aws:iam::1:role/R"
+    assert iam.calls == 3 and fake_time.slept == [1, 2]
+    assert ip.role_ref(FlakyRoles(misses=99), "R", retry=IAM_NEW_ENTITY) is None
+    assert fake_time.now <= 1 + 2 + IAM_NEW_ENTITY.timeout
+    assert ip.role_ref(FlakyRoles(misses=1), "R") is None  # no retry: the first answer counts
 
 
-def test_observe_role_other_errors_are_not_retried():
+def test_role_ref_other_errors_are_not_retried(fake_time):
     iam = FlakyRoles(misses=1, code="AccessDenied")
     with pytest.raises(AwsCallError, match="GetRole failed for R; AccessDenied"):
-        ip.observe_role(iam, "R", attempts=4, sleep=lambda s: None)
+        ip.role_ref(iam, "R", retry=IAM_NEW_ENTITY)
     assert iam.calls == 1
+
+
+# ---- resolve_instance_profile: the profile an option names
+
+WANT = "arn:aws:iam::123456789012:instance-profile/App"
+
+
+def iam_client():
+    return boto3.client("iam", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+def profile_response(roles=("AppRole",), arn=WANT):
+    return {"InstanceProfile": {"InstanceProfileName": "App", "InstanceProfileId": "AIPAEXAMPLEEXAMPLE01",
+                                "Arn": arn, "Path": "/", "CreateDate": "2026-01-01T00:00:00Z",
+                                "Roles": [{"RoleName": r, "RoleId": "AROAEXAMPLEEXAMPLE01",
+                                           "Arn": "arn:aws:iam::123456789012:role/%s" % r, "Path": "/",
+                                           "CreateDate": "2026-01-01T00:00:00Z"} for r in roles]}}
+
+
+def test_resolve_existing_profile():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("get_instance_profile", profile_response(), {"InstanceProfileName": "App"})
+        got = ip.resolve_instance_profile(iam, "App")
+    assert got == {"name": "App", "arn": WANT, "roles": ["AppRole"], "exists": True, "given_as": "name"}
+
+
+def test_resolve_by_arn_must_match():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("get_instance_profile", profile_response(), {"InstanceProfileName": "App"})
+        with pytest.raises(PlanError, match="ARN"):
+            ip.resolve_instance_profile(iam, "arn:aws:iam::210987654321:instance-profile/App")
+
+
+def test_resolve_missing_profile_fails_outside_check_mode():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_client_error("get_instance_profile", "NoSuchEntity", "not found")
+        with pytest.raises(AwsCallError, match="does not exist"):
+            ip.resolve_instance_profile(iam, "App")
+
+
+def test_resolve_missing_profile_is_predicted_in_check_mode():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_client_error("get_instance_profile", "NoSuchEntity", "not found")
+        got = ip.resolve_instance_profile(iam, "App", check_mode=True,
+                                    predict_arn=lambda n: "arn:aws:iam::123456789012:instance-profile/" + n)
+    assert got == {"name": "App", "arn": WANT, "roles": [], "exists": False, "given_as": "name"}
+
+
+def test_resolve_profile_without_role():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("get_instance_profile", profile_response(roles=()))
+        with pytest.raises(PlanError, match="holds no role"):
+            ip.resolve_instance_profile(iam, "App")
+    with Stubber(iam) as stub:
+        stub.add_response("get_instance_profile", profile_response(roles=()))
+        assert ip.resolve_instance_profile(iam, "App", check_mode=True)["roles"] == []
+
+
+def test_resolve_other_error():
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_client_error("get_instance_profile", "AccessDenied", "no")
+        with pytest.raises(AwsCallError, match="AccessDenied"):
+            ip.resolve_instance_profile(iam, "App", check_mode=True)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
 from ansible_collections.keyless.aws.plugins.module_utils.iam import role_params, role_plan, roles
 
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -191,7 +192,7 @@ def test_absent_when_missing_is_no_op():
 
 def test_predict_create():
     d = desired(path="/app/", managed_policies=[CW], inline_policies={"AppAccess": APP}, tags={"a": "1"})
-    arn = role_plan.role_arn("aws-us-gov", "123456789012", "/app/", "AppRole")
+    arn = iam_arn("aws-us-gov", "123456789012", "role", "/app/", "AppRole")
     assert arn == "arn:aws-us-gov:iam::123456789012:role/app/AppRole"
     role = role_plan.predict_role(d, None, arn)
     assert role["arn"] == arn and role["path"] == "/app/" and role["role_id"] is None

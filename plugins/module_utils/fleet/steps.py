@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The two fleet steps: the instance profile (ProfileStep) and the metadata options (MetadataStep).
+Private to the collection.
+
+Each step reads what it needs once for the whole fleet (prepare), decides per instance with the pure plans
+of associations.py and metadata.py (plan), makes one instance's calls on its bucket's lane (apply), and
+re-reads pending instances in bulk (settled). frame.converge() runs them; see frame.py for the contract.
+The step objects are built from the module's params (the option names of ec2_profile_association and
+ec2_metadata_options).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import PROFILE_PROPAGATION, call
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import (
+    OPERATION,
+    apply_association,
+    first_lane,
+    plan_association,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import InstanceChange
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import (
+    FILTER_VALUES_MAX,
+    association_index,
+    build_filters,
+    describe_instances,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import resolve_instance_profile
+
+MODIFY_LANE = "ModifyInstanceMetadataOptions"
+
+
+def _profile_view(arn):
+    return {"instance_profile": arn}
+
+
+class ProfileStep:
+    """The instance profile of every instance: associate, replace, disassociate+associate, or disassociate.
+
+    params: instance_profile (name or ARN; None with state=absent), state (present | absent),
+    propagation_timeout (seconds to ride out EC2 not knowing a new profile yet)."""
+
+    name = "profile"
+    verb = "converge their instance profile"
+
+    def __init__(self, params, check_mode):
+        self.value = params.get("instance_profile")
+        self.state = params.get("state") or "present"
+        self.check_mode = check_mode
+        self.propagation = PROFILE_PROPAGATION.within(params.get("propagation_timeout") or 0)
+        self.profile = None
+        self.index = {}
+        self.wait_reason = "the association did not become %s" % (
+            "disassociated" if self.state == "absent" else "associated")
+
+    @property
+    def desired_arn(self):
+        return self.profile["arn"] if self.profile else None
+
+    def prepare(self, run, actionable):
+        if self.state == "present":
+            self.profile = resolve_instance_profile(
+                run.client("iam"), self.value, self.check_mode,
+                lambda name: iam_arn(run.ctx.partition, run.ctx.account_id, "instance-profile", "/", name))
+        # Only an instance that shows a profile can have an association: read those in bulk.
+        with_profile = [iid for iid, rec in actionable.items() if rec["profile_arn"]]
+        self.index = association_index(run.client("ec2"), with_profile)
+
+    def plan(self, rec):
+        iid = rec["instance_id"]
+        current = self.index.get(iid)
+        before = _profile_view((current or {}).get("profile_arn"))
+        action = plan_association(rec["state"], current, self.desired_arn, self.state)
+        if action == "none":
+            return result(iid, "none", before, before, "unchanged")
+        return InstanceChange(iid, action, before, _profile_view(self.desired_arn), first_lane(action), current)
+
+    def operation(self, change):
+        return OPERATION[change.action]
+
+    def apply(self, run, change):
+        out = apply_association(run.client("ec2"), change.action, change.instance_id, change.data, self.desired_arn,
+                                self.propagation)
+        final = "disassociated" if self.state == "absent" else "associated"
+        return {"action": out["action"], "settled": out["state"] == final}
+
+    def settled(self, run, pending):
+        """The pending instances whose association is not final yet (one bulk read)."""
+        index = association_index(run.client("ec2"), pending)
+        still = set()
+        for iid in pending:
+            assoc = index.get(iid)
+            if self.state == "absent":
+                if assoc is not None:
+                    still.add(iid)
+            elif assoc is None or assoc["state"] != "associated" or assoc["profile_arn"] != self.desired_arn:
+                still.add(iid)
+        return still
+
+    def report(self):
+        return {"instance_profile": {"name": self.profile["name"], "arn": self.profile["arn"]} if self.profile else None}
+
+
+class MetadataStep:
+    """The metadata options of every instance: only the fields given are compared and changed.
+
+    params: the five metadata options (metadata.FIELDS), imdsv1_usage_check, imdsv1_lookback_days, and the
+    selector (to re-read the fleet in the fewest calls while waiting)."""
+
+    name = "metadata"
+    verb = "converge their metadata options"
+    wait_reason = "the metadata options did not become applied"
+
+    def __init__(self, params):
+        self.params = params
+        self.desired = md.desired_fields(params)
+        self.held = {}
+
+    def prepare(self, run, actionable):
+        """Hold back instances whose HttpTokens would go to required while they still call IMDSv1
+        (CloudWatch MetadataNoToken over the lookback window), when imdsv1_usage_check is on."""
+        if not self.params.get("imdsv1_usage_check"):
+            return
+        tightening = [iid for iid in sorted(actionable)
+                      if md.metadata_changes(actionable[iid]["metadata"], self.desired)
+                      .get("HttpTokens", {}).get("after") == "required"]
+        if tightening:
+            counts = imdsv1_call_counts(run.client("cloudwatch"), tightening, self.params["imdsv1_lookback_days"])
+            self.held = {iid: n for iid, n in counts.items() if n > 0}
+
+    def plan(self, rec):
+        iid = rec["instance_id"]
+        before = md.options_view(rec["metadata"])
+        if not md.metadata_changes(rec["metadata"], self.desired):
+            return result(iid, "none", before, before, "unchanged")
+        request = md.full_request(rec["metadata"], self.desired)
+        if iid in self.held:
+            return result(iid, "modify", before, md.options_view(request), "held",
+                          "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break them"
+                          % (self.held[iid], self.params["imdsv1_lookback_days"]))
+        return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE, request)
+
+    def operation(self, change):
+        return "ModifyInstanceMetadataOptions"
+
+    def apply(self, run, change):
+        resp = call(run.client("ec2"), "ModifyInstanceMetadataOptions",
+                    dict(change.data, InstanceId=change.instance_id), resource=change.instance_id)
+        state = (resp.get("InstanceMetadataOptions") or {}).get("State")
+        return {"action": "modify", "settled": state == "applied"}
+
+    def settled(self, run, pending):
+        """The pending instances not yet `applied` with the desired values (bulk reads: by id, or the whole
+        selector again when that takes fewer calls)."""
+        ec2 = run.client("ec2")
+        by_ids = math.ceil(len(pending) / float(FILTER_VALUES_MAX))
+        if run.observe_calls is not None and run.observe_calls < by_ids and not self.params.get("instance_ids"):
+            records, _calls = describe_instances(ec2, build_filters(self.params))
+        else:
+            records, _calls = describe_instances(ec2, [], sorted(pending))
+        still = set()
+        for iid in pending:
+            rec = records.get(iid)
+            if rec is None:
+                continue  # gone (terminated and purged): nothing left to wait for
+            options = rec["metadata"]
+            if options.get("State") == "pending" or md.metadata_changes(options, self.desired):
+                still.add(iid)
+        return still
+
+    def held_list(self):
+        return [{"instance_id": iid, "imdsv1_calls": self.held[iid]} for iid in sorted(self.held)]
