@@ -7,6 +7,8 @@ Python 3.8+ standard library only (no boto3 on instances). Proxies from the envi
 purpose: the metadata service is link-local and must never be reached through a proxy. Credentials are
 read to learn their Code/LastUpdated/Expiration; the key, secret and token are dropped at once and never
 stored on the client.
+
+Private to the collection (no stable API); it runs on the instances: standard library only.
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import Task
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, launch_templates, selection as fleet
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
-from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import observe_profile
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
 
 MAX_FAILED_LISTED = 20
 
@@ -301,23 +301,13 @@ def validate(params):
     return errors
 
 
-def read_profiles(iam, names):
-    """{name: {found, role_name}} with one GetInstanceProfile per distinct profile."""
-    out = {}
-    for name in sorted(names):
-        profile = observe_profile(iam, name)
-        roles = (profile or {}).get("roles") or []
-        out[name] = {"found": profile is not None, "role_name": roles[0] if roles else None}
-    return out
-
-
 def observe(ctx, params):
     ec2 = ctx.client("ec2")
     selection = fleet.observe_instances(ec2, params)
     ids = list(selection.instances)
     associations = fleet.association_index(ec2, ids)
     names = set(name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
-    profiles = read_profiles(ctx.client("iam"), names)
+    profiles = profile_roles(ctx.client("iam"), names)
     # one DescribeLaunchTemplateVersions ($Default) per distinct template: its name and what it launches
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
                        if (r.get("launch_template") or {}).get("id"))

@@ -30,42 +30,6 @@ description:
     failed instance and why. Works on running and stopped instances; never launches, starts or stops one.
 author: keyless.aws maintainers (@keyless-aws)
 options:
-  http_tokens:
-    description:
-      - V(required) enforces IMDSv2 (session tokens); V(optional) also allows IMDSv1.
-    type: str
-    choices: [optional, required]
-  http_endpoint:
-    description:
-      - Whether the instance metadata endpoint is reachable at all. Left out, a disabled endpoint stays
-        disabled.
-    type: str
-    choices: [enabled, disabled]
-  http_put_response_hop_limit:
-    description:
-      - Hop limit of the token response, 1 to 64. Containers that reach IMDS through a bridge need 2.
-    type: int
-  http_protocol_ipv6:
-    description:
-      - Whether the IPv6 endpoint of IMDS is enabled (Nitro instances in IPv6 subnets).
-    type: str
-    choices: [enabled, disabled]
-  instance_metadata_tags:
-    description:
-      - Whether the instance's tags are readable from the instance metadata.
-    type: str
-    choices: [enabled, disabled]
-  imdsv1_usage_check:
-    description:
-      - Before tightening O(http_tokens) to V(required), read each affected instance's C(MetadataNoToken)
-        metric and hold back the instances that made IMDSv1 calls within O(imdsv1_lookback_days).
-    type: bool
-    default: false
-  imdsv1_lookback_days:
-    description:
-      - The window, in days, of O(imdsv1_usage_check). AWS's migration guidance is 14 days without IMDSv1 calls.
-    type: int
-    default: 14
   fail_on_held:
     description:
       - Fail the task (after converging every other instance) when any instance was held back.
@@ -89,6 +53,7 @@ extends_documentation_fragment:
   - keyless.aws.aws
   - keyless.aws.fleet
   - keyless.aws.fleet.execution
+  - keyless.aws.identity.metadata
 """
 
 EXAMPLES = r"""

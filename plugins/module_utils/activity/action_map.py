@@ -9,6 +9,8 @@ whose IAM prefix differs (monitoring -> cloudwatch), event names that need anoth
 (S3 ListObjectsV2 -> s3:ListBucket), calls that need two actions (S3 CopyObject, KMS ReEncrypt),
 Lambda's versioned names (ListFunctions20150331), and calls that need no permission at all
 (sts:GetCallerIdentity). Pure: no I/O.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

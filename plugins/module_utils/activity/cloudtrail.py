@@ -8,6 +8,8 @@ for a small pacer first and botocore's configured retries handle whatever thrott
 Log files are read in the layout CloudTrail delivers them:
 ``<prefix>/AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``; only the day
 prefixes of the window are listed, never the whole bucket.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ secretId, functionName, tableName, logGroupName, parameter names); S3 keys becom
 wildcards (``bucket/logs/2026/*``) so the policy keeps working for the next object. The comparison
 is by action: conditions, resource scopes, permission boundaries and SCPs are not evaluated, which
 is why an AccessDenied seen in CloudTrail is reported on its own.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ARNs and IAM names: parse and validate, pure, so bad input fails before any AWS call."""
+"""ARNs and IAM names: parse and validate, pure, so bad input fails before any AWS call.
+
+Private to the collection: no stable API.
+"""
 
 from __future__ import annotations
 

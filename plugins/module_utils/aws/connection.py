@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection options and one boto3 Session per module run."""
+"""Connection options and one boto3 Session per module run.
+
+Private to the collection: no stable API.
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refi
             `before-send`); a throttled answer drains the bucket (botocore `needs-retry`).
         .stats() -> {"by_operation": {op: attempts}, "total": n, "throttled": n, "waited_seconds": s}
     DEFAULT_RATE_LIMITS, validate_rate_limits(value) -> list[str], merged_limits(value) -> dict
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations
@@ -138,11 +140,6 @@ class TokenBucket:
         with self.lock:
             self._update(self.clock())
             self.tokens = min(self.tokens, 0.0)
-
-    def available(self):
-        with self.lock:
-            self._update(self.clock())
-            return self.tokens
 
 
 class RateLimiter:

@@ -2,7 +2,10 @@
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Tags: boto3 list <-> dict, diff with purge, validation. Keys starting with `aws:` are AWS's own:
-they are never set, changed or removed here (AWS rejects it, and they are not the user's to manage)."""
+they are never set, changed or removed here (AWS rejects it, and they are not the user's to manage).
+
+Private to the collection: no stable API.
+"""
 
 from __future__ import annotations
 

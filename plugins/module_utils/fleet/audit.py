@@ -6,6 +6,8 @@
 No I/O here: the module observes in bulk (DescribeInstances, associations, one GetInstanceProfile per
 distinct profile, optional CloudWatch and DescribeLaunchTemplates) and hands plain dicts to these
 functions, so every finding is covered by table tests.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

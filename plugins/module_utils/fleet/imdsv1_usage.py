@@ -12,6 +12,8 @@
     window(lookback_days, now=None) -> (start, end, period)
 
 AWS's migration guide: require IMDSv2 once an instance made no IMDSv1 call over the window (14 days).
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

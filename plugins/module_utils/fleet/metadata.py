@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Instance metadata (IMDS) options: pure logic shared by ec2_metadata_options and launch templates.
 
-Stable API (ec2_launch_template_identity reuses it; launch templates use the same API field names):
+Used by the metadata step and by launch templates (they use the same API field names):
 
     FIELDS: tuple of (option name, API name) pairs:
         http_tokens <-> HttpTokens, http_endpoint <-> HttpEndpoint,
@@ -24,6 +24,8 @@ Stable API (ec2_launch_template_identity reuses it; launch templates use the sam
 
 Security Hub EC2.8 wants HttpTokens=required whatever the endpoint; full_request never re-enables a
 disabled endpoint unless http_endpoint was given, so tightening tokens is safe on disabled endpoints.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

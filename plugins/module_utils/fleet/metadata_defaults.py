@@ -6,6 +6,8 @@
 GetInstanceMetadataDefaults leaves a field out of `AccountLevel` when the account has no preference;
 ModifyInstanceMetadataDefaults clears a field with `no-preference` (hop limit: -1) and keeps every
 field the request leaves out. So the plan sends only the fields the user gave that differ.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

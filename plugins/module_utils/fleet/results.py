@@ -13,6 +13,8 @@
         before/after of at most max_instances changed instances (sorted by id), plus
         "not_shown": <count of the rest> when the fleet is bigger.
     failure_message(results, verb) -> str naming every failed instance and why
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations
@@ -67,3 +69,74 @@ def failure_message(results, verb):
     lines = ["%s: %s" % (f["instance_id"], f["reason"]) for f in failed]
     return "%d of %d instances failed to %s (every other instance was converged): %s" % (
         len(failed), len(results), verb, "; ".join(lines))
+
+
+# ---- several steps per instance (ec2_instance_identity)
+
+# An instance's status is its worst step's, in this order.
+PRECEDENCE = ("failed", "held", "changed", "skipped", "unchanged")
+
+
+def _combined(entry, steps):
+    recs = [(name, entry[name]) for name in steps if entry.get(name)]
+    if not recs:
+        return entry
+    statuses = {rec["status"] for _name, rec in recs}
+    entry["status"] = next(s for s in PRECEDENCE if s in statuses)
+    reasons = ["%s: %s" % (name, rec["reason"]) for name, rec in recs if rec.get("reason") and rec["status"] != "unchanged"]
+    entry["reason"] = "; ".join(reasons) or None
+    return entry
+
+
+def combine_steps(results_by_step, skipped, order_ids, batch_size=None):
+    """One record per instance from each step's result records (pure): {instance_id, status, reason, <step>:
+    record or None}, with summary (combined counts, and each step's own under its name), failed_instances
+    ({instance_id, step, reason}) and batches (per batch_size instances of order_ids: changed, failed, held)."""
+    steps = list(results_by_step)
+    by_id = {}
+    for rec in skipped:
+        entry = dict({name: None for name in steps}, instance_id=rec["instance_id"], status=rec["status"],
+                     reason=rec["reason"])
+        by_id[rec["instance_id"]] = entry
+    for name, recs in results_by_step.items():
+        for rec in recs:
+            entry = by_id.setdefault(rec["instance_id"], dict({n: None for n in steps}, instance_id=rec["instance_id"],
+                                                              status="unchanged", reason=None))
+            entry[name] = rec
+    instances = [_combined(by_id[iid], steps) for iid in sorted(by_id)]
+    summary = {"total": len(instances)}
+    summary.update({status: sum(1 for e in instances if e["status"] == status) for status in STATUSES})
+    for name, recs in results_by_step.items():
+        summary[name] = summarize(list(recs) + list(skipped))
+    failed = []
+    for entry in instances:
+        for name in steps:
+            if entry.get(name) and entry[name]["status"] == "failed":
+                failed.append({"instance_id": entry["instance_id"], "step": name, "reason": entry[name]["reason"]})
+        if entry["status"] == "failed" and not any(entry.get(name) for name in steps):
+            failed.append({"instance_id": entry["instance_id"], "step": "selection", "reason": entry["reason"]})
+    size = batch_size or max(1, len(order_ids))
+    batches = []
+    for number, start in enumerate(range(0, len(order_ids), size), 1):
+        chunk = [by_id[iid] for iid in order_ids[start:start + size] if iid in by_id]
+        batches.append({"batch": number, "instances": len(chunk),
+                        "changed": sum(1 for e in chunk if any((e.get(n) or {}).get("status") == "changed" for n in steps)),
+                        "failed": sum(1 for e in chunk if e["status"] == "failed"),
+                        "held": sum(1 for e in chunk if e["status"] == "held")})
+    return {"changed": any(e["status"] == "changed" or any((e.get(n) or {}).get("status") == "changed" for n in steps)
+                           for e in instances),
+            "instances": instances, "summary": summary, "failed_instances": failed, "batches": batches}
+
+
+def combined_diff(instances, max_instances):
+    """--diff of a several-step run: each changed instance's steps before and after, bounded like bounded_diff."""
+    steps_of = [e for e in instances if any(isinstance(v, dict) and v.get("status") == "changed" for v in e.values())]
+    shown = steps_of[:max(0, max_instances)]
+    before = {e["instance_id"]: {k: v["before"] for k, v in e.items() if isinstance(v, dict)} for e in shown}
+    after = {e["instance_id"]: {k: v["after"] for k, v in e.items() if isinstance(v, dict)} for e in shown}
+    rest = len(steps_of) - len(shown)
+    if rest:
+        note = "%d more changed instances not shown (max_diff_instances=%d); see the instances return value" % (
+            rest, max_instances)
+        before["not_shown"] = after["not_shown"] = note
+    return {"before": before, "after": after}

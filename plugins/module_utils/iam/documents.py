@@ -20,6 +20,8 @@ Comparison rules (what counts as "the same policy"):
   neither document contains `${`; with policy variables the version is a real difference.
 - Sid: IAM stores Sids and returns them, and a user who renames a Sid expects the change to be
   applied, so a different (or added / removed) Sid is a difference. An empty Sid is the same as none.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

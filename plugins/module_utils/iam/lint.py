@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The least-privilege judgement of policy documents: what a grant lets an instance do that it must not."""
+"""The least-privilege judgement of policy documents: what a grant lets an instance do that it must not.
+
+Private to the collection: no stable API.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ Facts the plan is built on:
 - DeletePolicy needs the policy detached from every role, user and group and every non-default
   version deleted. A policy used as a permissions boundary is refused instead: removing a boundary
   widens what the entity may do, which an ordinary delete must not do behind the user's back.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@
 An instance profile holds at most one role. Swapping the role is therefore remove + add; we add the
 new role immediately after removing the old one (adding first fails with LimitExceeded) and report
 both steps, so the window without a role is one API round trip.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations
@@ -94,6 +96,17 @@ def role_ref(iam, name, retry=None):
             return None
         raise
     return {"name": raw["RoleName"], "arn": raw["Arn"]}
+
+
+def profile_roles(iam, names):
+    """{name: {found, role_name}} with one GetInstanceProfile per distinct profile name (for audits: EC2
+    reports an instance's profile by ARN only, its role is IAM's to tell)."""
+    out = {}
+    for name in sorted(set(names)):
+        profile = observe_profile(iam, name)
+        roles = (profile or {}).get("roles") or []
+        out[name] = {"found": profile is not None, "role_name": roles[0] if roles else None}
+    return out
 
 
 def resolve_instance_profile(iam, value, check_mode=False, predict_arn=None, require_role=True):

@@ -4,6 +4,8 @@
 """iam_role's plan (pure): desired + observed role -> the calls, the predicted role, the declared view.
 
 The role dict is roles.py's observe_role() shape. Nothing here makes a call.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ The observed / predicted role is one plain dict (the module's `role` return valu
 arn, role_name, role_id, path, description, max_session_duration, assume_role_policy_document,
 permissions_boundary, managed_policies (ARNs), inline_policies (name -> document), tags,
 instance_profiles, create_date.
+
+Private to the collection: no stable API.
 """
 
 from __future__ import annotations

@@ -194,8 +194,9 @@ def _stubbed(service):
     return client, stub
 
 
-def test_read_profiles_one_call_per_profile_and_errors():
+def test_profile_roles_one_call_per_profile_and_errors():
     from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+    from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
     iam, stub = _stubbed("iam")
     when = "2026-12-01T00:00:00Z"
     role = {"RoleName": "ra", "RoleId": "AROAAAAAAAAAAAAAAAAAA", "Path": "/", "Arn": "arn:aws:iam::123456789012:role/ra",
@@ -204,12 +205,12 @@ def test_read_profiles_one_call_per_profile_and_errors():
                "Arn": "arn:aws:iam::123456789012:instance-profile/a", "Roles": [role]}
     stub.add_response("get_instance_profile", {"InstanceProfile": profile}, {"InstanceProfileName": "a"})
     stub.add_client_error("get_instance_profile", "NoSuchEntity", "gone", 404, expected_params={"InstanceProfileName": "b"})
-    got = ec2_fleet_info.read_profiles(iam, {"b", "a"})
+    got = profile_roles(iam, {"b", "a"})
     assert got == {"a": {"found": True, "role_name": "ra"}, "b": {"found": False, "role_name": None}}
     stub.assert_no_pending_responses()
     stub.add_client_error("get_instance_profile", "AccessDenied", "not allowed", 403)
     with pytest.raises(AwsCallError) as info:
-        ec2_fleet_info.read_profiles(iam, {"c"})
+        profile_roles(iam, {"c"})
     assert "GetInstanceProfile failed for c; AccessDenied: not allowed" in str(info.value)
 
 

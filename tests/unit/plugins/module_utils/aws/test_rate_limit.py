@@ -39,21 +39,21 @@ def test_reservations_queue_without_sleeping_in_the_lock():
 
 def test_refill_is_continuous_and_capped():
     clock = FakeClock()
-    bucket = rl.TokenBucket(10, 2, clock, clock.sleep)
+    bucket = rl.TokenBucket(10, 2, clock, clock.sleep, guard=0.0)
     for dummy in range(10):
         bucket.acquire()
-    clock.now += 1.25
-    assert bucket.available() == pytest.approx(2.5)
-    clock.now += 100
-    assert bucket.available() == pytest.approx(10.0)
+    clock.now += 1.25  # 2.5 tokens back: two calls go now, the third waits for the missing half token
+    assert [bucket.reserve() for dummy in range(3)] == [0.0, 0.0, pytest.approx(0.25)]
+    clock.now += 100  # capped at the capacity: 10 calls free, the 11th waits a full token
+    waits = [bucket.reserve() for dummy in range(11)]
+    assert waits[:10] == [0.0] * 10 and waits[10] == pytest.approx(0.5)
 
 
 def test_drain_on_throttle():
     clock = FakeClock()
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep, guard=0.0)
     bucket.drain()
-    assert bucket.available() == 0.0
-    assert bucket.reserve() == pytest.approx(0.2)
+    assert bucket.reserve() == pytest.approx(0.2)  # empty: the next token is 1/5 s away
 
 
 def test_bucket_rejects_nonsense():

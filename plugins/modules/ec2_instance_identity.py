@@ -1,0 +1,303 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ec2_instance_identity
+short_description: Give a fleet of EC2 instances its instance profile and IMDSv2 in one pass
+version_added: 0.1.0
+description:
+  - Converges, in one task, the IAM instance profile and the instance metadata options of every selected
+    instance - what M(keyless.aws.ec2_profile_association) and M(keyless.aws.ec2_metadata_options) do
+    one after the other, in one pass.
+  - The fleet is read once (C(DescribeInstances) and C(DescribeIamInstanceProfileAssociations), 1,000 a
+    page) and each instance gets only the calls it needs, planned exactly as the two single-purpose
+    modules plan them.
+  - "The calls drain AWS's token buckets at the same time: C(AssociateIamInstanceProfile) (100, refilling
+    5 a second), the mutating bucket of C(ReplaceIamInstanceProfileAssociation) and
+    C(DisassociateIamInstanceProfile) (50/5), and C(ModifyInstanceMetadataOptions) (100/5) each have a lane
+    of O(concurrency) threads, so a fleet converges in the time of its slowest bucket, not the sum of them:
+    at 1,000 instances on AWS about 180 seconds instead of 360."
+  - Each step stands alone unless O(order=profile_first), where an instance's metadata options change only
+    after its profile step succeeded. The result says, per instance, which step failed.
+  - With O(batch_size), instances are worked on in batches for reporting (RV(batches)) and for
+    O(max_fail_percentage); a batch boundary does not stop the calls - the next batch's start while the
+    last calls of the previous one finish.
+  - Never launches, starts or stops an instance; instances in transition or terminated are reported as skipped.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  order:
+    description:
+      - V(independent) runs both steps of every instance side by side; V(profile_first) changes an instance's
+        metadata options only once its profile step succeeded (an instance whose profile step failed keeps
+        its options, reported as skipped).
+    type: str
+    choices: [independent, profile_first]
+    default: independent
+  batch_size:
+    description:
+      - Report progress (and judge O(max_fail_percentage)) per batch of this many instances, in instance id
+        order. V(0) is one batch.
+    type: int
+    default: 0
+  max_fail_percentage:
+    description:
+      - Once every instance of the first batches is done, stop the rollout when more than this percentage of
+        them failed; instances whose calls have not started are reported as skipped. Not set, every instance
+        is tried.
+    type: float
+  fail_on_held:
+    description:
+      - Fail the task (after converging every other instance) when any instance was held back by
+        O(imdsv1_usage_check).
+    type: bool
+    default: false
+  expected:
+    description:
+      - What compliant means, as for M(keyless.aws.ec2_fleet_info) (keys V(instance_profile), V(role),
+        V(http_tokens), V(http_endpoint), V(min_hop_limit)). Given, RV(compliance) holds the audit's summary
+        of the instances acted on before and after the run, computed from the one observe and the results
+        (no second read of the fleet).
+    type: dict
+attributes:
+  check_mode:
+    support: full
+    description: Reads the fleet (and CloudWatch with O(imdsv1_usage_check)) and returns the plan of both steps; makes no mutating call.
+  diff_mode:
+    support: full
+    description: Shows the profile and options of each changed instance before and after, for at most O(max_diff_instances) instances.
+notes:
+  - Give O(instance_profile), a metadata option, or both; a step with nothing to converge is not run.
+  - Needs C(ec2:DescribeInstances), C(ec2:DescribeIamInstanceProfileAssociations), C(iam:GetInstanceProfile)
+    and, to change, C(ec2:AssociateIamInstanceProfile), C(ec2:ReplaceIamInstanceProfileAssociation),
+    C(ec2:DisassociateIamInstanceProfile), C(iam:PassRole) on the profile's role, C(ec2:ModifyInstanceMetadataOptions),
+    and with O(imdsv1_usage_check=true) C(cloudwatch:GetMetricData).
+extends_documentation_fragment:
+  - keyless.aws.aws
+  - keyless.aws.fleet
+  - keyless.aws.fleet.execution
+  - keyless.aws.identity.profile
+  - keyless.aws.identity.metadata
+"""
+
+EXAMPLES = r"""
+- name: Give the web fleet its profile and require IMDSv2, in one pass
+  keyless.aws.ec2_instance_identity:
+    region: eu-west-1
+    tags:
+      Fleet: web
+    instance_profile: AppServer
+    http_tokens: required
+    http_endpoint: enabled
+
+- name: Roll out in batches of 200, stopping above 5 % failures, IMDSv1 callers held back
+  keyless.aws.ec2_instance_identity:
+    filters:
+      tag:Team: payments
+    instance_profile: arn:aws:iam::123456789012:instance-profile/Payments
+    http_tokens: required
+    imdsv1_usage_check: true
+    order: profile_first
+    batch_size: 200
+    max_fail_percentage: 5
+  register: identity
+
+- name: Show the progress of each batch
+  ansible.builtin.debug:
+    msg: "batch {{ item.batch }}/{{ identity.batches | length }}: {{ item.changed }} changed, {{ item.failed }} failed"
+  loop: "{{ identity.batches }}"
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any instance changed (in check mode - would change).
+  returned: always
+  type: bool
+instance_profile:
+  description: The resolved instance profile (predicted in check mode when it does not exist yet); null without O(instance_profile).
+  returned: always
+  type: dict
+  sample: {name: AppServer, arn: "arn:aws:iam::123456789012:instance-profile/AppServer"}
+instances:
+  description: One entry per selected or skipped instance, sorted by id.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance id.
+      type: str
+    status:
+      description:
+        - V(failed) when a step failed, else V(held) when its metadata options were held back, else V(changed)
+          (in check mode - would change) when a step changed it, V(skipped), or V(unchanged).
+      type: str
+    reason:
+      description: Why the instance failed, was held or skipped (naming the step); null otherwise.
+      type: str
+    profile:
+      description:
+        - The profile step of the instance (null without O(instance_profile), or when the instance was skipped),
+          as M(keyless.aws.ec2_profile_association) reports it - V(action), V(before), V(after), V(status), V(reason).
+      type: dict
+    metadata:
+      description:
+        - The metadata step of the instance (null without a metadata option, or when the instance was skipped),
+          as M(keyless.aws.ec2_metadata_options) reports it.
+      type: dict
+summary:
+  description: Counts over RV(instances), plus the counts of each step under V(profile) and V(metadata).
+  returned: always
+  type: dict
+  sample:
+    total: 4
+    changed: 2
+    unchanged: 1
+    skipped: 1
+    held: 0
+    failed: 0
+    profile: {total: 4, changed: 1, unchanged: 2, skipped: 1, held: 0, failed: 0, by_action: {associate: 1}}
+    metadata: {total: 4, changed: 2, unchanged: 1, skipped: 1, held: 0, failed: 0, by_action: {modify: 2}}
+failed_instances:
+  description: The instances that failed, the step that failed and why. The task fails when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      step: profile
+      reason: "AssociateIamInstanceProfile failed for i-0123456789abcdef0; UnauthorizedOperation: ..."
+held:
+  description: Instances whose metadata options were held back by O(imdsv1_usage_check), with their IMDSv1 call count.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{instance_id: i-0123456789abcdef0, imdsv1_calls: 42.0}]
+batches:
+  description: Per batch of O(batch_size) instances (one batch without it) - how many were changed, failed, held.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{batch: 1, instances: 200, changed: 198, failed: 1, held: 1}]
+compliance:
+  description:
+    - With O(expected), the audit summaries (as RV(keyless.aws.ec2_fleet_info#module:summary)) of the instances
+      acted on, before the run and after it (predicted in check mode).
+  returned: when O(expected) is given
+  type: dict
+  sample: {before: {total: 2, compliant: 0, non_compliant: 2, by_finding: {no_profile: 2, imdsv1_allowed: 2}},
+           after: {total: 2, compliant: 2, non_compliant: 0, by_finding: {}}}
+stopped:
+  description: Why the rollout stopped early (O(max_fail_percentage)), or null.
+  returned: always
+  type: str
+api_calls:
+  description: The AWS API calls (HTTP attempts, retries included) per operation, and how many were throttled.
+  returned: always
+  type: dict
+  sample: {by_operation: {DescribeInstances: 1, AssociateIamInstanceProfile: 2}, total: 3, throttled: 0, waited_seconds: 0.0}
+timings:
+  description: Seconds spent reading the fleet (C(observe)), making the changes (C(apply)), waiting for them (C(wait)), in total.
+  returned: always
+  type: dict
+  sample: {observe: 1.2, apply: 180.3, wait: 2.1, total: 183.6}
+"""
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import normalize_expected, validate_expected
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.compliance import compliance
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import combine_steps, combined_diff
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import association_index
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep, ProfileStep
+from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
+
+
+def argument_spec():
+    spec = md.metadata_argument_spec()
+    spec.update(
+        instance_profile=dict(type="str"),
+        propagation_timeout=dict(type="int", default=120),
+        imdsv1_usage_check=dict(type="bool", default=False),
+        imdsv1_lookback_days=dict(type="int", default=14),
+        fail_on_held=dict(type="bool", default=False),
+        order=dict(type="str", choices=["independent", "profile_first"], default="independent"),
+        batch_size=dict(type="int", default=0),
+        max_fail_percentage=dict(type="float"),
+        expected=dict(type="dict"),
+    )
+    return frame.fleet_argument_spec(spec)
+
+
+def validate(params):
+    errors = (validate_profile_option(params.get("instance_profile")) + md.validate_metadata(params)
+              + validate_expected(params.get("expected")))
+    if not params.get("instance_profile") and not md.desired_fields(params):
+        errors.append("nothing to converge: give instance_profile, a metadata option (%s), or both"
+                      % ", ".join(opt for opt, _api in md.FIELDS))
+    for option, low, high in (("propagation_timeout", 0, None), ("batch_size", 0, None),
+                              ("imdsv1_lookback_days", 1, 455), ("max_fail_percentage", 0, 100)):
+        value = params.get(option)
+        if value is not None and (value < low or (high is not None and value > high)):
+            errors.append("%s=%r: must be from %s%s" % (option, value, low, " to %s" % high if high is not None else " up"))
+    return errors
+
+
+def converge(module, progress):
+    params = module.params
+    run = frame.start(module, validate(params))
+    actionable, skipped = frame.observe(module, run)
+    profile = ProfileStep(dict(params, state="present"), module.check_mode) if params.get("instance_profile") else None
+    metadata = MetadataStep(params) if md.desired_fields(params) else None
+    steps = [step for step in (profile, metadata) if step is not None]
+    results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
+                             batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
+    out = combine_steps(results, skipped, sorted(actionable), params["batch_size"] or None)
+    held = metadata.held_list() if metadata else []
+    if params.get("expected") is not None:
+        out["compliance"] = fleet_compliance(run, actionable, profile, params["expected"], results)
+    out.update(instance_profile=profile.report()["instance_profile"] if profile else None, held=held,
+               stopped=run.stop_reason, api_calls=run.stats(), timings=run.timing_report())
+    if module._diff:
+        out["diff"] = combined_diff(out["instances"], params["max_diff_instances"] or 0)
+    messages = []
+    if out["failed_instances"]:
+        messages.append("%d of %d instances failed (every other instance was converged): %s" % (
+            len(out["failed_instances"]), len(out["instances"]),
+            "; ".join("%s (%s step): %s" % (f["instance_id"], f["step"], f["reason"]) for f in out["failed_instances"])))
+    if run.stop_reason:
+        messages.append(run.stop_reason)
+    if held and params["fail_on_held"]:
+        messages.append("%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
+            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held)))
+    if messages:
+        raise TaskFailure("; ".join(messages), out)
+    return out
+
+
+def fleet_compliance(run, actionable, profile, expected, results):
+    """The audit's summaries before and after the run, from the one observe (fleet/compliance.py)."""
+    associations = profile.index if profile else association_index(
+        run.client("ec2"), [iid for iid, rec in actionable.items() if rec["profile_arn"]])
+    names = {name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn")}
+    if profile and profile.desired_arn:
+        names.add(name_of(profile.desired_arn))
+    profiles = profile_roles(run.client("iam"), names) if names else {}
+    return compliance(actionable, associations, profiles, normalize_expected(expected), results,
+                      profile.desired_arn if profile else None)
+
+
+def main():
+    module = aws_module(argument_spec())
+    run_module(module, lambda progress: converge(module, progress))
+
+
+if __name__ == "__main__":
+    main()
