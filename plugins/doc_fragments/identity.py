@@ -65,8 +65,8 @@ options:
     type: str
   propagation_timeout:
     description:
-      - Seconds to keep retrying when EC2 does not know the instance profile yet (IAM propagation): the
-        call that needs the profile is retried, nothing waits before it.
+      - Seconds to keep retrying when EC2 does not know the instance profile yet (IAM propagation). The
+        call that needs the profile is retried; nothing waits before it.
     type: int
     default: 120
 """
