@@ -83,6 +83,12 @@ options:
     description:
       - The external id the trust policy of O(assume_role_arn) requires, if any. Never logged.
     type: str
+  assume_role_duration:
+    description:
+      - How long each session of O(assume_role_arn) lasts, in seconds (STS C(DurationSeconds)), from
+        V(900) to V(43200). Default is STS's, one hour. The credentials are renewed before they expire,
+        so a task may run longer than one session.
+    type: int
 notes:
   - Credentials are resolved once per task and one boto3 session serves every call of the task.
 """

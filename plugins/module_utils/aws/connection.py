@@ -3,11 +3,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection options and one boto3 Session per module run.
 
-Private to the collection: no stable API.
+Contract: botocore resolves credentials and the region exactly as the AWS CLI and the SDKs do; this
+file passes the options on, refuses contradicting options before any call, turns "no credentials"
+into a message that says what was tried and how to give some, and makes the credentials of
+assume_role_arn refresh themselves (assumed_role_session, also used by the inventory plugin).
+
+Private to the collection: no stable API (but keep assumed_role_session's signature, which the
+inventory plugin imports).
+
+AWS facts relied on:
+- botocore's credential chain: the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables
+  (skipped when a profile is named), the profile's role_arn with source_profile or credential_source,
+  web identity, SSO, the shared credentials file, credential_process, the config file, container
+  credentials, EC2 instance metadata. The region: AWS_REGION / AWS_DEFAULT_REGION, then the profile's
+  region in the config file.
+- STS AssumeRole: DurationSeconds 900 to 43200 (default 3600; the role's MaxSessionDuration caps it,
+  and role chaining caps it at one hour); RoleSessionName 2 to 64 characters of letters, digits and
+  _+=,.@-; ExternalId 2 to 1224 characters of letters, digits and _+=,.@:/-.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
 import re
 import threading
 
@@ -15,18 +33,30 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 try:
     import boto3
-    import botocore
+    import botocore.session
     from botocore.config import Config
+    from botocore.credentials import CredentialProvider, CredentialResolver, DeferredRefreshableCredentials
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR = exc
+    CredentialProvider = DeferredRefreshableCredentials = object
+    BotoCoreError = NoCredentialsError = Exception
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 
 COLLECTION_VERSION = "0.1.0"
 IAM_DEFAULT_REGION = "us-east-1"
+STS_DEFAULT_SECONDS = 3600
+ASSUME_ROLE_SECONDS = (900, 43200)
+# STS for a session without any region: the partition's first region (AWS's global STS endpoint is us-east-1)
+STS_FALLBACK_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # botocore's own rule
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 
 def aws_argument_spec():
@@ -47,6 +77,7 @@ def aws_argument_spec():
         assume_role_arn=dict(type="str"),
         assume_role_session_name=dict(type="str", default="keyless-aws"),
         assume_role_external_id=dict(type="str", no_log=True),
+        assume_role_duration=dict(type="int"),
     )
 
 
@@ -56,6 +87,11 @@ def validate_connection(params):
     max_attempts = params.get("max_attempts")
     if max_attempts is not None and not 1 <= max_attempts <= 50:
         errors.append("max_attempts=%r is out of range: use a whole number from 1 to 50" % max_attempts)
+    keys = [name for name in ("access_key", "secret_key", "session_token") if params.get(name)]
+    if params.get("profile") and keys:
+        errors.append("profile=%r and %s cannot be used together: the profile brings its own credentials and the "
+                      "keys would silently replace them; give either the profile (option or AWS_PROFILE) or the "
+                      "keys" % (params["profile"], " and ".join(keys)))
     if params.get("access_key") and not params.get("secret_key"):
         errors.append("access_key is set but secret_key is not: give both, or neither to use the credential chain")
     if params.get("secret_key") and not params.get("access_key"):
@@ -63,31 +99,201 @@ def validate_connection(params):
     if params.get("session_token") and not (params.get("access_key") and params.get("secret_key")):
         errors.append("session_token needs access_key and secret_key")
     region = params.get("region")
-    # botocore's own rule for a region name; checked here so the message says what is allowed
-    if region and not re.match(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$", region):
+    if region and not _REGION.match(region):
         errors.append("region=%r is not an AWS region name: use a region name like us-east-1 "
                       "(letters, digits and hyphens)" % region)
     endpoint = params.get("endpoint_url")
     if endpoint and not endpoint.startswith(("http://", "https://")):
         errors.append("endpoint_url=%r is not a URL: it must start with http:// or https://" % endpoint)
-    role_arn = params.get("assume_role_arn")
-    if role_arn and not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$", role_arn):
-        errors.append("assume_role_arn=%r is not a role ARN: expected arn:<partition>:iam::<12-digit account>:role/<name>"
-                      % role_arn)
+    errors.extend(_validate_assume_role(params))
     return errors
 
 
+def _validate_assume_role(params):
+    errors = []
+    role_arn = params.get("assume_role_arn")
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        errors.append("assume_role_arn=%r is not a role ARN: expected arn:<partition>:iam::<12-digit account>:role/<name>"
+                      % role_arn)
+    duration = params.get("assume_role_duration")
+    if duration is not None and not ASSUME_ROLE_SECONDS[0] <= duration <= ASSUME_ROLE_SECONDS[1]:
+        errors.append("assume_role_duration=%r is out of range: use seconds from 900 (15 minutes) to 43200 (12 hours), "
+                      "at most the role's MaxSessionDuration (1 hour unless raised)" % duration)
+    name = params.get("assume_role_session_name")
+    if name is not None and not _SESSION_NAME.match(name):
+        errors.append("assume_role_session_name=%r is not a session name: use 2 to 64 letters, digits or _+=,.@-"
+                      % name)
+    external_id = params.get("assume_role_external_id")
+    if external_id is not None and not _EXTERNAL_ID.match(external_id):  # no_log: never echo the value
+        errors.append("assume_role_external_id is not an external id: use 2 to 1224 letters, digits or _+=,.@:/- "
+                      "(the value is not shown)")
+    for option in ("assume_role_external_id", "assume_role_duration"):
+        if params.get(option) is not None and not role_arn:
+            errors.append("%s needs assume_role_arn" % option)
+    return errors
+
+
+# ---------------------------------------------------------------- credentials
+
+def _clock():
+    """Now (timezone-aware); the refreshable credentials read the time through here, so tests can move it."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class NoCredentialsFound(NoCredentialsError):
+    """botocore's NoCredentialsError with the sources that were tried and how to give credentials."""
+
+    fmt = "{message}"
+
+
+class AssumeRoleError(BotoCoreError):
+    """AssumeRole failed (at first use or at a refresh); a BotoCoreError, so the callers' handlers catch it."""
+
+    fmt = "AssumeRole of {role_arn} failed: {detail}"
+
+
+def no_credentials_message(core_session, profile=None):
+    """What botocore tried (in its order) and the ways to give credentials."""
+    files = "the shared credentials file %s and the config file %s" % (
+        core_session.get_config_variable("credentials_file"), core_session.get_config_variable("config_file"))
+    kinds = "keys, sso_session/sso_*, credential_process, or role_arn with source_profile or credential_source"
+    if profile:
+        tried = "profile %r in %s (%s; AWS_ACCESS_KEY_ID is not read when a profile is named)" % (profile, files, kinds)
+    else:
+        tried = ("the environment variables AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, web identity "
+                 "(AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN), the default profile in %s (%s)" % (files, kinds))
+    imds = " (disabled by AWS_EC2_METADATA_DISABLED)" if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true" else ""
+    return ("no AWS credentials were found. Tried: %s; container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI); the EC2 instance metadata service%s. Give credentials with the profile "
+            "option (or AWS_PROFILE) naming a profile that has them, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "environment variables, or the access_key and secret_key options; assume_role_arn needs such base "
+            "credentials to call AssumeRole" % (tried, imds))
+
+
+class _NoCredentials(CredentialProvider):
+    """Last link of the chain: credentials that, when used, raise NoCredentialsFound (at the call, as botocore does)."""
+
+    METHOD = "keyless-none"
+    CANONICAL_NAME = "customKeylessNone"  # botocore: providers outside botocore start with "custom"
+
+    def __init__(self, explain):
+        super().__init__()
+        self._explain = explain
+
+    def load(self):
+        def refuse():
+            raise NoCredentialsFound(message=self._explain())
+        return DeferredRefreshableCredentials(refuse, method=self.METHOD)
+
+
+class _GivenCredentials(CredentialProvider):
+    """The only link of an assumed-role session's credential chain."""
+
+    METHOD = "keyless-assume-role"
+    CANONICAL_NAME = "customKeylessAssumeRole"
+
+    def __init__(self, credentials):
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self):
+        return self._credentials
+
+
+class _AssumedRoleCredentials(DeferredRefreshableCredentials):
+    """Fetched at first use, refreshed before they expire, with refresh windows fitted to the session length.
+
+    botocore refreshes 15 min (advisory) and 10 min (mandatory) before expiry; for a 15-minute session that
+    would be an AssumeRole before every call, so the windows shrink to a third and a sixth of the session.
+    """
+
+    def __init__(self, refresh_using, duration):
+        super().__init__(refresh_using, method="keyless-assume-role", time_fetcher=lambda: _clock())
+        self._advisory_refresh_timeout = min(15 * 60, duration // 3)
+        self._mandatory_refresh_timeout = min(10 * 60, duration // 6)
+
+
+def _assume_role_refresher(base_session, request, sts_kwargs):
+    """The refresh function: one STS client made from the base session at first use, one AssumeRole per refresh."""
+    clients = []
+
+    def refresh():  # botocore calls it holding the credentials' refresh lock
+        if not clients:
+            clients.append(base_session.client("sts", **sts_kwargs))
+        try:
+            response = clients[0].assume_role(**request)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise AssumeRoleError(role_arn=request["RoleArn"], detail="%s: %s; what to do: the base credentials need "
+                                  "sts:AssumeRole on this role and its trust policy must trust them (with the external "
+                                  "id, if it asks for one)" % (err.get("Code"), err.get("Message")))
+        except NoCredentialsError as exc:
+            if isinstance(exc, NoCredentialsFound):
+                raise
+            raise AssumeRoleError(role_arn=request["RoleArn"], detail="no base credentials to call AssumeRole with "
+                                  "(give a profile, the AWS_* environment variables or keys): %s" % exc)
+        creds = response["Credentials"]
+        expiration = creds["Expiration"]
+        arn = (response.get("AssumedRoleUser") or {}).get("Arn") or ""
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration),
+            "account_id": arn.split(":")[4] if arn.count(":") >= 5 else None,
+        }
+
+    return refresh
+
+
+def assumed_role_session(base_session, role_arn, session_name="keyless-aws", external_id=None, duration=None,
+                         region=None, endpoint_url=None, verify=None, config=None):
+    """A boto3 Session acting as role_arn whose credentials refresh themselves (STS AssumeRole) before they expire.
+
+    base_session's credentials (any botocore source, refreshable ones included) sign the AssumeRole calls;
+    nothing is called before the first request of a client of the returned session. The STS client uses
+    endpoint_url, verify and config like the caller's other clients. duration is DurationSeconds
+    (900..43200; None: STS's default, one hour). region defaults to base_session's region. A failed
+    AssumeRole surfaces at the call that needed the credentials, as AssumeRoleError (a BotoCoreError).
+    """
+    if duration is not None and not ASSUME_ROLE_SECONDS[0] <= duration <= ASSUME_ROLE_SECONDS[1]:
+        raise ValueError("duration=%r is out of range: DurationSeconds is 900 to 43200" % (duration,))
+    region = region or base_session.region_name
+    partition = role_arn.split(":")[1] if role_arn.count(":") >= 5 else "aws"
+    sts_kwargs = {"region_name": region or STS_FALLBACK_REGIONS.get(partition, "us-east-1"),
+                  "endpoint_url": endpoint_url, "verify": verify, "config": config}
+    request = {"RoleArn": role_arn, "RoleSessionName": session_name or "keyless-aws"}
+    if external_id:
+        request["ExternalId"] = external_id
+    if duration:
+        request["DurationSeconds"] = duration
+    credentials = _AssumedRoleCredentials(_assume_role_refresher(base_session, request, sts_kwargs),
+                                          duration or STS_DEFAULT_SECONDS)
+    # the base's profile still applies (region, settings), its credentials do not
+    profile = base_session.profile_name
+    core = botocore.session.Session(profile=profile if profile in base_session.available_profiles else None)
+    core.register_component("credential_provider", CredentialResolver(providers=[_GivenCredentials(credentials)]))
+    return boto3.session.Session(botocore_session=core, region_name=region)
+
+
+# ---------------------------------------------------------------- the module's session
+
+def _config_files(core_session):
+    return "the AWS config file (%s)" % core_session.get_config_variable("config_file")
+
+
 class AwsContext:
-    """One boto3 Session for the whole module run, with cached, thread-safe clients."""
+    """One boto3 Session for the whole module run, with cached, thread-safe clients.
+
+    Region: the region option (or AWS_REGION / AWS_DEFAULT_REGION), else the profile's region as botocore
+    reads it from the config file, else default_region (us-east-1 for IAM-only modules).
+    """
 
     def __init__(self, module, default_region=None, require_region=False, max_pool_connections=10):
         if not HAS_BOTO3:
             module.fail_json(msg=missing_required_lib("boto3 and botocore"), exception=str(BOTO3_IMPORT_ERROR))
         self.module = module
         params = module.params
-        self.region = params.get("region") or default_region
-        if require_region and not self.region:
-            module.fail_json(msg="region is required: set the region option or AWS_REGION")
         self._lock = threading.Lock()
         self._clients = {}
         self._account_id = None
@@ -100,35 +306,37 @@ class AwsContext:
             max_pool_connections=max_pool_connections,
             user_agent_extra="keyless.aws/%s" % COLLECTION_VERSION,
         )
-        session_kwargs = {}
-        if params.get("profile") and not params.get("access_key"):
-            session_kwargs["profile_name"] = params["profile"]
-        if params.get("access_key"):
-            session_kwargs.update(aws_access_key_id=params["access_key"],
-                                  aws_secret_access_key=params.get("secret_key"),
-                                  aws_session_token=params.get("session_token"))
+        profile = params.get("profile") or None
+        core = botocore.session.Session()
         try:
-            self.session = boto3.session.Session(region_name=self.region, **session_kwargs)
-        except botocore.exceptions.ProfileNotFound as exc:
-            module.fail_json(msg="profile=%r was not found in the AWS config files: %s" % (params.get("profile"), exc))
+            if params.get("access_key"):
+                self.session = boto3.session.Session(
+                    botocore_session=core, region_name=params.get("region") or None,
+                    aws_access_key_id=params["access_key"], aws_secret_access_key=params.get("secret_key"),
+                    aws_session_token=params.get("session_token"))
+            else:
+                self.session = boto3.session.Session(botocore_session=core, profile_name=profile,
+                                                     region_name=params.get("region") or None)
+                core.get_component("credential_provider").providers.append(
+                    _NoCredentials(lambda: no_credentials_message(core, profile)))
+            session_region = self.session.region_name
+        except ProfileNotFound as exc:
+            module.fail_json(msg="profile=%r was not found in the AWS config files: %s" % (profile, exc))
+        except BotoCoreError as exc:  # e.g. a config file that does not parse
+            module.fail_json(msg="reading the AWS configuration failed: %s" % exc)
+        if session_region and not _REGION.match(session_region):
+            module.fail_json(msg="region %r (from profile %r in %s) is not an AWS region name: use a region name like "
+                             "us-east-1" % (session_region, profile or "default", _config_files(core)))
+        self.region = session_region or default_region
+        if require_region and not self.region:
+            module.fail_json(msg="region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION "
+                             "environment variable, or region in profile %r of %s"
+                             % (profile or "default", _config_files(core)))
         if params.get("assume_role_arn"):
-            self.session = self._assumed_session(params)
-
-    def _assumed_session(self, params):
-        """A session with the credentials of assume_role_arn (one account/region target per host)."""
-        kwargs = {"RoleArn": params["assume_role_arn"], "RoleSessionName": params.get("assume_role_session_name") or "keyless-aws"}
-        if params.get("assume_role_external_id"):
-            kwargs["ExternalId"] = params["assume_role_external_id"]
-        sts = self.session.client("sts", region_name=self.region or IAM_DEFAULT_REGION,
-                                  endpoint_url=self.endpoint_url, verify=self.verify, config=self.config)
-        try:
-            creds = sts.assume_role(**kwargs)["Credentials"]
-        except botocore.exceptions.ClientError as exc:
-            self.module.fail_json(msg=AwsCallError.from_exception(exc, "AssumeRole", params["assume_role_arn"]).text())
-        except botocore.exceptions.NoCredentialsError as exc:
-            self.module.fail_json(msg="AssumeRole needs base credentials to start from: %s" % exc)
-        return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                     aws_session_token=creds["SessionToken"], region_name=self.region)
+            self.session = assumed_role_session(
+                self.session, params["assume_role_arn"], session_name=params.get("assume_role_session_name"),
+                external_id=params.get("assume_role_external_id"), duration=params.get("assume_role_duration"),
+                region=self.region, endpoint_url=self.endpoint_url, verify=self.verify, config=self.config)
 
     def client(self, service, region=None):
         region = region or self.region or IAM_DEFAULT_REGION
@@ -144,10 +352,7 @@ class AwsContext:
         if self._account_id is None:
             try:
                 ident = self.client("sts").get_caller_identity()
-            except botocore.exceptions.NoCredentialsError as exc:
-                raise AwsCallError("GetCallerIdentity", None, "no AWS credentials were found: set access_key/secret_key, "
-                                   "profile, or the AWS_* environment variables (%s)" % exc)
-            except botocore.exceptions.ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:  # NoCredentialsFound and AssumeRoleError included
                 raise AwsCallError.from_exception(exc, "GetCallerIdentity")
             self._account_id = ident["Account"]
             # arn:<partition>:sts::<account>:...
