@@ -27,6 +27,8 @@ def ensure_collection_link():
 
 
 def aws_env(endpoint_url, region="us-east-1", extra=None):
+    """The environment of a run against endpoint_url; a None value in `extra` removes that variable
+    (an empty AWS_REGION is not the same as none: botocore would take "" and never read the config file)."""
     env = dict(os.environ)
     for key in list(env):
         if key.startswith("AWS_"):
@@ -46,5 +48,9 @@ def aws_env(endpoint_url, region="us-east-1", extra=None):
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
         "ANSIBLE_PYTHON_INTERPRETER": os.environ.get("KEYLESS_PYTHON", __import__("sys").executable),
     })
-    env.update(extra or {})
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
