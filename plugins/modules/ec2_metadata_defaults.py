@@ -24,7 +24,8 @@ author: keyless.aws maintainers (@keyless-aws)
 options:
   regions:
     description:
-      - The regions to manage in this task. Defaults to the single O(region).
+      - The regions to manage in this task. Defaults to the connection's region (O(region), else the
+        profile's region in the AWS config file).
     type: list
     elements: str
   http_tokens:
@@ -191,11 +192,9 @@ def run(module, ctx, regions, want, progress):
 
 def converge(module, progress):
     params = module.params
-    errors = md.validate(params)
-    regions = md.target_regions(params)
-    if not regions:
-        errors.append("no region: set region (or AWS_REGION), or list regions")
-    ctx = context(module, errors)
+    # without `regions`, the connection's region: the option, AWS_REGION or the profile's
+    ctx = context(module, md.validate(params), require_region=not params.get("regions"))
+    regions = md.target_regions(dict(params, region=ctx.region))
     entries = run(module, ctx, regions, md.desired(params), progress)
 
     for entry in entries:

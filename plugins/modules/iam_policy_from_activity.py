@@ -75,7 +75,8 @@ options:
   regions:
     description:
       - The regions to read.
-      - Default with O(source=lookup_events) is the connection's O(region); with log files, every
+      - Default with O(source=lookup_events) is the connection's region (O(region), else the profile's
+        region in the AWS config file); with log files, every
         region folder the layout holds.
       - Calls to global services such as IAM are recorded in C(us-east-1).
     type: list
@@ -293,8 +294,6 @@ def validate(params):
     for region in params.get("regions") or []:
         if not _REGION.match(region or ""):
             errors.append("regions: %r is not a region name such as us-east-1" % region)
-    if source == "lookup_events" and not params.get("regions") and not params.get("region"):
-        errors.append("source=lookup_events reads one region at a time: give regions, or region (AWS_REGION)")
     if params["max_events"] < 1:
         errors.append("max_events=%r must be at least 1" % params["max_events"])
     return [e for e in errors if e]
@@ -314,7 +313,8 @@ def empty_result(params, name):
 
 def analyze_activity(module):
     params = module.params
-    ctx = context(module, validate(params))
+    # LookupEvents reads one region at a time: without `regions`, the connection's (option, AWS_REGION, profile)
+    ctx = context(module, validate(params), require_region=params["source"] == "lookup_events" and not params.get("regions"))
     name = name_of(params["role"])
     role, policies = role_policy_documents(ctx.client("iam"), name)
     if role is None:
@@ -329,7 +329,7 @@ def analyze_activity(module):
     start, end = window(params["days"])
     regions = params.get("regions")
     if params["source"] == "lookup_events" and not regions:
-        regions = [ctx.region]  # validate() made sure there is one
+        regions = [ctx.region]  # require_region made sure there is one
     collected = collect_events(ctx.client, params["source"], role["Arn"], start, end, regions=regions,
                                s3_bucket=params.get("s3_bucket"), s3_prefix=params.get("s3_prefix"),
                                local_path=params.get("local_path"), max_events=params["max_events"],

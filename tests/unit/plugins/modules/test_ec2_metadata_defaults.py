@@ -130,11 +130,13 @@ def test_modify_error_is_reported(stubs):
 @pytest.mark.parametrize("args, fragment", [
     ({"http_put_response_hop_limit": 0}, "http_put_response_hop_limit=0 is out of range"),
     ({"regions": ["nowhere"]}, "'nowhere' is not a region name"),
-    ({"region": None, "regions": None}, "no region"),
+    ({"region": None, "regions": None}, "region is required: set the region option, the AWS_REGION or "
+                                        "AWS_DEFAULT_REGION environment variable, or region in profile"),
 ])
-def test_bad_input_fails_before_any_call(stubs, monkeypatch, args, fragment):
+def test_bad_input_fails_before_any_call(stubs, monkeypatch, tmp_path, args, fragment):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # no profile region either
     result = run_module(ec2_metadata_defaults.main, dict({"http_tokens": "required"}, **args))
     stubs.assert_done()
     assert result.failed and fragment in result["msg"], result["msg"]

@@ -154,7 +154,6 @@ def test_role_missing_and_arn_mismatch(tmp_path):
     ({"role": "r", "source": "s3", "s3_bucket": "b", "organization_id": "org1"}, "organization_id='org1'"),
     ({"role": "r", "regions": ["us-east-1", "mars"]}, "regions: 'mars' is not a region name"),
     ({"role": "r", "max_events": 0}, "max_events=0 must be at least 1"),
-    ({"role": "r", "region": None}, "source=lookup_events reads one region at a time"),
 ])
 def test_validation_fails_before_any_call(args, message, monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
@@ -162,3 +161,31 @@ def test_validation_fails_before_any_call(args, message, monkeypatch):
     monkeypatch.setattr(connection.AwsContext, "__init__", lambda *a, **k: pytest.fail("AWS was contacted"))
     result = run_module(mod.main, args)
     assert result.failed and message in result["msg"], result["msg"]
+
+
+def test_lookup_events_without_any_region_fails_before_any_call(monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # no profile region either
+    monkeypatch.setattr(connection.AwsContext, "client", lambda *a, **k: pytest.fail("AWS was contacted"))
+    result = run_module(mod.main, {"role": "r", "region": None})
+    assert result.failed and result["msg"].startswith(
+        "region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
+        "or region in profile 'default' of the AWS config file"), result["msg"]
+
+
+def test_lookup_events_reads_the_profile_region(monkeypatch, tmp_path):
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    config = tmp_path / "config"
+    config.write_text("[profile audit]\nregion = eu-north-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+    class FirstCall(Exception):
+        pass
+
+    def first_call(self, service, region=None):
+        raise FirstCall(self.region)
+    monkeypatch.setattr(connection.AwsContext, "client", first_call)
+    with pytest.raises(FirstCall, match="^eu-north-1$"):
+        run_module(mod.main, {"role": "r", "region": None, "profile": "audit", "access_key": None, "secret_key": None})
