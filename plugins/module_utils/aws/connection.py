@@ -208,9 +208,13 @@ class _AssumedRoleCredentials(DeferredRefreshableCredentials):
     """
 
     def __init__(self, refresh_using, duration):
-        super().__init__(refresh_using, method="keyless-assume-role", time_fetcher=lambda: _clock())
+        super().__init__(refresh_using, method="keyless-assume-role", time_fetcher=self._now)
         self._advisory_refresh_timeout = min(15 * 60, duration // 3)
         self._mandatory_refresh_timeout = min(10 * 60, duration // 6)
+
+    @staticmethod
+    def _now():
+        return _clock()  # looked up at every call, so a test can move the time
 
 
 def _assume_role_refresher(base_session, request, sts_kwargs):
