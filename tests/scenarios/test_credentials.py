@@ -195,7 +195,7 @@ def test_contradicting_options_and_a_missing_region_fail_before_any_call(moto, a
         "invalid input: assume_role_duration=86400 is out of range: use seconds from 900 (15 minutes) to 43200 "
         "(12 hours), at most the role's MaxSessionDuration (1 hour unless raised)")
     assert got["no_region"]["msg"] == (
-        "region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
+        "invalid input: region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
         "or region in profile 'noregion' of the AWS config file (%s)" % aws_files["AWS_CONFIG_FILE"])
     assert "keylessRefusedSecret" not in run.stdout + run.stderr + out.read_text()
 

@@ -45,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
     CredentialProvider = DeferredRefreshableCredentials = object
     BotoCoreError = NoCredentialsError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 
 COLLECTION_VERSION = "0.1.0"
 IAM_DEFAULT_REGION = "us-east-1"
@@ -295,7 +295,7 @@ class AwsContext:
 
     def __init__(self, module, default_region=None, require_region=False, max_pool_connections=10):
         if not HAS_BOTO3:
-            module.fail_json(msg=missing_required_lib("boto3 and botocore"), exception=str(BOTO3_IMPORT_ERROR))
+            raise InputError(["%s (%s)" % (missing_required_lib("boto3 and botocore"), BOTO3_IMPORT_ERROR)])
         self.module = module
         params = module.params
         self._lock = threading.Lock()
@@ -325,17 +325,17 @@ class AwsContext:
                     _NoCredentials(lambda: no_credentials_message(core, profile)))
             session_region = self.session.region_name
         except ProfileNotFound as exc:
-            module.fail_json(msg="profile=%r was not found in the AWS config files: %s" % (profile, exc))
+            raise InputError(["profile=%r was not found in the AWS config files: %s" % (profile, exc)])
         except BotoCoreError as exc:  # e.g. a config file that does not parse
-            module.fail_json(msg="reading the AWS configuration failed: %s" % exc)
+            raise InputError(["reading the AWS configuration failed: %s" % exc])
         if session_region and not _REGION.match(session_region):
-            module.fail_json(msg="region %r (from profile %r in %s) is not an AWS region name: use a region name like "
-                             "us-east-1" % (session_region, profile or "default", _config_files(core)))
+            raise InputError(["region %r (from profile %r in %s) is not an AWS region name: use a region name like "
+                              "us-east-1" % (session_region, profile or "default", _config_files(core))])
         self.region = session_region or default_region
         if require_region and not self.region:
-            module.fail_json(msg="region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION "
-                             "environment variable, or region in profile %r of %s"
-                             % (profile or "default", _config_files(core)))
+            raise InputError(["region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION "
+                              "environment variable, or region in profile %r of %s"
+                              % (profile or "default", _config_files(core))])
         if params.get("assume_role_arn"):
             self.session = assumed_role_session(
                 self.session, params["assume_role_arn"], session_name=params.get("assume_role_session_name"),

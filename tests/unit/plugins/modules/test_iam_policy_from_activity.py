@@ -170,7 +170,7 @@ def test_lookup_events_without_any_region_fails_before_any_call(monkeypatch, tmp
     monkeypatch.setattr(connection.AwsContext, "client", lambda *a, **k: pytest.fail("AWS was contacted"))
     result = run_module(mod.main, {"role": "r", "region": None})
     assert result.failed and result["msg"].startswith(
-        "region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
+        "invalid input: region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
         "or region in profile 'default' of the AWS config file"), result["msg"]
 
 

@@ -22,7 +22,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import 
     aws_argument_spec,
     validate_connection,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 
 ROLE = "arn:aws:iam::111122223333:role/Deployer"
 T0 = datetime.datetime(2026, 3, 1, 8, 0, tzinfo=datetime.timezone.utc)
@@ -296,22 +296,22 @@ def test_a_module_default_region_applies_when_nothing_else_gives_one(aws_files):
 
 def test_no_region_anywhere_says_where_a_region_can_come_from(aws_files):
     config = aws_files("[profile dev]\n", DEV[1])
-    with pytest.raises(Failed) as failure:
+    with pytest.raises(InputError) as failure:
         AwsContext(FakeModule(profile="dev"), require_region=True)
-    assert str(failure.value) == (
+    assert failure.value.errors[0] == (
         "region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION environment variable, "
         "or region in profile 'dev' of the AWS config file (%s)" % config)
 
 
 def test_a_malformed_region_in_the_config_file_is_refused(aws_files):
     aws_files("[default]\nregion = eu west 1\n")
-    with pytest.raises(Failed, match=r"region 'eu west 1' \(from profile 'default' in the AWS config file"):
+    with pytest.raises(InputError, match=r"region 'eu west 1' \(from profile 'default' in the AWS config file"):
         AwsContext(FakeModule())
 
 
 def test_an_unknown_profile_is_refused(aws_files):
     aws_files(*DEV)
-    with pytest.raises(Failed, match=r"profile='prod' was not found in the AWS config files"):
+    with pytest.raises(InputError, match=r"profile='prod' was not found in the AWS config files"):
         AwsContext(FakeModule(profile="prod"))
 
 
