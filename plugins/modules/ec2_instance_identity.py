@@ -25,7 +25,8 @@ description:
     after its profile step succeeded. The result says, per instance, which step failed.
   - With O(batch_size), instances are worked on in batches for reporting (RV(batches)) and for
     O(max_fail_percentage); a batch boundary does not stop the calls - the next batch's start while the
-    last calls of the previous one finish.
+    last calls of the previous one finish, and when the rollout stops at most one batch beyond the ones
+    judged is under way.
   - Never launches, starts or stops an instance; instances in transition or terminated are reported as skipped.
 author: keyless.aws maintainers (@keyless-aws)
 options:
@@ -177,11 +178,13 @@ held:
   elements: dict
   sample: [{instance_id: i-0123456789abcdef0, imdsv1_calls: 42.0}]
 batches:
-  description: Per batch of O(batch_size) instances (one batch without it) - how many were changed, failed, held.
+  description:
+    - Per batch of O(batch_size) instances (one batch without it) - how many were changed, failed, held, and not
+      reached because the rollout stopped before their calls started.
   returned: always
   type: list
   elements: dict
-  sample: [{batch: 1, instances: 200, changed: 198, failed: 1, held: 1}]
+  sample: [{batch: 1, instances: 200, changed: 198, failed: 1, held: 1, not_reached: 0}]
 compliance:
   description:
     - With O(expected), the audit summaries (as RV(keyless.aws.ec2_fleet_info#module:summary)) of the instances
@@ -259,7 +262,7 @@ def converge(module, progress):
     steps = [step for step in (profile, metadata) if step is not None]
     results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
                              batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
-    out = combine_steps(results, skipped, sorted(actionable), params["batch_size"] or None)
+    out = combine_steps(results, skipped, sorted(actionable), params["batch_size"] or None, run.stop_reason)
     held = metadata.held_list() if metadata else []
     if params.get("expected") is not None:
         out["compliance"] = fleet_compliance(run, actionable, profile, params["expected"], results)

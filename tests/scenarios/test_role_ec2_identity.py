@@ -249,17 +249,20 @@ def test_max_fail_percentage_stops_the_rollout(moto, tmp_path):
     assert res.rc == 0 and res.recap["localhost"]["rescued"] == 1, res
     assert "ROLE_FAILED rollout stopped after batch 1/4" in res.stdout, res
     result = json.loads(result_file.read_text())
-    assert result["stopped"] is True and result["counts"]["batches_run"] == 1
-    assert result["counts"]["not_processed"] == 15
+    # One pass: batch 2 runs while batch 1's last calls finish; batch 3 waits for batch 1's verdict, which
+    # stops the rollout, so batches 3 and 4 are never touched.
+    assert result["stopped"] is True and result["counts"]["batches_run"] == 2
+    assert result["counts"]["not_processed"] >= 10
     failed = {f["instance_id"] for f in result["failed"]}
     assert failed and failed <= set(broken)
     assert all("UnauthorizedOperation" in f["reason"] for f in result["failed"])
     report = json.loads((tmp_path / "localhost-WebApp.json").read_text())
-    touched = {i["instance_id"] for i in report["instances"]["profile"]}
-    assert len(touched) == 5
+    touched = {i["instance_id"] for i in report["instances"]
+               if any((i.get(step) or {}).get("status") in ("changed", "failed") for step in ("profile", "metadata"))}
+    assert 5 <= len(touched) <= 10 and touched <= set(sorted(fleet["all"])[:10])
     state = fleet_state(url, fleet["all"])
     for iid in fleet["all"]:
-        if iid not in touched:  # batches 2..4 never ran
+        if iid not in touched:
             assert state[iid]["profile_arn"] is None and state[iid]["metadata"]["HttpTokens"] == "optional", iid
     assert "## Failures (%d)" % len(result["failed"]) in (tmp_path / "localhost-WebApp.md").read_text()
 

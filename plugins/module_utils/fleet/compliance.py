@@ -9,7 +9,7 @@ the bulk wait is over). So the audit's findings after the run are computed from 
 the step results, with fleet/audit.py's own judgement, instead of a second DescribeInstances pass.
 
     compliance(records, associations, profiles, expected, results_by_step, desired_profile_arn)
-        -> {"before": audit summary, "after": audit summary}
+        -> {"before": audit summary, "after": audit summary}, each with non_compliant_instances (ids)
         records: {instance_id: selection.instance_record()} of the instances acted on; associations: their
         active associations; profiles: audit's {profile name: {found, role_name}}, the desired one included.
 
@@ -45,4 +45,8 @@ def compliance(records, associations, profiles, expected, results_by_step, desir
         before.append(audit_row(records[iid], associations.get(iid), profiles, expected))
         record, association = _after(records[iid], associations.get(iid), by_step.get(iid, {}), desired_profile_arn)
         after.append(audit_row(record, association, profiles, expected))
-    return {"before": summarize(before), "after": summarize(after)}
+    out = {}
+    for when, rows in (("before", before), ("after", after)):
+        out[when] = summarize(rows)
+        out[when]["non_compliant_instances"] = [row["instance_id"] for row in rows if not row["compliant"]]
+    return out

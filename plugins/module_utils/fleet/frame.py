@@ -19,8 +19,9 @@ drain at the same time, so the fleet converges in the time of its slowest bucket
         -> {step name: [result records]} for the actionable instances. order=True: an instance's later
         steps run only after its earlier ones succeeded (otherwise each step stands alone). batch_size /
         max_fail_percentage: once every instance of the first k batches is done, a failure rate above the
-        percentage stops the rollout (instances whose calls have not started are skipped); the next
-        batch's calls do not wait for the end of the previous one.
+        percentage stops the rollout (instances whose calls have not started are skipped). Batch k + 1 starts
+        as soon as batch k - 1 is judged, so the next batch's calls run while the previous batch's last ones
+        finish, and at most one batch beyond those judged is under way when the rollout stops.
     finish(module, run, results, verb, extra=None, failure=None) -> the result dict of a one-step module
         (raises TaskFailure to fail with it when any instance failed or `failure` is given)
 
@@ -135,7 +136,7 @@ class _Rollout:
         self.failed = set()
         self.done_batches = 0
         self.stop_reason = None
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self._close_finished()
 
     def _close_finished(self):
@@ -157,6 +158,13 @@ class _Rollout:
             if self.left[iid] == 0:
                 self.open[self.batch_of[iid]] -= 1
                 self._close_finished()
+                self.lock.notify_all()
+
+    def wait_closed(self, batch):
+        """Block until every batch before `batch` is done (and judged), or the rollout stopped."""
+        with self.lock:
+            while self.done_batches < batch and self.stop_reason is None:
+                self.lock.wait()
 
     def stopped(self):
         with self.lock:
@@ -250,7 +258,14 @@ def converge(module, run, steps, actionable, progress, order=False, batch_size=N
                     outcomes[steps[nxt].name][iid] = Skipped(why)
                 rollout.finished(iid, False)
 
+    # With max_fail_percentage, batch b starts once batch b - 2 is judged: the next batch runs while the
+    # previous one's last calls finish (the lanes never run dry), and at most one batch beyond the judged
+    # ones is under way when the rollout stops.
+    gated = max_fail_percentage is not None and rollout.batches > 1
     for iid in ids:
+        batch = rollout.batch_of[iid]
+        if gated and batch >= 2:
+            rollout.wait_closed(batch - 1)
         for index, step in enumerate(steps):
             change = planned[step.name].get(iid)
             if change is None:

@@ -88,10 +88,11 @@ def _combined(entry, steps):
     return entry
 
 
-def combine_steps(results_by_step, skipped, order_ids, batch_size=None):
+def combine_steps(results_by_step, skipped, order_ids, batch_size=None, stop_reason=None):
     """One record per instance from each step's result records (pure): {instance_id, status, reason, <step>:
     record or None}, with summary (combined counts, and each step's own under its name), failed_instances
-    ({instance_id, step, reason}) and batches (per batch_size instances of order_ids: changed, failed, held)."""
+    ({instance_id, step, reason}) and batches (per batch_size instances of order_ids: changed, failed, held,
+    and not_reached: skipped because the rollout stopped with stop_reason before their calls started)."""
     steps = list(results_by_step)
     by_id = {}
     for rec in skipped:
@@ -122,7 +123,11 @@ def combine_steps(results_by_step, skipped, order_ids, batch_size=None):
         batches.append({"batch": number, "instances": len(chunk),
                         "changed": sum(1 for e in chunk if any((e.get(n) or {}).get("status") == "changed" for n in steps)),
                         "failed": sum(1 for e in chunk if e["status"] == "failed"),
-                        "held": sum(1 for e in chunk if e["status"] == "held")})
+                        "held": sum(1 for e in chunk if e["status"] == "held"),
+                        "not_reached": sum(1 for e in chunk if stop_reason and all(
+                            (e.get(n) or {}).get("status") in (None, "skipped", "unchanged") and
+                            (e.get(n) or {}).get("reason") in (None, stop_reason) for n in steps)
+                            and e["status"] == "skipped")})
     return {"changed": any(e["status"] == "changed" or any((e.get(n) or {}).get("status") == "changed" for n in steps)
                            for e in instances),
             "instances": instances, "summary": summary, "failed_instances": failed, "batches": batches}

@@ -90,7 +90,7 @@ def test_both_steps_in_one_pass_on_a_mixed_fleet(aws):
     assert summary["metadata"]["by_action"] == {"modify": 5}
     # one observe: one DescribeInstances page and one association read, however many steps
     assert first["api_calls"]["by_operation"]["DescribeIamInstanceProfileAssociations"] >= 1
-    assert first["batches"] == [{"batch": 1, "instances": 5, "changed": 5, "failed": 0, "held": 0}]
+    assert first["batches"] == [{"batch": 1, "instances": 5, "changed": 5, "failed": 0, "held": 0, "not_reached": 0}]
 
     second = run_module(module.main, args())
     assert not second.changed and second["summary"]["unchanged"] == 5
@@ -139,8 +139,12 @@ def test_max_fail_percentage_stops_after_a_batch(aws, monkeypatch):
     assert result.failed and "rollout stopped after batch 1/3" in result["msg"] and result["stopped"]
     rows = by_id(result)
     assert [rows[i]["status"] for i in ids[:2]] == ["failed", "failed"]
-    assert all(rows[i]["status"] == "skipped" and "rollout stopped" in rows[i]["reason"] for i in ids[3:])
-    assert result["batches"][0] == {"batch": 1, "instances": 2, "changed": 0, "failed": 2, "held": 0}
+    # batch 2 may have started while batch 1 finished; batch 3 waits for batch 1's verdict and never starts
+    assert all(rows[i]["status"] in ("changed", "skipped") for i in ids[2:4])
+    assert all(rows[i]["status"] == "skipped" and "rollout stopped" in rows[i]["reason"] for i in ids[4:])
+    assert result["batches"][0] == {"batch": 1, "instances": 2, "changed": 0, "failed": 2, "held": 0, "not_reached": 0}
+    assert result["batches"][2]["not_reached"] == 2
+    assert all(aws.profile_of(i) is None for i in ids[4:])
 
 
 def test_one_step_alone_and_bad_input(aws):
