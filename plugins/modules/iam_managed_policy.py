@@ -44,7 +44,12 @@ options:
   policy:
     description:
       - The policy document, as a mapping or a JSON string. Required with O(state=present).
-      - It needs a C(Statement); at most 6144 characters without whitespace.
+      - It needs a C(Statement); at most 6144 characters as IAM counts them (JSON without whitespace outside
+        strings).
+      - What IAM would refuse is refused before any AWS call, naming the statement - an empty or null
+        C(Action), C(NotAction), C(Resource), C(NotResource) or C(Effect), a statement without C(Resource),
+        a C(Principal), unknown statement elements, Sids other than letters and digits, documents nested
+        deeper than IAM's grammar.
     type: raw
   tags:
     description:
@@ -193,7 +198,9 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 from ansible_collections.keyless.aws.plugins.module_utils.iam import managed_policies as mp
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import (
+    MANAGED_POLICY_MAX_CHARS, PolicyError, parse_policy, policy_length,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import lint_policy
 
 POLICY_NAME_MAX = 128
@@ -233,14 +240,15 @@ def _validate_document(params):
     if params.get("policy") in (None, ""):
         return None, ["policy is required with state=present: give the policy document as a mapping or JSON text"]
     try:
-        document = parse_policy(params["policy"], "policy")
+        document = parse_policy(params["policy"], "policy", "permissions")
     except PolicyError as exc:
         return None, [str(exc)]
     errors = ["policy: %s" % problem for problem in lint_policy(document, "permissions", params["allow_admin"])]
-    length = mp.compact_length(document)
-    if length > mp.MAX_DOCUMENT_CHARS:
-        errors.append("policy is %d characters long without whitespace: IAM allows at most %d for a managed policy"
-                      % (length, mp.MAX_DOCUMENT_CHARS))
+    length = policy_length(document)
+    if length > MANAGED_POLICY_MAX_CHARS:
+        errors.append("policy is %s characters long as IAM counts them (JSON without whitespace outside strings): "
+                      "IAM allows at most %s for a managed policy (a fixed quota); split the statements over several "
+                      "managed policies" % (format(length, ","), format(MANAGED_POLICY_MAX_CHARS, ",")))
     return document, errors
 
 

@@ -231,11 +231,7 @@ current_policies:
 
 import re
 
-from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import (
-    INLINE_POLICY_MAX_CHARS,
-    MANAGED_POLICY_MAX_CHARS,
-    analyze,
-)
+from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import analyze
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, validate_arn, validate_iam_name
 from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
     LOOKUP_MAX_DAYS,
@@ -245,6 +241,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail im
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import role_policy_documents
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import INLINE_POLICIES_MAX_CHARS, MANAGED_POLICY_MAX_CHARS
 
 LOG_MAX_DAYS = 3650
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -338,7 +335,7 @@ def analyze_activity(module):
     if result["suggested_policy_size"] > MANAGED_POLICY_MAX_CHARS:
         module.warn("the suggested policy is %d characters: IAM allows %d in a managed policy and %d in the role's "
                     "inline policies together; split it or widen some resources"
-                    % (result["suggested_policy_size"], MANAGED_POLICY_MAX_CHARS, INLINE_POLICY_MAX_CHARS))
+                    % (result["suggested_policy_size"], MANAGED_POLICY_MAX_CHARS, INLINE_POLICIES_MAX_CHARS))
     if collected.truncated:
         module.warn("stopped after max_events=%d events: the result covers the newest part of the window only"
                     % params["max_events"])

@@ -23,7 +23,17 @@ description:
     statement (its Sid or index) and why.
   - O(state=absent) deletes in the order IAM requires, removing the role from its instance profiles,
     detaching managed policies and deleting inline policies first.
-  - Every input is validated before any AWS call; every problem is reported at once.
+  - Every input is validated before any AWS call; every problem is reported at once. Policy documents are
+    checked for what IAM would refuse, naming the option, the policy and the statement - an empty or null
+    C(Action), C(NotAction), C(Resource), C(NotResource), C(Principal) or C(Effect), unknown statement
+    elements, Sids other than letters and digits, a C(Principal) in a permissions policy, a C(Resource) or
+    a missing C(Principal) in the trust policy, documents nested deeper than IAM's grammar - and their
+    sizes are counted as IAM counts them (JSON without whitespace outside strings) against IAM's quotas
+    (all inline policies of the role together 10,240 characters, the trust policy O(trust_policy_size_quota)).
+  - Before anything is created or changed, in check mode too, every managed policy in O(managed_policies)
+    and the O(permissions_boundary) are read with C(GetPolicy), so a mistyped ARN fails with nothing
+    created. The role is created with its trust policy, boundary and tags in one call; then its inline
+    policies are put and its managed policies attached.
 author: keyless.aws maintainers (@keyless-aws)
 options:
   name:
@@ -66,6 +76,8 @@ options:
     description:
       - The ARN of a managed policy used as permissions boundary. An empty string removes the boundary.
         Left unchanged when not given.
+      - A new boundary must exist (read with C(GetPolicy) before any change), like the ARNs of
+        O(managed_policies).
     type: str
     aliases: [boundary]
   managed_policies:
@@ -74,8 +86,14 @@ options:
         C(GetPolicy) to the AWS-managed C(arn:PARTITION:iam::aws:policy/NAME) or the customer-managed
         C(arn:PARTITION:iam::ACCOUNT:policy/NAME), without listing the account's policies; a name that
         matches both is an error.
-      - In check mode a name found nowhere is predicted as the customer-managed ARN (an earlier task may
-        create it), with a warning; outside check mode it is an error.
+      - Every ARN that is not attached yet is read with C(GetPolicy) before anything is changed. An ARN that
+        does not exist is an error, and so is a policy of another account or partition (a role can use only
+        AWS-managed policies and its own account's).
+      - In check mode a customer-managed policy that does not exist yet, given by name or by this account's
+        ARN, is predicted (an earlier task such as M(keyless.aws.iam_managed_policy) may create it) with a
+        warning; the real run refuses it before changing anything if it still does not exist. An AWS-managed
+        ARN (C(arn:PARTITION:iam::aws:policy/...)) that does not exist fails in check mode too, since no task
+        can create it.
       - Left unchanged when not given.
     type: list
     elements: str
@@ -132,6 +150,15 @@ options:
       - Allow administrator-level grants that are refused otherwise (see the description).
     type: bool
     default: false
+  trust_policy_size_quota:
+    description:
+      - The account's quota for the length of a role trust policy, in characters as IAM counts them (JSON
+        without whitespace outside strings). A longer trust policy is refused before any AWS call.
+      - IAM's default is 2048. It can be raised to at most 4096 in Service Quotas (IAM, C(Role trust policy
+        length)); after the account's quota has been raised, set this to the new value.
+      - 2048 to 4096.
+    type: int
+    default: 2048
 attributes:
   check_mode:
     support: full
@@ -145,8 +172,8 @@ notes:
   - IAM is eventually consistent; calls that meet C(ConcurrentModification), or C(NoSuchEntity) right after
     the role was created, are retried briefly.
   - Needs C(iam:GetRole), C(iam:ListAttachedRolePolicies), C(iam:ListRolePolicies), C(iam:GetRolePolicy),
-    C(iam:ListRoleTags), C(iam:ListInstanceProfilesForRole), C(iam:GetPolicy) (for names) and, to change,
-    the matching create, update, attach, put, tag and delete permissions.
+    C(iam:ListRoleTags), C(iam:ListInstanceProfilesForRole), C(iam:GetPolicy) (managed policies and the
+    boundary) and, to change, the matching create, update, attach, put, tag and delete permissions.
 extends_documentation_fragment:
   - keyless.aws.aws
 """
@@ -305,7 +332,7 @@ changes:
             "target": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy", "before": null, "after": null}]
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
@@ -332,7 +359,40 @@ def argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=120),
         allow_admin=dict(type="bool", default=False),
+        trust_policy_size_quota=dict(type="int", default=2048),
     )
+
+
+def _account(ctx, observed):
+    """(partition, account id) of the role: from its ARN when it exists (no STS call), else from the caller."""
+    parsed = parse_arn(observed["arn"]) if observed else None
+    return (parsed["partition"], parsed["account_id"]) if parsed else (ctx.partition, ctx.account_id)
+
+
+def validate_with_reads(module, ctx, client, desired, observed):
+    """What IAM would refuse that only reads can tell, before any change (in check mode too): every managed
+    policy and the permissions boundary exist (GetPolicy), and the inline policies the role keeps still fit
+    IAM's total with the declared ones."""
+    errors, warnings = [], []
+    if desired["managed_policies"]:
+        partition, account_id = _account(ctx, observed)
+        attached = set(observed["managed_policies"]) if observed else set()
+        arns, errors, warnings = roles.resolve_policy_arns(client, desired["managed_policies"], partition, account_id,
+                                                           assume_missing=module.check_mode, attached=attached)
+        desired["managed_policies"] = arns
+    boundary = desired["permissions_boundary"]
+    if boundary and boundary != (observed or {}).get("permissions_boundary"):
+        partition, account_id = _account(ctx, observed)
+        error, warning = roles.check_policy_arn(client, boundary, "permissions_boundary", partition, account_id,
+                                                assume_missing=module.check_mode)
+        errors.extend([error] if error else [])
+        warnings.extend([warning] if warning else [])
+    if observed and desired["inline_policies"] is not None and not desired["purge_inline_policies"]:
+        errors.extend(role_params.inline_size_errors(desired["inline_policies"], observed["inline_policies"]))
+    if errors:
+        raise InputError(errors)
+    for warning in warnings:
+        module.warn(warning)
 
 
 def observe(module, ctx, client, desired):
@@ -340,15 +400,7 @@ def observe(module, ctx, client, desired):
     observed = roles.observe_role(client, desired["name"])
     if desired["state"] == "absent":
         return observed
-    names = [p for p in desired["managed_policies"] or [] if not p.startswith("arn:")]
-    if names:
-        arns, errors, warnings = roles.resolve_policy_arns(client, desired["managed_policies"], ctx.partition,
-                                                           ctx.account_id, assume_missing=module.check_mode)
-        if errors:
-            raise InputError(errors)
-        for warning in warnings:
-            module.warn(warning)
-        desired["managed_policies"] = arns
+    validate_with_reads(module, ctx, client, desired, observed)
     if observed and desired["path"] is not None and desired["path"] != observed["path"]:
         raise PlanError("path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
                         "(state=absent) and create it again at the new path"

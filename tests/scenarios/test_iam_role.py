@@ -132,3 +132,24 @@ def test_admin_grant_refused_before_any_call(moto):
     assert "administrator-level access" in result.stdout
     assert moto.calls()["total"] == 0
     assert json.dumps(moto.client("iam").list_roles()["Roles"]) == "[]"
+
+
+def test_mistyped_managed_policy_arn_is_refused_with_nothing_created(moto):
+    """Day one on a real account: a typo in an AWS-managed policy ARN passes neither --check nor the real run,
+    and the real run creates nothing (before: CreateRole, then AttachRolePolicy failed on a half-built role)."""
+    playbook = PLAYBOOK.replace("managed_policies: [CloudWatchAgentServerPolicy]",
+                                "managed_policies: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolisy]")
+    assert playbook != PLAYBOOK
+    iam = moto.client("iam")
+    expected = ("managed_policies item 'arn:aws:iam::aws:policy/CloudWatchAgentServerPolisy' does not exist "
+                "(GetPolicy: NoSuchEntity): there is no AWS-managed policy of that name")
+    for check in (True, False):
+        moto.reset_calls()
+        result = run_playbook(playbook, moto.url, extra_vars={"app_access": APP_ACCESS}, check=check)
+        assert result.rc != 0 and result.recap["localhost"]["failed"] == 1, result
+        assert result.recap["localhost"]["changed"] == 0, result
+        assert expected in result.stdout, result
+        calls = moto.calls()
+        assert calls["mutating"] == 0, calls
+        assert calls["counts"].get("iam:GetPolicy") == 1, calls
+        assert iam.list_roles()["Roles"] == []

@@ -15,7 +15,6 @@ Private to the collection: no stable API.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import unquote, urlparse
 
@@ -25,12 +24,10 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map im
     s3_object_level,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import normalize_policy, parse_policy
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import normalize_policy, parse_policy, policy_length
 
 MAX_PREFIXES_PER_BUCKET = 10  # more distinct key prefixes than this collapse to their common prefix
 MAX_RESOURCES_PER_TYPE = 20   # more ARNs of one service/region/account/type than this collapse likewise
-MANAGED_POLICY_MAX_CHARS = 6144
-INLINE_POLICY_MAX_CHARS = 10240
 
 
 # ---------------------------------------------------------------- resources of one event
@@ -427,7 +424,7 @@ def analyze(events, policies, role_arn, include_denied=False):
     out = compare(usage, policies)
     out.update({
         "suggested_policy": suggested,
-        "suggested_policy_size": len(json.dumps(suggested, separators=(",", ":"))) if suggested else 0,
+        "suggested_policy_size": policy_length(suggested) if suggested else 0,
         "used_actions": sorted(usage),
         "action_usage": [{"action": a, "calls": usage[a]["calls"], "denied": usage[a]["denied"],
                           "resources": narrow_resources(usage[a]["resources"]), "last_seen": usage[a]["last_seen"]}

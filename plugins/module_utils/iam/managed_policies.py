@@ -8,6 +8,8 @@ Facts the plan is built on:
   the limit the oldest non-default version is deleted first.
 - Description and path cannot be changed after creation (IAM has no call for it). We refuse with a
   message rather than silently ignoring what the user declared: the policy must be recreated.
+- A managed policy document may have 6,144 characters as IAM counts them (documents.policy_length);
+  the module checks it before any call.
 - DeletePolicy needs the policy detached from every role, user and group and every non-default
   version deleted. A policy used as a permissions boundary is refused instead: removing a boundary
   widens what the entity may do, which an ordinary delete must not do behind the user's back.
@@ -30,18 +32,11 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
 )
 
 MAX_VERSIONS = 5
-# IAM's quota for a managed policy document, counted without whitespace.
-MAX_DOCUMENT_CHARS = 6144
 _VERSION_NUMBER = re.compile(r"^v(\d+)$")
 
 
 class PolicyPlanError(PlanError):
     """The declared policy cannot be reached from the existing one; the message says what to do."""
-
-
-def compact_length(doc):
-    """Length of the document as IAM counts it (no whitespace)."""
-    return len(json.dumps(doc, separators=(",", ":")))
 
 
 def _date(value):

@@ -5,6 +5,12 @@
 
 The role dict is roles.py's observe_role() shape. Nothing here makes a call.
 
+Order of a new role, so that a failure half-way is as unlikely and as harmless as possible: everything
+that can be judged by reading was judged before the plan (documents by role_params, managed policies and
+the boundary by GetPolicy). CreateRole carries the trust policy, path, description, duration, boundary
+and tags in one call; then the inline policies (IAM judges their action and resource names, the calls
+most likely still to be refused), then the managed policies, whose existence was just read.
+
 Private to the collection: no stable API.
 """
 
@@ -96,11 +102,11 @@ def _plan_create(desired):
     if to_set:
         params["Tags"] = tags_to_boto3(to_set)
     plan = Plan().add("CreateRole", name, params, before=None, after=name)
-    for arn in sorted(set(desired.get("managed_policies") or [])):
-        plan.add("AttachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn})
     for policy_name, doc in sorted((desired.get("inline_policies") or {}).items()):
         plan.add("PutRolePolicy", policy_name,
                  {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": json.dumps(doc, sort_keys=True)})
+    for arn in sorted(set(desired.get("managed_policies") or [])):
+        plan.add("AttachRolePolicy", arn, {"RoleName": name, "PolicyArn": arn})
     return plan
 
 

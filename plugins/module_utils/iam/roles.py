@@ -9,11 +9,17 @@ arn, role_name, role_id, path, description, max_session_duration, assume_role_po
 permissions_boundary, managed_policies (ARNs), inline_policies (name -> document), tags,
 instance_profiles, create_date.
 
+AWS facts: AttachRolePolicy with a managed policy ARN that does not exist fails with NoSuchEntity, after
+CreateRole has already made the role, so every ARN is read with GetPolicy first (resolve_policy_arns).
+A role can attach only AWS-managed policies and its own account's; IAM refuses DeletePolicy while a policy
+is attached, so an attached ARN exists.
+
 Private to the collection: no stable API.
 """
 
 from __future__ import annotations
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate, wait_consecutive
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import tags_from_boto3
@@ -138,7 +144,7 @@ def role_policy_documents(iam, name):
     return role, policies
 
 
-# ---- managed policy names -> ARNs -----------------------------------------------------------------
+# ---- managed policies: names -> ARNs, every ARN checked to exist (reads, before any change) ------------
 
 def policy_arn_candidates(value, partition, account_id):
     """`Name` or `path/Name` -> the AWS-managed and the customer-managed ARN it may mean."""
@@ -157,28 +163,65 @@ def _policy_exists(iam, arn):
         raise
 
 
-def resolve_policy_arns(iam, values, partition, account_id, assume_missing=False):
-    """ARNs pass through; names are looked up with GetPolicy on the two ARNs they can mean (never by listing
-    every policy in the account). Returns (arns, errors, warnings).
+def check_policy_arn(iam, arn, option, partition, account_id, assume_missing=False):
+    """(error, warning) for one managed policy ARN a role is to use, read with GetPolicy.
 
-    assume_missing=True (check mode): a name found nowhere is taken to be a customer-managed policy an
-    earlier task would create, so a --check run of a whole playbook still predicts; it is reported as a
-    warning instead of an error."""
+    A role can use only AWS-managed policies (account `aws`) and its own account's. An AWS-managed ARN that
+    does not exist is always an error: no task can create it. A customer-managed one is an error too, except
+    with assume_missing=True (check mode), where an earlier task of the play (iam_managed_policy) may only
+    have predicted it: then it is a warning, and the real run refuses it before changing anything."""
+    parsed = parse_arn(arn) or {}
+    if parsed.get("partition") != partition:
+        return ("%s %r is in partition %r, but this account is in %r: give the policy's ARN in %s"
+                % (option, arn, parsed.get("partition"), partition, partition)), None
+    if parsed.get("account_id") not in ("aws", account_id):
+        return ("%s %r belongs to account %s: a role can use only AWS-managed policies (arn:%s:iam::aws:policy/...) "
+                "and its own account's (%s)" % (option, arn, parsed.get("account_id"), partition, account_id)), None
+    if _policy_exists(iam, arn):
+        return None, None
+    if parsed["account_id"] == "aws":
+        return ("%s %r does not exist (GetPolicy: NoSuchEntity): there is no AWS-managed policy of that name; check "
+                "the spelling, e.g. with aws iam get-policy --policy-arn %s" % (option, arn, arn)), None
+    if assume_missing:
+        return None, ("%s %r does not exist yet: check mode assumes an earlier task creates it "
+                      "(keyless.aws.iam_managed_policy); a real run refuses it before changing anything if it still "
+                      "does not exist" % (option, arn))
+    return ("%s %r does not exist (GetPolicy: NoSuchEntity): create it first (keyless.aws.iam_managed_policy) or "
+            "fix the ARN" % (option, arn)), None
+
+
+def resolve_policy_arns(iam, values, partition, account_id, assume_missing=False, attached=()):
+    """Managed policies given as ARNs or names -> (arns, errors, warnings), with GetPolicy reads only (never by
+    listing every policy in the account), so that a role is never created or changed with a policy IAM would
+    refuse to attach.
+
+    ARNs: checked with check_policy_arn, except those already attached to the role (IAM refuses to delete a
+    policy that is attached, so they exist). Names: looked up on the two ARNs they can mean; one found is used,
+    both found is ambiguous. A name found nowhere is an error; with assume_missing=True (check mode) it is
+    taken to be a customer-managed policy an earlier task would create, so a --check run of a whole playbook
+    still predicts, and reported as a warning."""
     arns, errors, warnings = [], [], []
     for value in values:
         if value.startswith("arn:"):
-            arns.append(value)
+            error, warning = (None, None) if value in attached else check_policy_arn(
+                iam, value, "managed_policies item", partition, account_id, assume_missing)
+            errors.extend([error] if error else [])
+            warnings.extend([warning] if warning else [])
+            if not error:
+                arns.append(value)
             continue
-        found = [arn for arn in policy_arn_candidates(value, partition, account_id) if _policy_exists(iam, arn)]
+        candidates = policy_arn_candidates(value, partition, account_id)
+        found = [arn for arn in candidates if _policy_exists(iam, arn)]
         if len(found) == 1:
             arns.append(found[0])
         elif not found and assume_missing:
-            arns.append(policy_arn_candidates(value, partition, account_id)[1])
-            warnings.append("managed_policies: no policy named %r exists yet; check mode assumes %s will exist"
-                            % (value, arns[-1]))
+            arns.append(candidates[1])
+            warnings.append("managed_policies: no policy named %r exists yet (no AWS-managed %s either); check mode "
+                            "assumes %s will exist; a real run refuses it before changing anything if it still does "
+                            "not exist" % (value, candidates[0], candidates[1]))
         elif not found:
             errors.append("managed_policies: no managed policy named %r: neither %s exists; give its ARN or create it "
-                          "first" % (value, " nor ".join(policy_arn_candidates(value, partition, account_id))))
+                          "first" % (value, " nor ".join(candidates)))
         else:
             errors.append("managed_policies: %r is ambiguous: both %s exist; give the ARN" % (value, " and ".join(found)))
     return sorted(set(arns)), errors, warnings

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import policy_length
 from ansible_collections.keyless.aws.plugins.modules import iam_managed_policy
 from tests.support.module_runner import run_module
 
@@ -168,7 +169,18 @@ def test_admin_grant_refused_unless_allowed(aws):
     ({"name": "P", "policy": {"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}},
      "administrator access"),
     ({"name": "P", "policy": doc_with(["s3:Get%s" % ("x" * 100 + str(i)) for i in range(80)])},
-     "IAM allows at most 6144"),
+     "policy is 8,978 characters long as IAM counts them (JSON without whitespace outside strings): IAM allows at "
+     "most 6,144 for a managed policy"),
+    ({"name": "P", "policy": doc_with([])}, "policy: Statement[0] has Action=[]: IAM refuses an empty Action"),
+    ({"name": "P", "policy": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": None}]}},
+     "policy: Statement[0] has Resource=null"),
+    ({"name": "P", "policy": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}},
+     "policy: Statement[0] has neither Resource nor NotResource"),
+    ({"name": "P", "policy": dict(doc_with("s3:GetObject"), Statement=[dict(
+        doc_with("s3:GetObject")["Statement"][0], Principal={"AWS": "*"})])},
+     "policy: Statement[0] has Principal: a permissions policy"),
+    ({"name": "P", "policy": '{"Statement": ' + "[" * 100000 + "]" * 100000 + "}"},
+     "policy is nested more than 6 levels deep"),
     ({"name": "x" * 129, "policy": DOC}, "IAM allows at most 128"),
     ({"name": "P", "path": "/no-trailing", "policy": DOC}, "not a valid IAM path"),
     ({"name": "P", "policy": DOC, "description": "d" * 1001}, "at most 1000"),
@@ -181,3 +193,24 @@ def test_validation_fails_before_any_aws_call(monkeypatch, args, fragment):
     monkeypatch.setattr(connection.boto3.session, "Session", no_session)
     result = policy(args)
     assert result.failed and fragment in result["msg"], result["msg"]
+
+
+def _sized(length):
+    """A policy of exactly `length` characters as IAM counts them."""
+    base = doc_with("s3:GetObject")
+    base["Statement"][0]["Resource"] += "x" * (length - policy_length(base))
+    assert policy_length(base) == length
+    return base
+
+
+def _validate(document):
+    return iam_managed_policy.validate({"name": "P", "path": None, "description": None, "tags": None, "state": "present",
+                                        "policy": document, "allow_admin": False})
+
+
+def test_the_6144_quota_is_counted_as_iam_counts():
+    assert _validate(_sized(6144))[0] == []
+    assert _validate(json.dumps(_sized(6144), indent=8))[0] == []  # whitespace outside strings is free
+    assert _validate(_sized(6145))[0] == [
+        "policy is 6,145 characters long as IAM counts them (JSON without whitespace outside strings): IAM allows at "
+        "most 6,144 for a managed policy (a fixed quota); split the statements over several managed policies"]

@@ -129,7 +129,7 @@ def test_check_mode_creates_nothing_and_returns_arn(aws, api_calls):
     assert result.changed and not result.failed
     assert result["role"]["arn"] == "arn:aws:iam::%s:role/app/AppInstanceRole" % ACCOUNT
     assert result["role"]["managed_policies"] == [CW]
-    assert [c["action"] for c in result["changes"]] == ["create_role", "attach_role_policy", "put_role_policy"]
+    assert [c["action"] for c in result["changes"]] == ["create_role", "put_role_policy", "attach_role_policy"]
     assert mutating(api_calls) == []
     assert aws.list_roles()["Roles"] == []
 
@@ -228,6 +228,136 @@ def test_validation_errors_make_no_aws_call(monkeypatch, args, fragment):
     result = run_module(iam_role.main, args)
     assert result.failed and fragment in result["msg"], result
     assert created == []
+
+
+def _sized(length):
+    """A permissions policy of exactly `length` characters as IAM counts them."""
+    base = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/"}]}
+    base["Statement"][0]["Resource"] += "x" * (length - documents.policy_length(base))
+    return base
+
+
+def _stmt(**kw):
+    return {"Version": "2012-10-17", "Statement": [kw]}
+
+
+EC2 = {"Service": "ec2.amazonaws.com"}
+LONG_TRUST = _stmt(Effect="Allow", Action="sts:AssumeRole", Principal={"AWS": ["arn:aws:iam::123456789012:role/r%04d" % i
+                                                                             for i in range(60)]})
+DEEP = '{"Version": "2012-10-17", "Statement": ' + "[" * 50000 + "]" * 50000 + "}"
+HUGE = json.dumps(_stmt(Effect="Allow", Action="s3:GetObject", Resource=["arn:aws:s3:::b/%d" % i for i in range(500000)]))
+
+# Every document AWS would refuse, refused by the module with zero AWS calls (no client is even created).
+BAD_DOCUMENTS = [
+    ("empty Action", {"inline_policies": {"P": _stmt(Effect="Allow", Action=[], Resource="*")}},
+     "inline_policies.P: Statement[0] has Action=[]: IAM refuses an empty Action"),
+    ("null Resource", {"inline_policies": {"P": _stmt(Effect="Allow", Action="s3:GetObject", Resource=None)}},
+     "inline_policies.P: Statement[0] has Resource=null: IAM refuses an empty Resource"),
+    ("no Resource", {"inline_policies": {"P": _stmt(Effect="Allow", Action="s3:GetObject")}},
+     "inline_policies.P: Statement[0] has neither Resource nor NotResource"),
+    ("Principal in an inline policy", {"inline_policies": {"P": _stmt(Effect="Allow", Action="s3:GetObject",
+                                                                      Resource="*", Principal=EC2)}},
+     "inline_policies.P: Statement[0] has Principal: a permissions policy"),
+    ("unknown element", {"inline_policies": {"P": _stmt(Effect="Allow", Action="s3:GetObject", Resources="*")}},
+     "inline_policies.P: Statement[0] has 'Resources'"),
+    ("empty Principal", {"assume_role_policy_document": _stmt(Effect="Allow", Action="sts:AssumeRole", Principal={})},
+     "assume_role_policy_document: Statement[0] has Principal={}"),
+    ("null Effect", {"assume_role_policy_document": _stmt(Effect=None, Action="sts:AssumeRole", Principal=EC2)},
+     "assume_role_policy_document: Statement[0] has Effect=null"),
+    ("Resource in the trust policy", {"assume_role_policy_document": _stmt(Effect="Allow", Action="sts:AssumeRole",
+                                                                           Principal=EC2, Resource="*")},
+     "assume_role_policy_document: Statement[0] has Resource: a trust policy"),
+    ("inline policies over 10,240 in total", {"inline_policies": {"A": _sized(6000), "B": _sized(4241)}},
+     "inline_policies are 10,241 characters in total as IAM counts them"),
+    ("trust policy over 2,048", {"assume_role_policy_document": LONG_TRUST},
+     "IAM's trust policy quota is 2,048 by default. The quota can be raised up to 4,096"),
+    ("trust policy over a declared quota", {"assume_role_policy_document": LONG_TRUST, "trust_policy_size_quota": 2100},
+     "trust_policy_size_quota=2100 allows at most 2,100"),
+    ("quota out of range", {"trust_policy_size_quota": 8192}, "trust_policy_size_quota=8192 is out of range"),
+    ("deep JSON text inline", {"inline_policies": {"P": DEEP}}, "inline_policies.P is nested more than 6 levels deep"),
+    ("deep JSON text trust", {"assume_role_policy_document": DEEP},
+     "assume_role_policy_document is nested more than 6 levels deep"),
+    ("huge JSON text", {"inline_policies": {"P": HUGE}}, "inline_policies.P is more than 40,960 characters long"),
+]
+
+
+@pytest.mark.parametrize("args,fragment", [b[1:] for b in BAD_DOCUMENTS], ids=[b[0] for b in BAD_DOCUMENTS])
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_bad_documents_are_refused_with_zero_aws_calls(monkeypatch, api_calls, args, fragment, check_mode):
+    monkeypatch.setattr(boto3.session.Session, "client", lambda self, *a, **k: pytest.fail("client created"))
+    result = run_module(iam_role.main, dict(args, name="r"), check_mode=check_mode)
+    assert result.failed and fragment in result["msg"], result["msg"]
+    assert api_calls == []
+
+
+TYPO = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolisy"
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_mistyped_aws_managed_arn_is_refused_with_nothing_created(aws, api_calls, check_mode):
+    result = run_module(iam_role.main, dict(ROLE, managed_policies=[CW, TYPO]), check_mode=check_mode)
+    assert result.failed and not result.changed, result
+    assert ("managed_policies item %r does not exist (GetPolicy: NoSuchEntity): there is no AWS-managed policy of "
+            "that name" % TYPO) in result["msg"]
+    assert mutating(api_calls) == [] and api_calls.count("GetPolicy") == 2
+    assert aws.list_roles()["Roles"] == []
+
+
+def test_missing_customer_arn_is_predicted_in_check_mode_and_refused_in_a_run(aws, api_calls):
+    arn = "arn:aws:iam::%s:policy/app/AppAccess" % ACCOUNT
+    check = run_module(iam_role.main, dict(ROLE, managed_policies=[arn]), check_mode=True)
+    assert check.changed and not check.failed, check
+    assert check["role"]["managed_policies"] == [arn]
+    assert "does not exist yet: check mode assumes an earlier task creates it" in json.dumps(check["warnings"])
+    run = run_module(iam_role.main, dict(ROLE, managed_policies=[arn]))
+    assert run.failed and "managed_policies item %r does not exist (GetPolicy: NoSuchEntity): create it first" % arn \
+        in run["msg"], run
+    assert mutating(api_calls) == [] and aws.list_roles()["Roles"] == []
+    aws.create_policy(PolicyName="AppAccess", Path="/app/", PolicyDocument=json.dumps(APP_ACCESS))
+    assert run_module(iam_role.main, dict(ROLE, managed_policies=[arn])).changed
+
+
+@pytest.mark.parametrize("arn,fragment", [
+    ("arn:aws:iam::210987654321:policy/Shared", "belongs to account 210987654321: a role can use only AWS-managed policies"),
+    ("arn:aws-cn:iam::aws:policy/CloudWatchAgentServerPolicy", "is in partition 'aws-cn', but this account is in 'aws'"),
+])
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_policy_of_another_account_or_partition_is_refused(aws, api_calls, arn, fragment, check_mode):
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": [arn]}, check_mode=check_mode)
+    assert result.failed and fragment in result["msg"], result
+    assert "GetPolicy" not in api_calls and mutating(api_calls) == []
+
+
+def test_missing_permissions_boundary_is_refused_before_create_role(aws, api_calls):
+    boundary = "arn:aws:iam::%s:policy/NoSuchBoundary" % ACCOUNT
+    result = run_module(iam_role.main, dict(ROLE, permissions_boundary=boundary))
+    assert result.failed and "permissions_boundary %r does not exist" % boundary in result["msg"], result
+    assert mutating(api_calls) == [] and aws.list_roles()["Roles"] == []
+    check = run_module(iam_role.main, dict(ROLE, permissions_boundary=boundary), check_mode=True)
+    assert not check.failed and "permissions_boundary %r does not exist yet" % boundary in json.dumps(check["warnings"])
+    typo = run_module(iam_role.main, dict(ROLE, permissions_boundary=TYPO), check_mode=True)
+    assert typo.failed and "there is no AWS-managed policy of that name" in typo["msg"]
+
+
+def test_create_order_and_attached_policies_are_not_read_again(aws, api_calls):
+    assert run_module(iam_role.main, ROLE).changed
+    assert mutating(api_calls) == ["CreateRole", "PutRolePolicy", "AttachRolePolicy"]
+    assert api_calls.index("GetPolicy") < api_calls.index("CreateRole")
+    del api_calls[:]
+    assert not run_module(iam_role.main, ROLE).changed
+    assert "GetPolicy" not in api_calls  # attached, so it exists: IAM refuses to delete an attached policy
+
+
+def test_inline_total_counts_the_policies_the_role_keeps(aws, api_calls):
+    assert run_module(iam_role.main, {"name": "r", "inline_policies": {"Old": _sized(6000)}}).changed
+    del api_calls[:]
+    result = run_module(iam_role.main, {"name": "r", "inline_policies": {"New": _sized(5000)}})
+    assert result.failed and "the role's other inline policies (Old, kept because purge_inline_policies=false) are " \
+        "11,000 characters in total" in result["msg"], result
+    assert mutating(api_calls) == []
+    purged = run_module(iam_role.main, {"name": "r", "inline_policies": {"New": _sized(5000)}, "purge_inline_policies": True})
+    assert purged.changed and not purged.failed, purged
+    assert aws.list_role_policies(RoleName="r")["PolicyNames"] == ["New"]
 
 
 def test_mutually_exclusive_trust(monkeypatch):

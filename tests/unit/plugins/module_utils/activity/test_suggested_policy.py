@@ -18,6 +18,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_pol
     summarize,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map import Needed
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import parse_policy
 from tests.support.activity_fixtures import EXPECTED_ACTIONS, make_events, role_events
 
 ACCOUNT = "123456789012"
@@ -232,6 +233,8 @@ def test_fixture_activity_end_to_end():
                                        "reason": "unknown event source 'ec2-instance-connect.amazonaws.com'"}]
     assert out["event_counts"]["no_permission"] > 0  # GetCallerIdentity
     assert out["suggested_policy_size"] == len(json.dumps(out["suggested_policy"], separators=(",", ":")))
+    # what it suggests is a permissions policy IAM accepts (the checks iam_role and iam_managed_policy make)
+    assert parse_policy(out["suggested_policy"], "suggested_policy", "permissions") == out["suggested_policy"]
     s3_resources = {r for s in out["suggested_policy"]["Statement"] if s["Sid"].startswith("S3")
                     for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert "arn:aws:s3:::app-data-%s/config/*" % ACCOUNT in s3_resources

@@ -124,10 +124,6 @@ def test_predict_update_bumps_version():
     assert "versions" not in obj
 
 
-def test_compact_length_ignores_whitespace():
-    assert mp.compact_length({"a": [1, 2]}) == len('{"a":[1,2]}')
-
-
 def test_document_decoding():
     assert mp._document(DOC) is DOC
     assert mp._document("%7B%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A"

@@ -41,15 +41,16 @@ def test_create_full():
                                  permissions_boundary="arn:aws:iam::123456789012:policy/B",
                                  managed_policies=[SSM, CW, CW], inline_policies={"AppAccess": APP},
                                  tags={"app": "x", "n": 3}), None)
-    assert plan.actions() == ["create_role", "attach_role_policy", "attach_role_policy", "put_role_policy"]
+    # one CreateRole with everything it can carry, then inline policies, then the managed ones (read just before)
+    assert plan.actions() == ["create_role", "put_role_policy", "attach_role_policy", "attach_role_policy"]
     create = plan.changes[0].params
     assert create["RoleName"] == "AppRole" and create["Path"] == "/app/"
     assert json.loads(create["AssumeRolePolicyDocument"]) == EC2_TRUST
     assert create["Description"] == "d" and create["MaxSessionDuration"] == 7200
     assert create["PermissionsBoundary"] == "arn:aws:iam::123456789012:policy/B"
     assert create["Tags"] == [{"Key": "app", "Value": "x"}, {"Key": "n", "Value": "3"}]
-    assert [c.target for c in plan.changes[1:3]] == sorted([CW, SSM])
-    assert json.loads(plan.changes[3].params["PolicyDocument"]) == APP
+    assert [c.target for c in plan.changes[2:4]] == sorted([CW, SSM])
+    assert json.loads(plan.changes[1].params["PolicyDocument"]) == APP
 
 
 def test_create_minimal_sends_only_what_was_given():
