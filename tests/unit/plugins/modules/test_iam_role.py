@@ -265,7 +265,13 @@ def test_customer_policy_by_path_and_name(aws):
 
 def test_names_resolved_with_get_policy_not_listing(aws, api_calls):
     run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
-    assert "ListPolicies" not in api_calls and api_calls.count("GetPolicy") == 2
+    # two GetPolicy resolve the name (AWS- or customer-managed), then GetPolicy + GetPolicyVersion read the default
+    # version to judge it before it is attached
+    assert "ListPolicies" not in api_calls and api_calls.count("GetPolicy") == 3
+    assert api_calls.count("GetPolicyVersion") == 1
+    del api_calls[:]
+    run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
+    assert api_calls.count("GetPolicy") == 2 and "GetPolicyVersion" not in api_calls  # attached: not judged again
 
 
 def test_ambiguous_policy_name(aws):
