@@ -206,10 +206,10 @@ def _plural(noun):
     return noun[:-1] + "ies" if noun.endswith("policy") else noun + "s"
 
 
-def _listed(actions):
+def _listed(actions, limit=None):
     actions = list(actions)
-    more = len(actions) - MAX_LISTED
-    return ", ".join(actions[:MAX_LISTED]) + (" and %d more" % more if more > 0 else "")
+    more = len(actions) - limit if limit else 0
+    return ", ".join(actions[:limit] if limit else actions) + (" and %d more" % more if more > 0 else "")
 
 
 def _resources_text(shown):
@@ -290,7 +290,7 @@ def _not_action(stmt, index, shown, hits):
     reached = [row[0] for row, _shown in hits]
     also = ""
     if reached:
-        also = ", among them the privilege escalation actions %s" % _listed(reached)
+        also = ", among them the privilege escalation actions %s" % _listed(reached, MAX_LISTED)
     message = ("%s allows %s on %s: that grants every other action of every service on every resource "
                "(administrator access but for the exceptions)%s. List the actions it needs in Action instead; %s"
                % (_label(stmt, index), _actions_text(stmt, ()), _resources_text(shown), also, ALLOW_ADMIN))
