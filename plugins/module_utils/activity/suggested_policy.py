@@ -336,13 +336,16 @@ def withhold_escalations(policy, role_arn):
         for refusal in judge_permissions({"Statement": [stmt]}, own_role=own):
             for action in refusal.actions:
                 refused.setdefault(action.lower(), (refusal.paths, refusal.message))
-        keep = [a for a in stmt["Action"] if a.lower() not in refused]
-        for action in stmt["Action"]:
+        actions = _as_list(stmt["Action"])
+        keep = [a for a in actions if a.lower() not in refused]
+        for action in actions:
             if action.lower() in refused:
                 paths, message = refused[action.lower()]
                 withheld.append({"action": action, "resources": _as_list(stmt["Resource"]),
                                  "paths": paths, "reason": message})
-        if keep:
+        if len(keep) == len(actions):
+            statements.append(stmt)
+        elif keep:
             statements.append(dict(stmt, Action=keep))
     if not statements:
         return None, withheld
