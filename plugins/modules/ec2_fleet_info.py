@@ -19,7 +19,7 @@ description:
     whether that meets O(expected) (RV(templates)); fix templates with
     M(keyless.aws.ec2_launch_template_identity).
   - Per role found in the audited instances' profiles it reports whether the role can escalate its
-    privileges (RV(roles), finding C(role_can_escalate)): its inline and attached managed policies are judged
+    privileges (RV(roles), finding C(role_can_escalate)); its inline and attached managed policies are judged
     as M(keyless.aws.iam_role) judges them (an escalation path such as C(iam:PutRolePolicy), C(iam:PassRole)
     or C(sts:AssumeRole) on unscoped resources, administrator access, a write to the role's own policies or
     trust, or an admin AWS managed policy).

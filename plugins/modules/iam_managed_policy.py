@@ -16,7 +16,7 @@ description:
     and so on are not differences), so an equivalent document never creates a new version."
   - A different document becomes a new default version. IAM keeps at most 5 versions; at the limit the
     oldest non-default version is deleted first.
-  - Least privilege is checked before any AWS call, with the judgement of M(keyless.aws.iam_role): unless
+  - Least privilege is checked before any AWS call, with the judgement of M(keyless.aws.iam_role). Unless
     O(allow_admin=true) a document is refused when a statement allows every action on every resource, uses
     C(NotAction) on every resource, or reaches a privilege-escalation action on an unscoped resource (for
     example C(iam:Put*Policy), C(iam:AttachRolePolicy), C(iam:CreatePolicyVersion), C(iam:PassRole) or

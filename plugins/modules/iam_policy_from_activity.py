@@ -22,7 +22,7 @@ description:
     narrow as the events show, S3 keys as key-prefix wildcards), and compares it with the role's
     current inline and attached managed policies - granted actions never used, used actions not
     granted (including calls CloudTrail recorded as C(AccessDenied)) - plus the events it could not map.
-  - The suggestion never contains a privilege-escalation path: an action that M(keyless.aws.iam_role) would refuse
+  - The suggestion never contains a privilege-escalation path; an action that M(keyless.aws.iam_role) would refuse
     in it (for example C(iam:PutRolePolicy) or C(iam:PassRole) on C(*), or a write to the role's own policies or
     trust) is left out, listed in RV(withheld_actions) with the reason, and reported in a warning, even when
     the role was seen using it. The same action on named resources is kept.

@@ -53,8 +53,8 @@ def _validate_inline(policies, allow_admin, own_role=None):
         except PolicyError as exc:
             errors.append(str(exc))
             continue
-        errors.extend("%s: %s" % (option, p) for p in lint_policy(docs[name], "permissions", allow_admin,
-                                                                     own_role))
+        problems = lint_policy(docs[name], "permissions", allow_admin, own_role)
+        errors.extend("%s: %s" % (option, p) for p in problems)
     return errors, docs
 
 
