@@ -136,16 +136,6 @@ SELF_ESCALATION = frozenset(("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:U
 # The AWS managed policies refused by name (AWS_MANAGED).
 ADMIN_MANAGED_POLICIES = frozenset(("AdministratorAccess", "PowerUserAccess", "IAMFullAccess"))
 
-ESCALATION_ACTIONS = tuple(row[0] for row in CATALOGUE)
-
-
-def entry(action):
-    """The catalogue row of an escalation action (exact name as in CATALOGUE)."""
-    for row in CATALOGUE:
-        if row[0] == action:
-            return row
-    raise KeyError(action)
-
 
 def cite(rows):
     """A short citation for a message: Rhino's method numbers, or the Bishop Fox path where Rhino has none."""
