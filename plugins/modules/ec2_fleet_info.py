@@ -18,10 +18,17 @@ description:
     version (the one Auto Scaling groups and fleets launch replacements from) launches with, and
     whether that meets O(expected) (RV(templates)); fix templates with
     M(keyless.aws.ec2_launch_template_identity).
+  - Per role found in the audited instances' profiles it reports whether the role can escalate its
+    privileges (RV(roles), finding C(role_can_escalate)); its inline and attached managed policies are judged
+    as M(keyless.aws.iam_role) judges them (an escalation path such as C(iam:PutRolePolicy), C(iam:PassRole)
+    or C(sts:AssumeRole) on unscoped resources, administrator access, a write to the role's own policies or
+    trust, or an admin AWS managed policy).
   - Observes in bulk so a large fleet costs few calls; C(DescribeInstances) and
     C(DescribeIamInstanceProfileAssociations) at 1,000 a page, one C(GetInstanceProfile) per distinct
-    profile (not per instance), one C(DescribeLaunchTemplateVersions) per distinct launch template and, with
-    O(imdsv1_usage=true), one C(GetMetricData) per 500 instances.
+    profile (not per instance), the policies of each distinct role once (C(ListRolePolicies),
+    C(GetRolePolicy) per inline policy, C(ListAttachedRolePolicies)) and each distinct managed policy once
+    (C(GetPolicy), C(GetPolicyVersion)), one C(DescribeLaunchTemplateVersions) per distinct launch template
+    and, with O(imdsv1_usage=true), one C(GetMetricData) per 500 instances.
   - Makes no modifying call, ever.
 author: keyless.aws maintainers (@keyless-aws)
 options:
@@ -35,7 +42,8 @@ options:
       - C(http_endpoint) - V(enabled) (finding C(endpoint_disabled)) or V(disabled) (C(endpoint_enabled)).
       - C(min_hop_limit) - the smallest acceptable hop limit, 1 to 64 (finding C(hop_limit_below_minimum)).
       - Whatever O(expected) says, a profile that no longer exists is reported as C(profile_not_found),
-        a profile without a role as C(profile_without_role), and with O(imdsv1_usage=true) an instance
+        a profile without a role as C(profile_without_role), with O(check_role_escalation=true) a role whose
+        policies let it escalate as C(role_can_escalate), and with O(imdsv1_usage=true) an instance
         with IMDSv1 calls as C(imdsv1_in_use).
       - Launch templates (RV(templates)) are checked against C(instance_profile), C(http_tokens),
         C(http_endpoint) and C(min_hop_limit) (C(role) is not checked there); a metadata option the
@@ -53,6 +61,14 @@ options:
       - The window, in days, for O(imdsv1_usage). AWS's migration guidance is 14 days without IMDSv1 calls.
     type: int
     default: 14
+  check_role_escalation:
+    description:
+      - Read the policies of each distinct role of the audited instances and report instances whose role
+        can escalate its privileges (finding C(role_can_escalate), details in RV(roles)).
+      - Needs C(iam:ListRolePolicies), C(iam:GetRolePolicy), C(iam:ListAttachedRolePolicies),
+        C(iam:GetPolicy) and C(iam:GetPolicyVersion); set V(false) to audit without them.
+    type: bool
+    default: true
   fail_on_findings:
     description:
       - Fail the task when any audited instance is not compliant (the full result is still returned).
@@ -69,8 +85,10 @@ notes:
   - The profile of an instance is read from its active association (C(associating), C(associated) or
     C(disassociating)); EC2 reports profiles by ARN only, the name is the last segment of the ARN.
   - Needs C(ec2:DescribeInstances), C(ec2:DescribeIamInstanceProfileAssociations),
-    C(ec2:DescribeLaunchTemplateVersions), C(iam:GetInstanceProfile) and, with O(imdsv1_usage=true),
-    C(cloudwatch:GetMetricData).
+    C(ec2:DescribeLaunchTemplateVersions), C(iam:GetInstanceProfile), with O(check_role_escalation=true) the
+    IAM reads listed there and, with O(imdsv1_usage=true), C(cloudwatch:GetMetricData).
+  - The role judgement looks at each policy document on its own; permissions boundaries and service control
+    policies, which may narrow what a role can do, are not evaluated.
 extends_documentation_fragment:
   - keyless.aws.aws
   - keyless.aws.fleet
@@ -220,6 +238,47 @@ templates:
       instances: 40
       findings: [no_profile, imdsv1_allowed]
       compliant: false
+roles:
+  description:
+    - One entry per distinct role of the audited instances, sorted by name, with the judgement of its
+      policies. Empty with O(check_role_escalation=false).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    role_name:
+      description: The role name.
+      type: str
+    role_arn:
+      description: The role ARN.
+      type: str
+    instances:
+      description: How many audited instances use this role.
+      type: int
+    policies:
+      description: The policies read, inline ones as C(inline NAME), managed ones by ARN.
+      type: list
+      elements: str
+    can_escalate:
+      description: True when a policy of the role lets it escalate its privileges.
+      type: bool
+    escalations:
+      description:
+        - "Why: per refused statement, {policy, statement (Sid or index; null for an admin managed policy),
+          message}; the message names the action, the resource, the escalation path and how to scope it."
+      type: list
+      elements: dict
+  sample:
+    - role_name: legacy-role
+      role_arn: arn:aws:iam::123456789012:role/legacy-role
+      instances: 40
+      policies: [inline legacy-access]
+      can_escalate: true
+      escalations:
+        - policy: inline legacy-access
+          statement: Admin
+          message: "statement 'Admin' allows 'iam:PassRole' on Resource '*', which reaches iam:PassRole on every role
+            of the account: privilege escalation to administrator access by ..."
 summary:
   description: Counts over RV(instances) and RV(templates).
   returned: always
@@ -277,6 +336,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, launch_templates, selection as fleet
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
 from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy
+from ansible_collections.keyless.aws.plugins.module_utils.iam.role_policies import PolicyDocuments
 
 MAX_FAILED_LISTED = 20
 
@@ -287,6 +348,7 @@ def argument_spec():
         expected=dict(type="dict"),
         imdsv1_usage=dict(type="bool", default=False),
         imdsv1_lookback_days=dict(type="int", default=14),
+        check_role_escalation=dict(type="bool", default=True),
         fail_on_findings=dict(type="bool", default=False),
     )
     return spec
@@ -301,6 +363,20 @@ def validate(params):
     return errors
 
 
+def read_roles(iam, profiles):
+    """{role name: judge_role entry}: the policies of each distinct role read once (not once per instance), each
+    managed policy once however many roles have it; admin AWS managed policies are judged by name, unread."""
+    reader = PolicyDocuments(iam)
+    out = {}
+    for profile in sorted(profiles.values(), key=lambda p: p.get("role_name") or ""):
+        name = profile.get("role_name")
+        if not name or name in out:
+            continue
+        policies = reader.role(name, skip_managed=is_admin_managed_policy)
+        out[name] = fleet_audit.judge_role(name, profile.get("role_arn"), policies)
+    return out
+
+
 def observe(ctx, params):
     ec2 = ctx.client("ec2")
     selection = fleet.observe_instances(ec2, params)
@@ -308,22 +384,25 @@ def observe(ctx, params):
     associations = fleet.association_index(ec2, ids)
     names = set(name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
     profiles = profile_roles(ctx.client("iam"), names)
+    judged = read_roles(ctx.client("iam"), profiles) if params["check_role_escalation"] else {}
     # one DescribeLaunchTemplateVersions ($Default) per distinct template: its name and what it launches
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
                        if (r.get("launch_template") or {}).get("id"))
     versions = launch_templates.default_versions(ec2, template_ids) if template_ids else {}
     calls = (imdsv1_call_counts(ctx.client("cloudwatch"), sorted(ids), params["imdsv1_lookback_days"])
              if params["imdsv1_usage"] and ids else {})
-    return selection, associations, profiles, versions, calls
+    return selection, associations, profiles, versions, calls, judged
 
 
-def audit(params, selection, associations, profiles, versions, calls):
+def audit(params, selection, associations, profiles, versions, calls, judged=None):
     expected = fleet_audit.normalize_expected(params.get("expected"))
     checked = bool(params.get("imdsv1_usage"))
     template_names = dict((tid, v.get("LaunchTemplateName")) for tid, v in versions.items())
+    judged = judged or {}
+    escalating = set(name for name, role in judged.items() if role["can_escalate"])
     rows = [fleet_audit.audit_row(selection.instances[iid], associations.get(iid), profiles, expected,
                                   imdsv1_calls=calls.get(iid, 0) if checked else None, imdsv1_checked=checked,
-                                  template_names=template_names)
+                                  template_names=template_names, escalating_roles=escalating)
             for iid in sorted(selection.instances)]
     skipped = [{"instance_id": r["instance_id"], "name": r.get("name"), "state": r.get("state"),
                 "reason": r.get("skip_reason")} for r in selection.skipped]
@@ -331,8 +410,8 @@ def audit(params, selection, associations, profiles, versions, calls):
                                           versions, expected)
     summary = fleet_audit.summarize(rows, skipped, selection.missing)
     summary["templates"] = fleet_audit.summarize_templates(templates)
-    return dict(changed=False, instances=rows, templates=templates, summary=summary, skipped=skipped,
-                missing_instance_ids=list(selection.missing), expected=expected)
+    return dict(changed=False, instances=rows, templates=templates, roles=fleet_audit.role_rows(rows, judged),
+                summary=summary, skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
 
 
 def failure_message(result):

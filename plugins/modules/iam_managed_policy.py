@@ -16,8 +16,13 @@ description:
     and so on are not differences), so an equivalent document never creates a new version."
   - A different document becomes a new default version. IAM keeps at most 5 versions; at the limit the
     oldest non-default version is deleted first.
-  - Least privilege is checked before any AWS call; a document that grants administrator access is
-    refused unless O(allow_admin=true), and the error names the statement and why.
+  - Least privilege is checked before any AWS call, with the judgement of M(keyless.aws.iam_role). Unless
+    O(allow_admin=true) a document is refused when a statement allows every action on every resource, uses
+    C(NotAction) on every resource, or reaches a privilege-escalation action on an unscoped resource (for
+    example C(iam:Put*Policy), C(iam:AttachRolePolicy), C(iam:CreatePolicyVersion), C(iam:PassRole) or
+    C(sts:AssumeRole) on C(*) or on every role ARN). Action patterns are matched as IAM matches them
+    (wildcards, any case). The error names the statement (Sid or index), the action and the escalation actions
+    it reaches, the resource, the escalation path with its source, and how to scope it.
   - O(state=absent) detaches the policy from every role, user and group, deletes its non-default
     versions, then deletes it.
 author: keyless.aws maintainers (@keyless-aws)
@@ -69,8 +74,19 @@ options:
     default: present
   allow_admin:
     description:
-      - Accept a document that grants C(*), C(*:*) or C(iam:*) on every resource or uses C(NotAction) with
-        C(Allow). Leave it V(false) unless administrator access is the point.
+      - Accept a document that grants administrator access or a privilege-escalation path (see the
+        description), and Access Analyzer security warnings (see O(validate_with_access_analyzer)). Leave it
+        V(false) unless administrator access is the point.
+    type: bool
+    default: false
+  validate_with_access_analyzer:
+    description:
+      - Also send the document to IAM Access Analyzer C(ValidatePolicy) (as an C(IDENTITY_POLICY), in check
+        mode too) before any change. Findings of type C(ERROR) refuse the task, and so do C(SECURITY_WARNING)
+        findings unless O(allow_admin=true); C(WARNING) and C(SUGGESTION) findings are returned in
+        RV(access_analyzer_findings).
+      - Needs C(access-analyzer:ValidatePolicy). The local test endpoint (moto) does not implement Access
+        Analyzer, so leave this off against it.
     type: bool
     default: false
 attributes:
@@ -88,7 +104,8 @@ notes:
   - "Permissions: C(iam:GetPolicy), C(iam:GetPolicyVersion), C(iam:ListPolicyVersions), C(iam:ListPolicyTags),
     C(iam:ListPolicies), C(iam:CreatePolicy), C(iam:CreatePolicyVersion), C(iam:DeletePolicyVersion),
     C(iam:TagPolicy), C(iam:UntagPolicy), and for O(state=absent) C(iam:ListEntitiesForPolicy),
-    C(iam:Detach*Policy), C(iam:DeletePolicy)."
+    C(iam:Detach*Policy), C(iam:DeletePolicy); with O(validate_with_access_analyzer=true)
+    C(access-analyzer:ValidatePolicy)."
 extends_documentation_fragment:
   - keyless.aws.aws
 """
@@ -179,6 +196,17 @@ policy:
         - {Sid: S3Access, Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::my-app-data/*"}
     tags: {Application: my-app}
     attachment_count: 1
+access_analyzer_findings:
+  description:
+    - With O(validate_with_access_analyzer=true), the Access Analyzer findings that did not refuse the task
+      (C(WARNING), C(SUGGESTION), and C(SECURITY_WARNING) with O(allow_admin=true)); otherwise empty.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample: [{"policy": "policy", "finding_type": "SUGGESTION", "issue_code": "REDUNDANT_ACTION",
+            "details": "The 1 action is redundant because they provide similar permissions to an action in the policy.",
+            "learn_more_link": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html",
+            "location": "Statement[0].Action[1]"}]
 changes:
   description:
     - The changes made (or, in check mode, that would be made), in order, each with V(action) (the snake_case
@@ -194,10 +222,11 @@ changes:
 """
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, validate_iam_name, validate_iam_path
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
-from ansible_collections.keyless.aws.plugins.module_utils.iam import managed_policies as mp
+from ansible_collections.keyless.aws.plugins.module_utils.iam import access_analyzer, managed_policies as mp
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import (
     MANAGED_POLICY_MAX_CHARS, PolicyError, parse_policy, policy_length,
 )
@@ -217,6 +246,7 @@ def argument_spec():
         purge_tags=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         allow_admin=dict(type="bool", default=False),
+        validate_with_access_analyzer=dict(type="bool", default=False),
     )
 
 
@@ -257,6 +287,18 @@ def desired_state(params, document):
             "document": document, "tags": params.get("tags"), "purge_tags": params["purge_tags"]}
 
 
+def validate_with_access_analyzer(module, ctx, desired):
+    """The document through Access Analyzer ValidatePolicy; fails on refused findings, returns the rest."""
+    if not module.params["validate_with_access_analyzer"]:
+        return []
+    refusals, findings = access_analyzer.validate_documents(ctx.client("accessanalyzer"),
+                                                            [("policy", "identity", desired["document"])],
+                                                            module.params["allow_admin"])
+    if refusals:
+        raise InputError(refusals)
+    return findings
+
+
 def observe(ctx, iam, desired):
     """The existing policy, looked up at the declared path (or /) first, then by name at any path."""
     path = desired["path"] or "/"
@@ -269,6 +311,7 @@ def observe(ctx, iam, desired):
 
 
 def present(module, ctx, iam, desired, progress):
+    desired["access_analyzer_findings"] = validate_with_access_analyzer(module, ctx, desired)
     current = observe(ctx, iam, desired)
     plan = mp.plan_present(desired, current, desired["purge_tags"])
     if not plan:
@@ -305,6 +348,7 @@ def converge(module, progress):
     if params["state"] == "present":
         plan, current, obj = present(module, ctx, iam, desired, progress)
         return dict(changed=plan.changed, policy=obj, changes=plan.as_list(),
+                    access_analyzer_findings=desired["access_analyzer_findings"],
                     diff=diff(mp.declared(current, desired), mp.declared(obj, desired)))
     plan, current = absent(module, ctx, iam, desired, progress)
     return dict(changed=plan.changed, policy=None, changes=plan.as_list(),

@@ -22,6 +22,10 @@ description:
     narrow as the events show, S3 keys as key-prefix wildcards), and compares it with the role's
     current inline and attached managed policies - granted actions never used, used actions not
     granted (including calls CloudTrail recorded as C(AccessDenied)) - plus the events it could not map.
+  - The suggestion never contains a privilege-escalation path; an action that M(keyless.aws.iam_role) would refuse
+    in it (for example C(iam:PutRolePolicy) or C(iam:PassRole) on C(*), or a write to the role's own policies or
+    trust) is left out, listed in RV(withheld_actions) with the reason, and reported in a warning, even when
+    the role was seen using it. The same action on named resources is kept.
   - Read-only. It never changes the role; write the suggestion where you want it (the
     C(keyless.aws.ec2_identity) role can put it in its report).
   - C(LookupEvents) returns management events only (no S3 object or other data events) and is
@@ -163,13 +167,25 @@ event_counts:
   sample: {"mapped": 300, "unmapped": 2, "no_permission": 10, "skipped": 0, "denied": 7}
 suggested_policy:
   description:
-    - A policy document allowing what the role was seen doing, one statement per service and resource list.
+    - A policy document allowing what the role was seen doing, one statement per service and resource list,
+      without privilege-escalation paths (see RV(withheld_actions)).
     - V(null) when the role made no call that needs a permission.
   returned: always
   type: dict
   sample: {"Version": "2012-10-17", "Statement": [{"Sid": "Sqs", "Effect": "Allow",
            "Action": ["sqs:DeleteMessage", "sqs:ReceiveMessage"],
            "Resource": "arn:aws:sqs:us-east-1:123456789012:app-jobs"}]}
+withheld_actions:
+  description:
+    - Actions the activity used that the suggestion leaves out because they are a privilege-escalation path on the
+      resources seen (an unscoped resource, or the role itself), with the resources, the escalation paths and
+      the refusal message of the least-privilege judgement. Grant them only after review, scoped to named resources.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "iam:PassRole", "resources": ["*"], "paths": ["PassRole to a service that runs code"],
+            "reason": "statement 'Iam' allows 'iam:PassRole' on Resource '*', which reaches iam:PassRole on every role
+                       of the account: privilege escalation to administrator access by ..."}]
 suggested_policy_size:
   description: Length of the suggested policy as compact JSON (managed policies allow 6144 characters, inline 10240).
   returned: always
@@ -336,6 +352,10 @@ def analyze_activity(module):
         module.warn("the suggested policy is %d characters: IAM allows %d in a managed policy and %d in the role's "
                     "inline policies together; split it or widen some resources"
                     % (result["suggested_policy_size"], MANAGED_POLICY_MAX_CHARS, INLINE_POLICIES_MAX_CHARS))
+    if result["withheld_actions"]:
+        module.warn("the activity contains privilege escalation paths; the suggested policy leaves out %s (see "
+                    "withheld_actions): grant them only after review, scoped to named resources"
+                    % ", ".join("%s on %s" % (w["action"], ", ".join(w["resources"])) for w in result["withheld_actions"]))
     if collected.truncated:
         module.warn("stopped after max_events=%d events: the result covers the newest part of the window only"
                     % params["max_events"])

@@ -16,11 +16,24 @@ description:
     change. Statement order, a string versus a one-item list, a C(Principal) of C(*) versus an C(AWS)
     principal of C(*), an account id versus its root ARN in any partition, and the case of action names
     make no difference.
-  - Least privilege is enforced before any AWS call. Unless O(allow_admin=true) the module refuses the
-    AWS-managed policies C(AdministratorAccess), C(PowerUserAccess) and C(IAMFullAccess), inline
-    statements that allow C(*), C(*:*) or C(iam:*) on resource C(*) or use C(NotAction) with Allow,
-    and trust statements that trust the principal C(*) without a condition. The error names the
-    statement (its Sid or index) and why.
+  - Least privilege is enforced before any AWS call for the documents given here. Unless O(allow_admin=true)
+    the module refuses the AWS-managed policies C(AdministratorAccess), C(PowerUserAccess) and
+    C(IAMFullAccess); permission statements that allow every action on every resource, or C(NotAction) on
+    every resource; statements that reach a privilege-escalation action on an unscoped resource (for example
+    C(iam:PutRolePolicy), C(iam:Attach*Policy), C(iam:CreatePolicyVersion), C(iam:UpdateAssumeRolePolicy),
+    C(iam:PassRole) or C(sts:AssumeRole) on C(*) or on C(arn:aws:iam::*:role/*)); statements that let the
+    role change its own policies or trust; and trust statements that trust the principal C(*) without a
+    condition that restricts it, or a web identity provider without a condition on its C(sub) claim.
+  - Action patterns are matched as IAM matches them (C(*) and C(?) wildcards, any case), so C(iam:**),
+    C(iam:?*) and C(IAM:Put*Policy) are judged by the actions they grant; an Allow with C(NotAction) grants
+    every other action and one with C(NotResource) covers every other resource. A resource is unscoped when
+    its pattern covers every role (user, group, policy, function) of the account, such as C(*),
+    C(arn:aws:iam::*:*) or C(arn:aws:iam::123456789012:role/*); a path (C(role/app/*)), a name prefix
+    (C(role/app-*)) or a name is scoped. The error names the statement (its Sid or index), the action and the
+    escalation actions it reaches, the resource, the escalation path with its published source, and how to
+    scope it.
+  - Managed policies this run would attach are read (C(GetPolicy), C(GetPolicyVersion), once each and never
+    on a rerun that attaches nothing) and their default version is judged the same way before any change.
   - O(state=absent) deletes in the order IAM requires, removing the role from its instance profiles,
     detaching managed policies and deleting inline policies first.
   - Every input is validated before any AWS call; every problem is reported at once. Policy documents are
@@ -147,7 +160,19 @@ options:
     default: 120
   allow_admin:
     description:
-      - Allow administrator-level grants that are refused otherwise (see the description).
+      - Allow administrator-level grants and privilege-escalation paths that are refused otherwise (see the
+        description), and Access Analyzer security warnings (see O(validate_with_access_analyzer)).
+    type: bool
+    default: false
+  validate_with_access_analyzer:
+    description:
+      - Also send the trust policy and each inline policy given here to IAM Access Analyzer C(ValidatePolicy)
+        (in check mode too) before any change. The trust policy is validated as a C(RESOURCE_POLICY) of type
+        C(AWS::IAM::AssumeRolePolicyDocument), inline policies as C(IDENTITY_POLICY).
+      - Findings of type C(ERROR) refuse the task, and so do C(SECURITY_WARNING) findings unless
+        O(allow_admin=true); C(WARNING) and C(SUGGESTION) findings are returned in RV(access_analyzer_findings).
+      - Needs C(access-analyzer:ValidatePolicy). The local test endpoint (moto) does not implement Access
+        Analyzer, so leave this off against it.
     type: bool
     default: false
   trust_policy_size_quota:
@@ -169,11 +194,15 @@ attributes:
     support: full
     description: Shows the declared fields of the role before and after.
 notes:
+  - The catalogue of escalation paths and its sources (Rhino Security Labs' 21 methods, Bishop Fox
+    iam-vulnerable, cloudsplaining, the AWS IAM User Guide on C(iam:PassRole)) is listed in the collection's
+    C(plugins/module_utils/iam/escalation.py).
   - IAM is eventually consistent; calls that meet C(ConcurrentModification), or C(NoSuchEntity) right after
     the role was created, are retried briefly.
   - Needs C(iam:GetRole), C(iam:ListAttachedRolePolicies), C(iam:ListRolePolicies), C(iam:GetRolePolicy),
     C(iam:ListRoleTags), C(iam:ListInstanceProfilesForRole), C(iam:GetPolicy) (managed policies and the
-    boundary) and, to change, the matching create, update, attach, put, tag and delete permissions.
+    boundary), C(iam:GetPolicyVersion) (the policies to attach, judged before they are) and, to change, the
+    matching create, update, attach, put, tag and delete permissions.
 extends_documentation_fragment:
   - keyless.aws.aws
 """
@@ -305,6 +334,17 @@ role:
       description: When the role was created (ISO 8601).
       type: str
       sample: "2026-12-01T08:00:00+00:00"
+access_analyzer_findings:
+  description:
+    - With O(validate_with_access_analyzer=true), the Access Analyzer findings that did not refuse the task
+      (C(WARNING), C(SUGGESTION), and C(SECURITY_WARNING) with O(allow_admin=true)); otherwise empty.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"policy": "inline_policies.AppAccess", "finding_type": "SUGGESTION", "issue_code": "EMPTY_ARRAY_ACTION",
+            "details": "This statement includes no actions and does not affect the policy.",
+            "learn_more_link": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html",
+            "location": "Statement[0].Action"}]
 changes:
   description: The changes made (or, in check mode, that would be made), in order.
   returned: always
@@ -337,7 +377,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import Inpu
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
-from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_params, role_plan, roles
+from ansible_collections.keyless.aws.plugins.module_utils.iam import access_analyzer, documents, role_params, role_plan, roles
+from ansible_collections.keyless.aws.plugins.module_utils.iam.role_policies import judge_new_managed_policies
 
 
 def argument_spec():
@@ -360,6 +401,7 @@ def argument_spec():
         wait_timeout=dict(type="int", default=120),
         allow_admin=dict(type="bool", default=False),
         trust_policy_size_quota=dict(type="int", default=2048),
+        validate_with_access_analyzer=dict(type="bool", default=False),
     )
 
 
@@ -395,12 +437,45 @@ def validate_with_reads(module, ctx, client, desired, observed):
         module.warn(warning)
 
 
+def validate_with_access_analyzer(module, ctx, desired):
+    """The declared documents through Access Analyzer ValidatePolicy; fails on refused findings, returns the rest."""
+    documents = []
+    if desired["assume_role_policy_document"]:  # declared, or built from trusted_services
+        documents.append(("assume_role_policy_document", "trust", desired["assume_role_policy_document"]))
+    for name, doc in sorted((desired["inline_policies"] or {}).items()):
+        documents.append(("inline_policies.%s" % name, "identity", doc))
+    refusals, findings = access_analyzer.validate_documents(ctx.client("accessanalyzer"), documents,
+                                                            module.params["allow_admin"])
+    if refusals:
+        raise InputError(refusals)
+    return findings
+
+
+def judge_managed_policies(module, client, desired, observed):
+    """Managed policies this run attaches, judged like inline documents before any change (reads only)."""
+    if module.params["allow_admin"] or not desired["managed_policies"]:
+        return
+    own_role = (desired["path"] or (observed or {}).get("path"), desired["name"])
+    errors, missing = judge_new_managed_policies(client, desired["managed_policies"],
+                                                 (observed or {}).get("managed_policies") or [], own_role)
+    for arn in missing:
+        if not module.check_mode:  # check mode: validate_with_reads already warned that it does not exist yet
+            errors.append("managed_policies item %r does not exist: create it first or give the ARN of an existing "
+                          "policy" % arn)
+    if errors:
+        raise InputError(errors)
+
+
 def observe(module, ctx, client, desired):
     """The role as it is, plus the desired state completed with what needs AWS (policy ARNs, default trust)."""
+    desired["access_analyzer_findings"] = []
+    if module.params["validate_with_access_analyzer"] and desired["state"] == "present":
+        desired["access_analyzer_findings"] = validate_with_access_analyzer(module, ctx, desired)
     observed = roles.observe_role(client, desired["name"])
     if desired["state"] == "absent":
         return observed
     validate_with_reads(module, ctx, client, desired, observed)
+    judge_managed_policies(module, client, desired, observed)
     if observed and desired["path"] is not None and desired["path"] != observed["path"]:
         raise PlanError("path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
                         "(state=absent) and create it again at the new path"
@@ -431,6 +506,7 @@ def converge(module, progress):
     if before is None and "assume_role_policy_document" not in keys:
         keys.append("assume_role_policy_document")  # a new role gets a trust policy, declared or default
     return dict(changed=plan.changed, role=after, changes=plan.as_list(),
+                access_analyzer_findings=desired["access_analyzer_findings"],
                 diff=diff(role_plan.declared_view(before, keys), role_plan.declared_view(after, keys)))
 
 

@@ -25,6 +25,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map im
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import normalize_policy, parse_policy, policy_length
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import judge_permissions
 
 MAX_PREFIXES_PER_BUCKET = 10  # more distinct key prefixes than this collapse to their common prefix
 MAX_RESOURCES_PER_TYPE = 20   # more ARNs of one service/region/account/type than this collapse likewise
@@ -318,6 +319,36 @@ def suggest_policy(usage, include_denied=False):
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def withhold_escalations(policy, role_arn):
+    """(policy, withheld): the suggestion without the actions lint.judge_permissions refuses (an escalation path
+    on unscoped resources, or a write to the role's own policies or trust), never suggested whatever the
+    activity shows; withheld lists each left-out action with its resources, path and the refusal."""
+    if policy is None:
+        return None, []
+    parsed = parse_arn(role_arn) or {}
+    own = (parsed["path"], parsed["name"]) if parsed.get("resource_type") == "role" else None
+    statements, withheld = [], []
+    for stmt in policy["Statement"]:
+        refused = {}
+        for refusal in judge_permissions({"Statement": [stmt]}, own_role=own):
+            for action in refusal.actions:
+                refused.setdefault(action.lower(), (refusal.paths, refusal.message))
+        actions = _as_list(stmt["Action"])
+        keep = [a for a in actions if a.lower() not in refused]
+        for action in actions:
+            if action.lower() in refused:
+                paths, message = refused[action.lower()]
+                withheld.append({"action": action, "resources": _as_list(stmt["Resource"]),
+                                 "paths": paths, "reason": message})
+        if len(keep) == len(actions):
+            statements.append(stmt)
+        elif keep:
+            statements.append(dict(stmt, Action=keep))
+    if not statements:
+        return None, withheld
+    return dict(policy, Statement=statements), withheld
+
+
 # ---------------------------------------------------------------- comparison with the current policies
 
 def _as_list(value):
@@ -420,10 +451,11 @@ def analyze(events, policies, role_arn, include_denied=False):
     parsed = parse_arn(role_arn) or {}
     partition, account = parsed.get("partition") or "aws", parsed.get("account_id") or "*"
     usage, unmapped, counts = summarize(events, account, partition)
-    suggested = suggest_policy(usage, include_denied)
+    suggested, withheld = withhold_escalations(suggest_policy(usage, include_denied), role_arn)
     out = compare(usage, policies)
     out.update({
         "suggested_policy": suggested,
+        "withheld_actions": withheld,
         "suggested_policy_size": policy_length(suggested) if suggested else 0,
         "used_actions": sorted(usage),
         "action_usage": [{"action": a, "calls": usage[a]["calls"], "denied": usage[a]["denied"],

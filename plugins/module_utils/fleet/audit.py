@@ -4,8 +4,13 @@
 """ec2_fleet_info's pure half: the `expected` spec, one audit row per instance, findings, summary.
 
 No I/O here: the module observes in bulk (DescribeInstances, associations, one GetInstanceProfile per
-distinct profile, optional CloudWatch and DescribeLaunchTemplates) and hands plain dicts to these
-functions, so every finding is covered by table tests.
+distinct profile, the policies of each distinct role once, optional CloudWatch and DescribeLaunchTemplates)
+and hands plain dicts to these functions, so every finding is covered by table tests.
+
+Role escalation (finding role_can_escalate): a role can escalate when one of its policies has a statement that
+iam.lint.judge_permissions refuses (an escalation path on unscoped resources, administrator access, or a write
+to the role's own policies or trust) or when it has an admin AWS managed policy attached. Each policy is judged
+on its own, as iam_role judges it; permissions boundaries and SCPs are not evaluated.
 
 Private to the collection: no stable API.
 """
@@ -14,9 +19,10 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import profile_view
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import options_view
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy, judge_permissions
 
 EXPECTED_KEYS = ("instance_profile", "role", "http_tokens", "http_endpoint", "min_hop_limit")
 HTTP_TOKENS = ("optional", "required")
@@ -29,6 +35,7 @@ FINDINGS = (
     ("profile_not_found", "the associated instance profile does not exist in IAM any more"),
     ("profile_without_role", "the associated instance profile holds no role"),
     ("wrong_role", "the role in the instance profile is not the expected one"),
+    ("role_can_escalate", "the role's policies let it escalate to administrator (see roles[].escalations)"),
     ("imdsv1_allowed", "http_tokens is optional while required is expected"),
     ("imdsv2_required", "http_tokens is required while optional is expected"),
     ("endpoint_disabled", "the metadata endpoint is disabled while enabled is expected"),
@@ -104,7 +111,7 @@ def _profile_matches(expected_profile, arn):
     return name_of(arn) == expected_profile
 
 
-def findings(row, expected, imdsv1_checked=False, profile_known=True):
+def findings(row, expected, imdsv1_checked=False, profile_known=True, role_escalates=False):
     """The findings of one audit row against `expected` (pure)."""
     out = []
     arn = row.get("instance_profile_arn")
@@ -120,6 +127,8 @@ def findings(row, expected, imdsv1_checked=False, profile_known=True):
         out.append("profile_without_role")
     if want_role and row.get("role_name") and row["role_name"] != name_of(want_role):
         out.append("wrong_role")
+    if role_escalates and row.get("role_name"):
+        out.append("role_can_escalate")
     meta = row.get("metadata_options") or {}
     tokens = expected.get("http_tokens")
     if tokens == "required" and meta.get("http_tokens") != "required":
@@ -141,13 +150,13 @@ def findings(row, expected, imdsv1_checked=False, profile_known=True):
 
 
 def audit_row(record, association, profiles, expected, imdsv1_calls=None, imdsv1_checked=False,
-              template_names=None):
+              template_names=None, escalating_roles=()):
     """One `instances` entry of the contract.
 
     record: fleet.instance_record(); association: fleet.association_index() entry or None (the profile
     is read from the active association, never from DescribeInstances, which goes stale in moto);
     profiles: {profile name: {"found": bool, "role_name": str|None}} from one GetInstanceProfile each;
-    template_names: {launch template id: name}.
+    template_names: {launch template id: name}; escalating_roles: names of roles that can escalate (judge_role).
     """
     arn = (association or {}).get("profile_arn")
     name = name_of(arn)
@@ -169,9 +178,41 @@ def audit_row(record, association, profiles, expected, imdsv1_calls=None, imdsv1
         "imdsv1_calls": imdsv1_calls if imdsv1_checked else None,
         "launch_template": template or None,
     }
-    row["findings"] = findings(row, expected, imdsv1_checked, profile_known=(profile or {}).get("found", True))
+    row["findings"] = findings(row, expected, imdsv1_checked, profile_known=(profile or {}).get("found", True),
+                               role_escalates=row["role_name"] in escalating_roles)
     row["compliant"] = not row["findings"]
     return row
+
+
+def judge_role(role_name, role_arn, policies):
+    """One `roles` entry: {role_name, role_arn, policies, can_escalate, escalations}.
+
+    policies: iam.role_policies dicts ({type, name, arn, document}); an admin AWS managed policy needs no
+    document (it is judged by name), a document IAM returned unparsed is listed but cannot be judged."""
+    parsed = parse_arn(role_arn) or {}
+    own_role = (parsed.get("path") or "/", role_name)
+    labels, escalations = [], []
+    for policy in policies:
+        label = policy.get("arn") or "inline %s" % policy["name"]
+        labels.append(label)
+        if policy["type"] == "managed" and is_admin_managed_policy(policy.get("arn")):
+            escalations.append({"policy": label, "statement": None,
+                                "message": "the AWS managed policy %s grants administrator-level access"
+                                           % policy.get("name")})
+        elif isinstance(policy.get("document"), dict):
+            escalations.extend({"policy": label, "statement": r.sid or r.index, "message": r.message}
+                               for r in judge_permissions(policy["document"], own_role=own_role))
+    return {"role_name": role_name, "role_arn": role_arn, "policies": labels, "can_escalate": bool(escalations),
+            "escalations": escalations}
+
+
+def role_rows(rows, judged):
+    """The `roles` entries, sorted by name: each judged role with the number of audited instances using it."""
+    counts = {}
+    for row in rows:
+        if row.get("role_name"):
+            counts[row["role_name"]] = counts.get(row["role_name"], 0) + 1
+    return [dict(judged[name], instances=counts.get(name, 0)) for name in sorted(judged)]
 
 
 def summarize(rows, skipped=(), missing=()):

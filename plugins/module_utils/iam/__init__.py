@@ -5,8 +5,10 @@
 Private to the collection: no stable API.
 
 documents (parse, refuse what IAM would refuse, count characters as IAM does, normalize, compare),
-lint (least privilege), roles / role_plan / role_params (iam_role), profiles (iam_instance_profile),
-managed_policies (iam_managed_policy).
+lint / trust_lint (least privilege) with escalation (the catalogue of privilege-escalation paths),
+access_analyzer (optional ValidatePolicy), roles / role_plan / role_params / role_policies (iam_role, a
+role's policies read once), profiles (iam_instance_profile), managed_policies (iam_managed_policy).
 
-May import: aws/. Plans (role_plan, the plan functions elsewhere) and documents/lint make no call.
+May import: aws/. Plans (role_plan, the plan functions elsewhere), documents, lint, trust_lint and escalation
+make no call.
 """

@@ -3,17 +3,344 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The least-privilege judgement of policy documents: what a grant lets an instance do that it must not.
 
-Private to the collection: no stable API.
+Contract (pure: parsed documents in, refusals out, no AWS call):
+- judge_permissions(doc, allow_admin, own_role) -> [Refusal]: administrator access (every action on every
+  resource, or NotAction on every resource) and every escalation path of escalation.CATALOGUE that a statement
+  reaches on an unscoped resource; with own_role, also the actions that let the role change itself.
+- judge_trust(doc, allow_admin) -> [Refusal] (trust_lint.py): trusting everyone, web identity without a subject.
+- lint_policy(doc, kind, allow_admin, own_role) -> [message]: the messages of the two above.
+- is_admin_managed_policy(value): AdministratorAccess / PowerUserAccess / IAMFullAccess by name or ARN.
+allow_admin=True accepts everything (the caller has said so explicitly). Each refusal names the statement
+(Sid or index), the action (the pattern and the escalation actions it reaches), the resource, the
+escalation path with its source, how to scope it, and that allow_admin: true accepts it.
+
+IAM facts this relies on (IAM User Guide, policy elements Action / NotAction / Resource / NotResource):
+- An action pattern matches "service:action" case-insensitively; `*` matches any run of characters (none
+  too), `?` exactly one. So `iam:**` and `iam:?*` grant what `iam:*` grants, and `*`, `*:*` grant all.
+- Allow + NotAction grants every action no NotAction pattern matches (of every service); Allow + NotResource
+  covers every resource no NotResource pattern matches.
+- Resource patterns match ARNs case-sensitively with the same wildcards; `*` also crosses `:` and `/`.
+- IAM rejects an identity policy statement without Resource or NotResource: such a statement covers nothing.
+- An explicit Deny wins over any Allow.
+
+What "unscoped" means - a pattern covers EVERY resource of a type (every role, user, group, customer managed
+policy, Lambda function, Glue development endpoint of the account) when it matches the ARN of a resource of
+that type whose name it cannot know: arn:<partition>:<service>:<region>:<account>:<type prefix> followed by a
+name made of a character that appears nowhere in the pattern, longer than the pattern's `?` count. Any
+partition; the pattern's own account or region when it pins one, any 12-digit account when it is a
+wildcard. So `*`, `arn:aws:iam::*:*`, `arn:*:iam::123456789012:*`, `arn:aws:iam::*:role/*` and
+`arn:aws:iam::*:role/?*` cover every role; `arn:aws:iam::123456789012:role/app/*` (a path),
+`...:role/app-*` (a name prefix) and `...:role/AppRole` are scoped: they cover only roles whose path or name
+was chosen in the pattern. Conditions are not evaluated (a condition may narrow a grant, but the judgement
+does not depend on it): name the resources instead. An unconditional Deny in the same document that covers
+the same action on every resource of the type lifts the refusal of that action; a Deny in another policy does
+not (policies are attached and detached independently, so each document must be safe on its own).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import _as_list, _normalize_principal, _statements
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import _as_list, _statements
+from ansible_collections.keyless.aws.plugins.module_utils.iam.escalation import (  # noqa: F401 (re-exported)
+    ADMIN_MANAGED_POLICIES,
+    CATALOGUE,
+    PATHS,
+    RESOURCE_TYPES,
+    SELF_ESCALATION,
+    cite,
+)
 
-ADMIN_MANAGED_POLICIES = frozenset(("AdministratorAccess", "PowerUserAccess", "IAMFullAccess"))
-ADMIN_ACTIONS = frozenset(("*", "*:*", "iam:*"))
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
+ANY_ACCOUNT = "123456789012"
+ANY_REGION = "us-east-1"
+# Characters IAM names may contain; the first one a pattern lacks stands for "a name the pattern cannot know".
+_FILLERS = "QZXJKqzxjk79_=,.@+-"
+MAX_LISTED = 6
+ALLOW_ADMIN = "or set allow_admin: true to accept it"
+
+
+class Refusal(object):
+    """One refused statement: kind is admin | not_action | escalation | self | trust_everyone | web_identity |
+    not_principal; actions are the catalogue actions it reaches (escalation, self, not_action)."""
+
+    __slots__ = ("index", "sid", "kind", "actions", "patterns", "resources", "paths", "message")
+
+    def __init__(self, index, sid, kind, message, actions=(), patterns=(), resources=(), paths=()):
+        self.index, self.sid, self.kind, self.message = index, sid, kind, message
+        self.actions, self.patterns, self.resources, self.paths = list(actions), list(patterns), list(resources), list(paths)
+
+    def __repr__(self):
+        return "Refusal(%r)" % self.message
+
+
+# ---- IAM's wildcard matching -------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4096)
+def _glob(pattern, fold_case):
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, (re.IGNORECASE if fold_case else 0) | re.DOTALL)
+
+
+def action_matches(pattern, action):
+    """IAM's action match: `*` / `?` wildcards, case-insensitive ("iam:Put*Policy" matches "iam:PutRolePolicy")."""
+    return isinstance(pattern, str) and _glob(pattern, True).fullmatch(action) is not None
+
+
+def resource_matches(pattern, arn):
+    """IAM's resource match: `*` / `?` wildcards, case-sensitive."""
+    return isinstance(pattern, str) and _glob(pattern, False).fullmatch(arn) is not None
+
+
+def _filler(pattern, fold_case=False):
+    text = pattern.lower() if fold_case else pattern
+    char = next((c for c in _FILLERS if (c.lower() if fold_case else c) not in text), "\x7f")
+    return char * (pattern.count("?") + 2)
+
+
+def _instance(glob, length=None, fill="0"):
+    """A string the glob matches (the first `*` padded to `length` characters when that is possible)."""
+    literal = len(glob.replace("*", ""))
+    pad = "" if length is None or literal >= length else fill * (length - literal)
+    return glob.replace("*", pad, 1).replace("*", "").replace("?", fill)
+
+
+def _fields(pattern):
+    parts = pattern.split(":", 5)
+    return parts if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def _accounts(pattern):
+    fields = _fields(pattern)
+    guess = _instance(fields[4], 12) if fields else ""
+    return ([guess] if re.match(r"^[0-9]{12}$", guess) and guess != ANY_ACCOUNT else []) + [ANY_ACCOUNT]
+
+
+def _regions(pattern):
+    fields = _fields(pattern)
+    guess = _instance(fields[3], fill="a") if fields else ""
+    return ([guess] if guess and guess != ANY_REGION else []) + [ANY_REGION]
+
+
+def covers_every(pattern, resource_type):
+    """True when the resource pattern covers every resource of the type (see the module docstring)."""
+    if not isinstance(pattern, str):
+        return False
+    kind = RESOURCE_TYPES[resource_type]
+    name = _filler(pattern)
+    regions = _regions(pattern) if kind["regional"] else [""]
+    return any(resource_matches(pattern, "arn:%s:%s:%s:%s:%s%s" % (partition, kind["service"], region, account,
+                                                                   kind["prefix"], name))
+               for partition in PARTITIONS for account in _accounts(pattern) for region in regions)
+
+
+def covers_everything(pattern):
+    """True when the resource pattern covers every resource of every service (`*`, `arn:aws:*`, ...)."""
+    if not isinstance(pattern, str):
+        return False
+    f = _filler(pattern)
+    return any(resource_matches(pattern, "arn:%s:%s:%s:%s:%s" % (p, f, f, f, f)) and
+               resource_matches(pattern, "arn:%s:%s:::%s" % (p, f, f)) for p in PARTITIONS)
+
+
+def grants_every_action(pattern):
+    """True when the action pattern matches every action of every service (`*`, `*:*`, `?*:*`, ...)."""
+    if not isinstance(pattern, str):
+        return False
+    f = _filler(pattern, fold_case=True)
+    return action_matches(pattern, "%s:%s" % (f, f))
+
+
+def _own_role_arns(own_role, pattern):
+    path, name = own_role
+    path = path or "/"
+    return ["arn:%s:iam::%s:role%s%s" % (partition, account, path, name)
+            for partition in PARTITIONS for account in _accounts(pattern)]
+
+
+def covers_role(pattern, own_role):
+    return isinstance(pattern, str) and any(resource_matches(pattern, arn) for arn in _own_role_arns(own_role, pattern))
+
+
+# ---- one statement -----------------------------------------------------------------------------------------
+
+def _action_patterns(stmt):
+    key = "NotAction" if "NotAction" in stmt else "Action"
+    return key, [a for a in _as_list(stmt.get(key)) if isinstance(a, str)]
+
+
+def grants(stmt, action):
+    """Whether the statement's Action (or NotAction) covers the action."""
+    key, patterns = _action_patterns(stmt)
+    hit = any(action_matches(p, action) for p in patterns)
+    return not hit if key == "NotAction" else hit
+
+
+def _covers(stmt, includes):
+    """(covered, shown): does the statement cover the resources `includes(pattern)` tests a pattern for, and
+    the patterns that make it so as shown in a message."""
+    if "NotResource" in stmt:
+        excluded = _as_list(stmt["NotResource"])
+        return (not any(includes(p) for p in excluded)), ["every resource except %s (NotResource)" % excluded]
+    hits = [p for p in _as_list(stmt.get("Resource")) if includes(p)]
+    return bool(hits), hits
+
+
+def _denied(stmts, action, includes):
+    return any(isinstance(s, dict) and s.get("Effect") == "Deny" and not s.get("Condition") and grants(s, action)
+               and _covers(s, includes)[0] for s in stmts)
+
+
+def _label(stmt, index):
+    sid = stmt.get("Sid") if isinstance(stmt, dict) else None
+    return "statement %r" % sid if sid else "statement #%d (no Sid)" % index
+
+
+def _and(words, conjunction="and"):
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " %s " % conjunction + words[-1]
+
+
+def _plural(noun):
+    return noun[:-1] + "ies" if noun.endswith("policy") else noun + "s"
+
+
+def _listed(actions, limit=None):
+    actions = list(actions)
+    more = len(actions) - limit if limit else 0
+    return ", ".join(actions[:limit] if limit else actions) + (" and %d more" % more if more > 0 else "")
+
+
+def _resources_text(shown):
+    if len(shown) == 1 and shown[0].startswith("every resource except"):
+        return shown[0]
+    return "Resource " + ", ".join(repr(p) for p in shown)
+
+
+def _actions_text(stmt, reached_patterns):
+    key, patterns = _action_patterns(stmt)
+    if key == "NotAction":
+        return "every action except %s (NotAction)" % _as_list(stmt["NotAction"])
+    return ", ".join(repr(p) for p in reached_patterns or patterns)
+
+
+def _paths_text(rows):
+    names = []
+    for row in rows:
+        if row[2] not in names:
+            names.append(row[2])
+    parts = []
+    for name in names:
+        of_path = [row for row in rows if row[2] == name]
+        how = ": %s" % PATHS[name] if len(names) <= 2 else ""
+        parts.append('"%s" (%s%s)' % (name, cite(of_path), how))
+    return "; ".join(parts)
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _escalation(stmt, index, hits):
+    rows = [row for row, _shown in hits]
+    reached = [row[0] for row in rows]
+    patterns = [p for p in _action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
+    shown = _unique(p for _row, shown in hits for p in shown)
+    types = _unique(row[1] for row in rows)
+    nouns = [RESOURCE_TYPES[t]["noun"] for t in types]
+    message = ("%s allows %s on %s, which reaches %s on every %s of the account: privilege escalation to "
+               "administrator access by %s. Scope it: name the %s it needs in Resource (for example %s) or drop %s; %s"
+               % (_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), _listed(reached),
+                  _and(nouns), _paths_text(rows), _and([_plural(n) for n in nouns], "or"),
+                  RESOURCE_TYPES[types[0]]["example"], "these actions" if len(reached) > 1 else "the action",
+                  ALLOW_ADMIN))
+    return Refusal(index, stmt.get("Sid"), "escalation", message, reached, patterns, shown, _unique(r[2] for r in rows))
+
+
+def _self_escalation(stmt, index, hits, own_role):
+    rows = [row for row, _shown in hits]
+    reached = [row[0] for row in rows]
+    patterns = [p for p in _action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
+    shown = _unique(p for _row, shown in hits for p in shown)
+    me = "role%s%s" % (own_role[0] or "/", own_role[1])
+    message = ("%s allows %s on %s, which includes this role itself (%s): %s on its own ARN lets the role change "
+               "its own permissions or trust, privilege escalation to administrator access by %s. Scope it: leave "
+               "this role out of Resource (a role must not manage itself) or drop %s; %s"
+               % (_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), me, _listed(reached),
+                  _paths_text(rows), "these actions" if len(reached) > 1 else "the action", ALLOW_ADMIN))
+    return Refusal(index, stmt.get("Sid"), "self", message, reached, patterns, shown, _unique(r[2] for r in rows))
+
+
+def _administrator(stmt, index, shown):
+    patterns = [p for p in _action_patterns(stmt)[1] if grants_every_action(p)]
+    message = ("%s allows %s on %s: every action on every resource, that is administrator access, reaching every "
+               "privilege escalation path (iam:PutRolePolicy, iam:AttachRolePolicy, iam:PassRole, ...). Name the "
+               "actions and resources the instance needs; %s"
+               % (_label(stmt, index), ", ".join(repr(p) for p in patterns), _resources_text(shown), ALLOW_ADMIN))
+    return Refusal(index, stmt.get("Sid"), "admin", message, [row[0] for row in CATALOGUE], patterns, shown,
+                   _unique(row[2] for row in CATALOGUE))
+
+
+def _not_action(stmt, index, shown, hits):
+    reached = [row[0] for row, _shown in hits]
+    also = ""
+    if reached:
+        also = ", among them the privilege escalation actions %s" % _listed(reached, MAX_LISTED)
+    message = ("%s allows %s on %s: that grants every other action of every service on every resource "
+               "(administrator access but for the exceptions)%s. List the actions it needs in Action instead; %s"
+               % (_label(stmt, index), _actions_text(stmt, ()), _resources_text(shown), also, ALLOW_ADMIN))
+    return Refusal(index, stmt.get("Sid"), "not_action", message, reached, [], shown,
+                   _unique(row[2] for row, _shown in hits))
+
+
+def _judge_statement(stmts, index, stmt, own_role):
+    key, patterns = _action_patterns(stmt)
+    everything, shown_all = _covers(stmt, covers_everything)
+    if everything and key == "Action" and any(grants_every_action(p) for p in patterns):
+        return [_administrator(stmt, index, shown_all)]
+    hits, self_hits = [], []
+    for row in CATALOGUE:
+        action, resource_type = row[0], row[1]
+        if not grants(stmt, action):
+            continue
+
+        def every(pattern, _type=resource_type):
+            return covers_every(pattern, _type)
+        covered, shown = _covers(stmt, every)
+        if covered and not _denied(stmts, action, every):
+            hits.append((row, shown))
+        elif own_role and action in SELF_ESCALATION:
+            def mine(pattern):
+                return covers_role(pattern, own_role)
+            covered, shown = _covers(stmt, mine)
+            if covered and not _denied(stmts, action, mine):
+                self_hits.append((row, shown))
+    if everything and key == "NotAction":
+        return [_not_action(stmt, index, shown_all, hits)]
+    out = [_escalation(stmt, index, hits)] if hits else []
+    if self_hits:
+        out.append(_self_escalation(stmt, index, self_hits, own_role))
+    return out
+
+
+def judge_permissions(doc, allow_admin=False, own_role=None):
+    """The refused Allow statements of a permissions policy (identity policy), in statement order.
+
+    own_role: (path, name) of the role the policy is for (iam_role, the audit): actions that change a role's
+    permissions or trust (escalation.SELF_ESCALATION) on that role's own ARN are refused too."""
+    if allow_admin:
+        return []
+    stmts = _statements(doc)
+    out = []
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, dict) and stmt.get("Effect") == "Allow":
+            out.extend(_judge_statement(stmts, index, stmt, own_role))
+    return out
 
 
 def is_admin_managed_policy(arn_or_name):
@@ -25,58 +352,13 @@ def is_admin_managed_policy(arn_or_name):
     return value.rsplit("/", 1)[-1] in ADMIN_MANAGED_POLICIES
 
 
-def _label(stmt, index):
-    sid = stmt.get("Sid") if isinstance(stmt, dict) else None
-    return "statement %r" % sid if sid else "statement #%d (no Sid)" % index
-
-
-def _lint_permissions(stmt, label):
-    problems = []
-    actions = {str(a).lower() for a in _as_list(stmt.get("Action"))}
-    admin = sorted(actions & ADMIN_ACTIONS)
-    if "NotAction" in stmt:
-        problems.append("%s allows every action except %s (NotAction with Allow grants far more than it names): "
-                        "list the actions to allow instead" % (label, _as_list(stmt["NotAction"])))
-    if admin and "*" in [str(r) for r in _as_list(stmt.get("Resource"))]:
-        problems.append("%s allows %s on Resource '*' (administrator access): name the actions and resources, "
-                        "or set allow_admin: true" % (label, ", ".join(repr(a) for a in admin)))
-    elif admin and "NotResource" in stmt:
-        granted = ", ".join(repr(a) for a in admin)
-        problems.append("%s allows %s on every resource except %s (administrator access): name the resources, "
-                        "or set allow_admin: true" % (label, granted, _as_list(stmt["NotResource"])))
-    return problems
-
-
-def _trusts_everyone(principal):
-    principal = _normalize_principal(principal, "aws")
-    return isinstance(principal, dict) and "*" in principal.get("AWS", [])
-
-
-def _lint_trust(stmt, label):
-    if "NotPrincipal" in stmt:
-        return ["%s trusts every principal except %s (NotPrincipal with Allow): name the trusted principals"
-                % (label, stmt["NotPrincipal"])]
-    if _trusts_everyone(stmt.get("Principal")) and not stmt.get("Condition"):
-        return ["%s trusts Principal '*' without a Condition (anyone in any AWS account could assume the role): "
-                "name the trusted principals or add a Condition, or set allow_admin: true" % label]
-    return []
-
-
-def lint_policy(doc, kind="permissions", allow_admin=False):
+def lint_policy(doc, kind="permissions", allow_admin=False, own_role=None):
     """Least-privilege problems of a parsed policy, each naming the statement and why; [] when fine.
 
-    kind="permissions": Allow of `*`, `*:*` or `iam:*` on Resource `*` (or NotResource), NotAction Allows.
-    kind="trust": Allow trusting Principal `*` / {"AWS": "*"} without a Condition, NotPrincipal Allows.
-    allow_admin=True accepts all of these (the caller has said so explicitly).
-    """
+    kind="permissions": judge_permissions; kind="trust": trust_lint.judge_trust."""
     if kind not in ("permissions", "trust"):
         raise ValueError("kind must be 'permissions' or 'trust', not %r" % (kind,))
-    if allow_admin:
-        return []
-    problems = []
-    for index, stmt in enumerate(_statements(doc)):
-        if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
-            continue
-        label = _label(stmt, index)
-        problems.extend(_lint_trust(stmt, label) if kind == "trust" else _lint_permissions(stmt, label))
-    return problems
+    if kind == "trust":
+        from ansible_collections.keyless.aws.plugins.module_utils.iam.trust_lint import judge_trust
+        return [r.message for r in judge_trust(doc, allow_admin)]
+    return [r.message for r in judge_permissions(doc, allow_admin, own_role)]

@@ -99,13 +99,14 @@ def role_ref(iam, name, retry=None):
 
 
 def profile_roles(iam, names):
-    """{name: {found, role_name}} with one GetInstanceProfile per distinct profile name (for audits: EC2
-    reports an instance's profile by ARN only, its role is IAM's to tell)."""
+    """{name: {found, role_name, role_arn}} with one GetInstanceProfile per distinct profile name (for audits:
+    EC2 reports an instance's profile by ARN only, its role is IAM's to tell)."""
     out = {}
     for name in sorted(set(names)):
         profile = observe_profile(iam, name)
         roles = (profile or {}).get("roles") or []
-        out[name] = {"found": profile is not None, "role_name": roles[0] if roles else None}
+        out[name] = {"found": profile is not None, "role_name": roles[0] if roles else None,
+                     "role_arn": (profile or {}).get("role_arn")}
     return out
 
 

@@ -51,7 +51,7 @@ def _validate_managed(values, allow_admin):
     return errors
 
 
-def _validate_inline(policies, allow_admin):
+def _validate_inline(policies, allow_admin, own_role=None):
     errors, docs = [], {}
     for name, value in (policies or {}).items():
         option = "inline_policies.%s" % name
@@ -63,7 +63,8 @@ def _validate_inline(policies, allow_admin):
         except PolicyError as exc:
             errors.append(str(exc))
             continue
-        errors.extend("%s: %s" % (option, p) for p in lint_policy(docs[name], "permissions", allow_admin))
+        problems = lint_policy(docs[name], "permissions", allow_admin, own_role)
+        errors.extend("%s: %s" % (option, p) for p in problems)
     return errors + inline_size_errors(docs), docs
 
 
@@ -169,7 +170,8 @@ def role_desired(params):
     allow_admin = bool(params.get("allow_admin"))
     errors = _validate_scalars(params)
     trust_errors, trust = _validate_trust(params, allow_admin)
-    inline_errors, inline = _validate_inline(params.get("inline_policies"), allow_admin)
+    own_role = (params.get("path"), params["name"]) if params.get("name") else None  # a role must not change itself
+    inline_errors, inline = _validate_inline(params.get("inline_policies"), allow_admin, own_role)
     errors += trust_errors + inline_errors + _validate_managed(params.get("managed_policies"), allow_admin)
     errors += validate_tags(params.get("tags"), "tags")
     desired = {

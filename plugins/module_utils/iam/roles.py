@@ -129,19 +129,31 @@ def managed_policy_document(iam, arn):
             "document": _read_document(version["Document"], "policy %s" % arn)}
 
 
-def role_policy_documents(iam, name):
+def role_policy_documents(iam, name, read_managed=None, skip_managed=None):
     """(GetRole's Role or None, [policy]): the role's inline policies ({type: inline, name, document}) and the
-    default version of each attached managed policy ({type: managed, name, arn, document})."""
+    default version of each attached managed policy ({type: managed, name, arn, document}).
+
+    read_managed(arn): how a managed policy is read (role_policies.PolicyDocuments caches it across roles);
+    skip_managed(arn) true: the policy is listed with document None and not read (an admin policy judged by
+    name). role_policies_of reads the same without the GetRole, for a caller that knows the role exists."""
     role = get_role(iam, name)
     if role is None:
         return None, []
+    return role, role_policies_of(iam, name, read_managed, skip_managed)
+
+
+def role_policies_of(iam, name, read_managed=None, skip_managed=None):
+    """The policies of role_policy_documents, without the GetRole."""
     policies = [{"type": "inline", "name": policy_name, "document": doc}
                 for policy_name, doc in sorted(inline_policies(iam, name).items())]
     for arn in attached_policies(iam, name):
-        managed = managed_policy_document(iam, arn)
+        if skip_managed and skip_managed(arn):
+            policies.append({"type": "managed", "name": arn.rsplit("/", 1)[-1], "arn": arn, "document": None})
+            continue
+        managed = (read_managed or (lambda a: managed_policy_document(iam, a)))(arn)
         if managed is not None:  # detached and deleted between the two reads
             policies.append(managed)
-    return role, policies
+    return policies
 
 
 # ---- managed policies: names -> ARNs, every ARN checked to exist (reads, before any change) ------------

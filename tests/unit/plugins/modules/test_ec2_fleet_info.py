@@ -206,7 +206,8 @@ def test_profile_roles_one_call_per_profile_and_errors():
     stub.add_response("get_instance_profile", {"InstanceProfile": profile}, {"InstanceProfileName": "a"})
     stub.add_client_error("get_instance_profile", "NoSuchEntity", "gone", 404, expected_params={"InstanceProfileName": "b"})
     got = profile_roles(iam, {"b", "a"})
-    assert got == {"a": {"found": True, "role_name": "ra"}, "b": {"found": False, "role_name": None}}
+    assert got == {"a": {"found": True, "role_name": "ra", "role_arn": "arn:aws:iam::123456789012:role/ra"},
+                   "b": {"found": False, "role_name": None, "role_arn": None}}
     stub.assert_no_pending_responses()
     stub.add_client_error("get_instance_profile", "AccessDenied", "not allowed", 403)
     with pytest.raises(AwsCallError) as info:
@@ -261,3 +262,54 @@ def test_one_version_call_per_distinct_template(fleet, monkeypatch):
     assert result["templates"][0]["instances"] == 6
     assert seen == ["DescribeLaunchTemplateVersions"]
     assert "DescribeLaunchTemplates" not in seen
+
+
+# ---- roles that can escalate -------------------------------------------------------------------------------------
+
+PASS_ANY = {"Version": "2012-10-17", "Statement": [{"Sid": "Launch", "Effect": "Allow",
+                                                    "Action": ["ec2:RunInstances", "iam:PassRole"], "Resource": "*"}]}
+SHARED = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                  "Resource": "arn:aws:s3:::app-data/*"}]}
+
+
+def test_roles_that_can_escalate_read_once_per_role(fleet, monkeypatch):
+    _ec2, iam, ids, _lt = fleet
+    iam.put_role_policy(RoleName="legacy-role", PolicyName="launcher", PolicyDocument=json.dumps(PASS_ANY))
+    iam.put_role_policy(RoleName="app-role", PolicyName="read", PolicyDocument=json.dumps(SHARED))
+    shared = iam.create_policy(PolicyName="shared", PolicyDocument=json.dumps(SHARED))["Policy"]["Arn"]
+    for role in ("app-role", "legacy-role"):
+        iam.attach_role_policy(RoleName=role, PolicyArn=shared)
+    seen = []
+    import botocore.client
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        seen.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}})
+    assert not result.failed, result
+    rows = dict((r["instance_id"], r) for r in result["instances"])
+    assert rows[ids["legacy"]]["findings"] == ["role_can_escalate"]
+    assert all("role_can_escalate" not in r["findings"] for i, r in rows.items() if i != ids["legacy"])
+    assert result["summary"]["by_finding"]["role_can_escalate"] == 1
+    roles = dict((r["role_name"], r) for r in result["roles"])
+    assert sorted(roles) == ["app-role", "legacy-role"]
+    legacy = roles["legacy-role"]
+    assert legacy["can_escalate"] and legacy["instances"] == 1
+    assert legacy["role_arn"] == "arn:aws:iam::123456789012:role/legacy-role"
+    assert legacy["policies"] == ["inline launcher", shared]
+    [why] = legacy["escalations"]
+    assert why["policy"] == "inline launcher" and why["statement"] == "Launch"
+    assert "'iam:PassRole' on Resource '*'" in why["message"] and "allow_admin: true" in why["message"]
+    assert not roles["app-role"]["can_escalate"] and roles["app-role"]["instances"] == 3  # good, templated, stopped
+    # three instances share app-role and two roles share one managed policy: each is read once
+    assert seen.count("ListRolePolicies") == 2 and seen.count("ListAttachedRolePolicies") == 2
+    assert seen.count("GetRolePolicy") == 2
+    assert seen.count("GetPolicy") == 1 and seen.count("GetPolicyVersion") == 1
+
+    del seen[:]
+    off = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}, "check_role_escalation": False})
+    assert off["roles"] == [] and "role_can_escalate" not in off["summary"]["by_finding"]
+    assert not set(seen) & {"ListRolePolicies", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion"}

@@ -12,6 +12,7 @@ from moto import mock_aws
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import policy_length
 from ansible_collections.keyless.aws.plugins.modules import iam_managed_policy
+from tests.support.escalation_cases import ACCEPTED, REFUSED
 from tests.support.module_runner import run_module
 
 DOC = {"Version": "2012-10-17", "Statement": [
@@ -214,3 +215,75 @@ def test_the_6144_quota_is_counted_as_iam_counts():
     assert _validate(_sized(6145))[0] == [
         "policy is 6,145 characters long as IAM counts them (JSON without whitespace outside strings): IAM allows at "
         "most 6,144 for a managed policy (a fixed quota); split the statements over several managed policies"]
+
+
+# ---- least privilege: the permission documents of tests/support/escalation_cases.py ---------------------------------
+
+PERMISSION_REFUSALS = [c for c in REFUSED if c[1] == "permissions" and not c[0].startswith("self-")]
+
+
+@pytest.mark.parametrize("case_id, kind, document, fragments", PERMISSION_REFUSALS,
+                         ids=[c[0] for c in PERMISSION_REFUSALS])
+def test_escalation_refused_before_any_aws_call(monkeypatch, case_id, kind, document, fragments):
+    def no_session(*a, **kw):
+        raise AssertionError("an AWS session was created before the document was judged")
+
+    monkeypatch.setattr(connection.boto3.session, "Session", no_session)
+    result = policy({"name": "P", "policy": document})
+    assert result.failed and "policy: statement " in result["msg"] and "allow_admin: true" in result["msg"]
+    for fragment in fragments:
+        assert fragment in result["msg"], (fragment, result["msg"])
+
+
+def test_escalation_accepted_with_allow_admin_and_scoped_documents_pass(aws):
+    by_id = dict((c[0], c[2]) for c in REFUSED + [(a[0], a[1], a[2], ()) for a in ACCEPTED])
+    assert policy({"name": "Pass", "policy": by_id["pass-role"], "allow_admin": True}).changed
+    for case_id in ("scoped-pass-role", "scoped-assume-role", "read-only-iam", "s3-star-one-bucket"):
+        result = policy({"name": case_id, "policy": by_id[case_id]})
+        assert result.changed and not result.failed, result
+
+
+def _stub_analyzer(monkeypatch, findings_pages):
+    import botocore.session
+    from botocore.stub import Stubber
+
+    analyzer = botocore.session.get_session().create_client(
+        "accessanalyzer", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    stub = Stubber(analyzer)
+    for number, findings in enumerate(findings_pages):
+        expected = {"policyDocument": json.dumps(DOC), "policyType": "IDENTITY_POLICY"}
+        response = {"findings": findings}
+        if number:
+            expected["nextToken"] = "t%d" % number
+        if number + 1 < len(findings_pages):
+            response["nextToken"] = "t%d" % (number + 1)
+        stub.add_response("validate_policy", response, expected)
+    stub.activate()
+    real_client = connection.AwsContext.client
+    monkeypatch.setattr(connection.AwsContext, "client", lambda self, service, region=None: analyzer
+                        if service == "accessanalyzer" else real_client(self, service, region))
+    return stub
+
+
+def _aa(kind, code):
+    return {"findingType": kind, "issueCode": code, "findingDetails": code.lower(), "learnMoreLink": "https://x",
+            "locations": [{"path": [{"value": "Statement"}, {"index": 1}, {"value": "Resource"}],
+                           "span": {"start": {"line": 0, "column": 0, "offset": 0},
+                                    "end": {"line": 0, "column": 1, "offset": 1}}}]}
+
+
+def test_access_analyzer_suggestions_returned_errors_refuse(aws, monkeypatch):
+    stub = _stub_analyzer(monkeypatch, [[_aa("SUGGESTION", "REDUNDANT_ACTION")], [_aa("WARNING", "MISSING_VERSION")]])
+    result = policy(dict(BASE, validate_with_access_analyzer=True), check_mode=True)
+    stub.assert_no_pending_responses()
+    assert result.changed and [f["issue_code"] for f in result["access_analyzer_findings"]] == [
+        "REDUNDANT_ACTION", "MISSING_VERSION"]
+    assert result["access_analyzer_findings"][0] == {
+        "policy": "policy", "finding_type": "SUGGESTION", "issue_code": "REDUNDANT_ACTION",
+        "details": "redundant_action", "learn_more_link": "https://x", "location": "Statement[1].Resource"}
+    stub = _stub_analyzer(monkeypatch, [[_aa("ERROR", "INVALID_ARN_RESOURCE")]])
+    refused = policy(dict(BASE, validate_with_access_analyzer=True))
+    stub.assert_no_pending_responses()
+    assert refused.failed and ("policy: IAM Access Analyzer reports ERROR INVALID_ARN_RESOURCE at "
+                               "Statement[1].Resource: invalid_arn_resource (https://x); fix the document") in refused["msg"]
+    assert aws.list_policies(Scope="Local")["Policies"] == []

@@ -6,16 +6,20 @@ import json
 
 import boto3
 import botocore.client
+import botocore.loaders
+import botocore.session
 import moto
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws import retries
+from ansible_collections.keyless.aws.plugins.module_utils.aws import connection, retries
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Progress
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan
 from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_plan, roles
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.modules import iam_role
+from tests.support.escalation_cases import ACCEPTED, OWN_ROLE, REFUSED
 from tests.support.module_runner import run_module
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -34,6 +38,16 @@ APP_ACCESS = {
 }
 ROLE = {"name": "AppInstanceRole", "description": "app role", "managed_policies": [CW],
         "inline_policies": {"AppAccess": APP_ACCESS}, "tags": {"app": "my-app"}}
+
+
+_LOADER = botocore.loaders.create_loader()
+
+
+@pytest.fixture(autouse=True)
+def shared_botocore_loader(monkeypatch):
+    """Every module run builds a new boto3 Session; share one loader so the JSON service models are parsed once
+    per test session instead of once per run (the table below runs the module about 150 times)."""
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
 
 
 @pytest.fixture(scope="module")
@@ -395,7 +409,13 @@ def test_customer_policy_by_path_and_name(aws):
 
 def test_names_resolved_with_get_policy_not_listing(aws, api_calls):
     run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
-    assert "ListPolicies" not in api_calls and api_calls.count("GetPolicy") == 2
+    # two GetPolicy resolve the name (AWS- or customer-managed), then GetPolicy + GetPolicyVersion read the default
+    # version to judge it before it is attached
+    assert "ListPolicies" not in api_calls and api_calls.count("GetPolicy") == 3
+    assert api_calls.count("GetPolicyVersion") == 1
+    del api_calls[:]
+    run_module(iam_role.main, {"name": "r", "managed_policies": ["CloudWatchAgentServerPolicy"]})
+    assert api_calls.count("GetPolicy") == 2 and "GetPolicyVersion" not in api_calls  # attached: not judged again
 
 
 def test_ambiguous_policy_name(aws):
@@ -511,3 +531,150 @@ def test_apply_delete_retries_delete_conflict_and_ignores_already_gone(no_sleep)
     apply(client, role_plan.plan_role({"state": "absent"}, observed))
     assert client.calls == ["remove_role_from_instance_profile", "detach_role_policy", "delete_role_policy",
                             "delete_role", "delete_role"]
+
+
+# ---- least privilege: the table of tests/support/escalation_cases.py through the module ------------------------------
+
+def _case_args(kind, document, **extra):
+    args = {"name": OWN_ROLE[1]}
+    if kind == "trust":
+        args["assume_role_policy_document"] = document
+    else:
+        args["inline_policies"] = {"Case": document}
+    args.update(extra)
+    return args
+
+
+@pytest.mark.parametrize("case_id, kind, document, fragments", REFUSED, ids=[c[0] for c in REFUSED])
+def test_refused_before_any_aws_call_and_allow_admin_lifts_it(aws, api_calls, case_id, kind, document, fragments):
+    refused = run_module(iam_role.main, _case_args(kind, document))
+    assert refused.failed, refused
+    assert api_calls == [], "a refusal must come before any AWS call"
+    option = "assume_role_policy_document: " if kind == "trust" else "inline_policies.Case: "
+    assert option + "statement " in refused["msg"] and "allow_admin: true" in refused["msg"]
+    for fragment in fragments:
+        assert fragment in refused["msg"], (fragment, refused["msg"])
+    accepted = run_module(iam_role.main, _case_args(kind, document, allow_admin=True), check_mode=True)
+    assert not accepted.failed and accepted.changed, accepted
+    assert mutating(api_calls) == []
+
+
+@pytest.mark.parametrize("case_id, kind, document", ACCEPTED, ids=[c[0] for c in ACCEPTED])
+def test_accepted_documents_pass(aws, api_calls, case_id, kind, document):
+    result = run_module(iam_role.main, _case_args(kind, document), check_mode=True)
+    assert not result.failed and result.changed, result
+    assert mutating(api_calls) == []
+
+
+def test_admin_managed_policies_refused_by_name_before_any_call(aws, api_calls):
+    for value in ("AdministratorAccess", "arn:aws:iam::aws:policy/PowerUserAccess", "IAMFullAccess"):
+        result = run_module(iam_role.main, {"name": "r", "managed_policies": [value]})
+        assert result.failed and value in result["msg"] and "allow_admin: true" in result["msg"]
+    assert api_calls == []
+
+
+def test_customer_policy_judged_before_it_is_attached(aws, api_calls):
+    escalating = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}
+    arn = aws.create_policy(PolicyName="Launcher", PolicyDocument=json.dumps(escalating))["Policy"]["Arn"]
+    del api_calls[:]
+    refused = run_module(iam_role.main, {"name": "r", "managed_policies": [arn]})
+    assert refused.failed and "managed_policies item %r: statement 'Pass' allows 'iam:PassRole'" % arn in refused["msg"]
+    assert '"PassRole to a service that runs code"' in refused["msg"]
+    assert mutating(api_calls) == [] and api_calls.count("GetPolicyVersion") == 1
+    accepted = run_module(iam_role.main, {"name": "r", "managed_policies": [arn], "allow_admin": True})
+    assert accepted.changed and not accepted.failed, accepted
+    assert [p["PolicyArn"] for p in aws.list_attached_role_policies(RoleName="r")["AttachedPolicies"]] == [arn]
+
+
+def test_customer_policy_that_lets_the_role_change_itself(aws):
+    own = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": "arn:aws:iam::%s:role/app/r" % ACCOUNT}]}
+    arn = aws.create_policy(PolicyName="SelfManage", PolicyDocument=json.dumps(own))["Policy"]["Arn"]
+    refused = run_module(iam_role.main, {"name": "r", "path": "/app/", "managed_policies": [arn]})
+    assert refused.failed and "which includes this role itself (role/app/r)" in refused["msg"], refused["msg"]
+    other = run_module(iam_role.main, {"name": "other", "path": "/app/", "managed_policies": [arn]})
+    assert not other.failed, other  # the same policy on another role: scoped to a named role
+
+
+def test_missing_policy_arn_fails_before_anything_is_created(aws, api_calls):
+    missing = "arn:aws:iam::%s:policy/Nowhere" % ACCOUNT
+    del api_calls[:]
+    result = run_module(iam_role.main, {"name": "r", "managed_policies": [missing]})
+    assert result.failed and "%r does not exist" % missing in result["msg"]
+    assert mutating(api_calls) == []
+    predicted = run_module(iam_role.main, {"name": "r", "managed_policies": [missing]}, check_mode=True)
+    assert not predicted.failed and missing in json.dumps(predicted.get("warnings")), predicted
+
+
+# ---- validate_with_access_analyzer (moto has no Access Analyzer: botocore's Stubber) ----------------------------------
+
+def _analyzer(monkeypatch, responses):
+    analyzer = botocore.session.get_session().create_client(
+        "accessanalyzer", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    stub = Stubber(analyzer)
+    for expected, response in responses:
+        stub.add_response("validate_policy", response, expected)
+    stub.activate()
+    real_client = connection.AwsContext.client
+    monkeypatch.setattr(connection.AwsContext, "client", lambda self, service, region=None: analyzer
+                        if service == "accessanalyzer" else real_client(self, service, region))
+    return stub
+
+
+def _finding(kind, code, index=0):
+    return {"findingType": kind, "issueCode": code, "findingDetails": "%s details" % code,
+            "learnMoreLink": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html",
+            "locations": [{"path": [{"value": "Statement"}, {"index": index}, {"value": "Action"}],
+                           "span": {"start": {"line": 1, "column": 1, "offset": 1},
+                                    "end": {"line": 1, "column": 9, "offset": 9}}}]}
+
+
+def _expect(document, policy_type, resource_type=None, token=None):
+    params = {"policyDocument": json.dumps(document), "policyType": policy_type}
+    if resource_type:
+        params["validatePolicyResourceType"] = resource_type
+    if token:
+        params["nextToken"] = token
+    return params
+
+
+def test_access_analyzer_findings_returned_paginated_and_in_check_mode(aws, monkeypatch):
+    args = dict(ROLE, validate_with_access_analyzer=True, trusted_services=["ec2.amazonaws.com"])
+    trust_doc = documents.trust_policy_for_services(["ec2.amazonaws.com"])
+    stub = _analyzer(monkeypatch, [
+        (_expect(trust_doc, "RESOURCE_POLICY", "AWS::IAM::AssumeRolePolicyDocument"), {"findings": []}),
+        (_expect(APP_ACCESS, "IDENTITY_POLICY"), {"findings": [_finding("SUGGESTION", "EMPTY_ARRAY_RESOURCE")],
+                                                  "nextToken": "page2"}),
+        (_expect(APP_ACCESS, "IDENTITY_POLICY", token="page2"), {"findings": [_finding("WARNING", "MISSING_VERSION", 1)]}),
+    ])
+    result = run_module(iam_role.main, args, check_mode=True)
+    stub.assert_no_pending_responses()
+    assert not result.failed and result.changed, result
+    assert [(f["policy"], f["finding_type"], f["issue_code"], f["location"]) for f in result["access_analyzer_findings"]] == [
+        ("inline_policies.AppAccess", "SUGGESTION", "EMPTY_ARRAY_RESOURCE", "Statement[0].Action"),
+        ("inline_policies.AppAccess", "WARNING", "MISSING_VERSION", "Statement[1].Action")]
+    assert aws.list_roles()["Roles"] == []  # check mode changed nothing
+
+
+@pytest.mark.parametrize("kind, allow_admin, refused", [
+    ("ERROR", False, True), ("ERROR", True, True), ("SECURITY_WARNING", False, True), ("SECURITY_WARNING", True, False),
+])
+def test_access_analyzer_errors_and_security_warnings_refuse(aws, api_calls, monkeypatch, kind, allow_admin, refused):
+    args = {"name": "r", "inline_policies": {"AppAccess": APP_ACCESS}, "validate_with_access_analyzer": True,
+            "allow_admin": allow_admin}
+    stub = _analyzer(monkeypatch, [(_expect(APP_ACCESS, "IDENTITY_POLICY"),
+                                    {"findings": [_finding(kind, "PASS_ROLE_WITH_STAR_IN_RESOURCE")]})])
+    result = run_module(iam_role.main, args)
+    stub.assert_no_pending_responses()
+    if refused:
+        assert result.failed and ("inline_policies.AppAccess: IAM Access Analyzer reports %s "
+                                  "PASS_ROLE_WITH_STAR_IN_RESOURCE at Statement[0].Action" % kind) in result["msg"]
+        assert mutating(api_calls) == [] and "GetRole" not in api_calls  # before the role is even read
+    else:
+        assert result.changed and result["access_analyzer_findings"][0]["finding_type"] == "SECURITY_WARNING"
+
+
+def test_access_analyzer_off_by_default(aws, api_calls):
+    result = run_module(iam_role.main, ROLE, check_mode=True)
+    assert result["access_analyzer_findings"] == [] and "ValidatePolicy" not in api_calls

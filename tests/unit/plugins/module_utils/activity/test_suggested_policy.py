@@ -249,3 +249,47 @@ def test_fixture_names_change_the_resources():
     assert "arn:aws:sqs:us-east-1:%s:my-app-queue" % ACCOUNT in resources
     assert "arn:aws:secretsmanager:us-east-1:%s:secret:my-app/db-??????" % ACCOUNT in resources
     assert not any("app-data-" in r for r in resources)
+
+
+# ---- never suggest an escalation path
+
+def test_escalation_actions_are_withheld_and_reported():
+    events = [
+        ev("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}),
+        # the role wrote an inline policy (CloudTrail names no resource for IAM calls: "*") and assumed a role
+        ev("iam.amazonaws.com", "PutRolePolicy", {"roleName": "app-role", "policyName": "x"}),
+        ev("iam.amazonaws.com", "GetRole", {"roleName": "app-role"}),
+        ev("sts.amazonaws.com", "AssumeRole", {"roleArn": "arn:aws:iam::%s:role/reader" % ACCOUNT}),
+        ev("sts.amazonaws.com", "AssumeRole", {"roleSessionName": "s"}),
+    ]
+    out = analyze(events, [], ROLE)
+    actions = [a for s in out["suggested_policy"]["Statement"] for a in s["Action"]]
+    assert "iam:PutRolePolicy" not in actions and "iam:GetRole" in actions and "s3:GetObject" in actions
+    # one AssumeRole named no role, so the action's resources narrow to "*": withheld
+    assert "sts:AssumeRole" not in actions
+    withheld = dict((w["action"], w) for w in out["withheld_actions"])
+    assert sorted(withheld) == ["iam:PutRolePolicy", "sts:AssumeRole"]
+    assert withheld["iam:PutRolePolicy"]["resources"] == ["*"]
+    assert withheld["iam:PutRolePolicy"]["paths"] == ["inline policy write"]
+    assert "'iam:PutRolePolicy' on Resource '*'" in withheld["iam:PutRolePolicy"]["reason"]
+    assert withheld["sts:AssumeRole"]["paths"] == ["role assumption"]
+    # AssumeRole of named roles only is scoped: suggested as it is
+    scoped = analyze(events[:1] + events[3:4], [], ROLE)
+    assert scoped["withheld_actions"] == []
+    assert {"Sid": "Sts", "Effect": "Allow", "Action": ["sts:AssumeRole"],
+            "Resource": "arn:aws:iam::%s:role/reader" % ACCOUNT} in scoped["suggested_policy"]["Statement"]
+
+
+def test_writes_to_the_role_itself_are_withheld_even_when_named():
+    from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import withhold_escalations
+    policy = {"Version": "2012-10-17", "Statement": [
+        allow(["iam:AttachRolePolicy", "iam:GetRole"], ROLE),
+        allow("iam:AttachRolePolicy", "arn:aws:iam::%s:role/worker" % ACCOUNT)]}
+    kept, withheld = withhold_escalations(policy, ROLE)
+    assert kept["Statement"] == [allow(["iam:GetRole"], ROLE),
+                                 allow("iam:AttachRolePolicy", "arn:aws:iam::%s:role/worker" % ACCOUNT)]
+    assert [(w["action"], w["resources"]) for w in withheld] == [("iam:AttachRolePolicy", [ROLE])]
+    assert "includes this role itself (role/app/app-role)" in withheld[0]["reason"]
+    only = {"Version": "2012-10-17", "Statement": [allow("iam:PassRole")]}
+    assert withhold_escalations(only, ROLE)[0] is None
+    assert withhold_escalations(None, ROLE) == (None, [])

@@ -144,3 +144,61 @@ def test_every_finding_is_documented_in_the_module():
     from ansible_collections.keyless.aws.plugins.modules import ec2_fleet_info
     for name in fa.FINDING_NAMES:
         assert "C(%s)" % name in ec2_fleet_info.DOCUMENTATION, name
+
+
+# ---- roles that can escalate ------------------------------------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/app/app-role"
+SAFE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}
+PASS_ANY = {"Version": "2012-10-17", "Statement": [{"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole",
+                                                    "Resource": "*"}]}
+SELF = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PutRolePolicy",
+                                                "Resource": ROLE_ARN}]}
+
+
+def inline(name, document):
+    return {"type": "inline", "name": name, "document": document}
+
+
+def managed(arn, document):
+    return {"type": "managed", "name": arn.rsplit("/", 1)[-1], "arn": arn, "document": document}
+
+
+@pytest.mark.parametrize("policies, escalations", [
+    ([], []),
+    ([inline("read", SAFE), managed("arn:aws:iam::aws:policy/ReadOnlyAccess", SAFE)], []),
+    ([inline("launch", PASS_ANY)], [("inline launch", "Pass", "'iam:PassRole' on Resource '*'")]),
+    ([managed("arn:aws:iam::123456789012:policy/launch", PASS_ANY)],
+     [("arn:aws:iam::123456789012:policy/launch", "Pass", "PassRole to a service that runs code")]),
+    ([managed("arn:aws:iam::aws:policy/AdministratorAccess", None)],
+     [("arn:aws:iam::aws:policy/AdministratorAccess", None, "AdministratorAccess grants administrator-level access")]),
+    ([inline("self", SELF)], [("inline self", 0, "includes this role itself (role/app/app-role)")]),
+    ([inline("unreadable", "%7Bbroken")], []),
+])
+def test_judge_role(policies, escalations):
+    judged = fa.judge_role("app-role", ROLE_ARN, policies)
+    assert judged["can_escalate"] is bool(escalations)
+    assert judged["policies"] == [p.get("arn") or "inline " + p["name"] for p in policies]
+    assert [(e["policy"], e["statement"]) for e in judged["escalations"]] == [(p, s) for p, s, _m in escalations]
+    for entry, (_p, _s, fragment) in zip(judged["escalations"], escalations):
+        assert fragment in entry["message"]
+
+
+def test_role_can_escalate_is_a_finding_of_every_instance_of_that_role():
+    escalating = fa.audit_row(record(), assoc(), PROFILES, {}, escalating_roles={"app-role"})
+    assert escalating["findings"] == ["role_can_escalate"] and not escalating["compliant"]
+    other = fa.audit_row(record(), assoc(OTHER_ARN), PROFILES, {}, escalating_roles={"app-role"})
+    assert other["findings"] == [] and other["compliant"]
+    ordered = fa.audit_row(record({"HttpTokens": "optional"}), assoc(OTHER_ARN), PROFILES, FULL,
+                           escalating_roles={"legacy-role"})
+    assert ordered["findings"] == ["wrong_profile", "role_can_escalate", "imdsv1_allowed"]
+
+
+def test_role_rows_count_instances_and_sort():
+    rows = [fa.audit_row(record(), assoc(), PROFILES, {}), fa.audit_row(record(), assoc(), PROFILES, {}),
+            fa.audit_row(record(), assoc(OTHER_ARN), PROFILES, {})]
+    judged = {"legacy-role": fa.judge_role("legacy-role", None, []),
+              "app-role": fa.judge_role("app-role", ROLE_ARN, [inline("launch", PASS_ANY)])}
+    roles = fa.role_rows(rows, judged)
+    assert [(r["role_name"], r["instances"], r["can_escalate"]) for r in roles] == [
+        ("app-role", 2, True), ("legacy-role", 1, False)]

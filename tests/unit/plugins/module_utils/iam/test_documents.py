@@ -423,7 +423,7 @@ def test_iam_depth_is_accepted():
     (allow("*"), "'*' on Resource '*'"),
     (allow("*:*"), "'*:*' on Resource '*'"),
     (allow("iam:*"), "'iam:*' on Resource '*'"),
-    (allow("IAM:*"), "'iam:*' on Resource '*'"),
+    (allow("IAM:*"), "'IAM:*' on Resource '*'"),  # the pattern as written; matched case-insensitively
     (allow(["s3:GetObject", "*"], ["arn:aws:s3:::b", "*"]), "'*' on Resource '*'"),
     ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "every action except"),
     ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::b"}, "every resource except"),
