@@ -77,3 +77,29 @@ def metadata_floor(endpoint_url, tag, http_tokens="required"):
             HttpEndpoint=opts.get("HttpEndpoint") or "enabled")
         done += 1
     return {"seconds": time.monotonic() - start, "changed": done}
+
+
+def whole_job_floor(endpoint_url, tag, role_name, profile_name, http_tokens="required"):
+    """The whole job's fewest calls from one thread: the IAM role and its profile (a new account), then one
+    describe, one association listing, one Associate and one ModifyInstanceMetadataOptions per instance."""
+    ec2, iam = _client("ec2", endpoint_url), _client("iam", endpoint_url)
+    trust = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
+             '"ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+    start = time.monotonic()
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)
+    arn = iam.create_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName=profile_name, RoleName=role_name)
+    instances = _instances(ec2, tag)
+    index = _associations(ec2)
+    done = 0
+    for inst in instances:
+        if inst["InstanceId"] not in index:
+            ec2.associate_iam_instance_profile(InstanceId=inst["InstanceId"], IamInstanceProfile={"Arn": arn})
+        opts = inst.get("MetadataOptions") or {}
+        if opts.get("HttpTokens") != http_tokens:
+            ec2.modify_instance_metadata_options(
+                InstanceId=inst["InstanceId"], HttpTokens=http_tokens,
+                HttpPutResponseHopLimit=opts.get("HttpPutResponseHopLimit") or 1,
+                HttpEndpoint=opts.get("HttpEndpoint") or "enabled")
+        done += 1
+    return {"seconds": time.monotonic() - start, "changed": done}

@@ -126,7 +126,9 @@ def targets(results, smoke=False):
                                % (row["ratio_task"] or 0, row["task_seconds"], row["bound"], row["failed_instances"],
                                   row["throttled"]), "<= 1.05x", ok,
                                "wall incl. ansible start-up %.3fx; %s" % (row["ratio_wall"] or 0, _phase(row))))
+    out.extend(one_pass_targets(results))
     rss = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == 10000 and r.get("peak_rss_mb")]
+    rss += [r["peak_rss_mb"] for r in results.get("role_limiter", []) if r["n"] == 10000 and r.get("peak_rss_mb")]
     biggest = max(sizes) if sizes else None
     if rss:
         out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB" % max(rss), "<= 300 MB", max(rss) <= 300, ""))
@@ -134,6 +136,47 @@ def targets(results, smoke=False):
         other = [r["peak_rss_mb"] for r in results["bulk"] if r["n"] == biggest and r.get("peak_rss_mb")]
         out.append(_target("peak RSS at N=10,000 <= 300 MB", "%.0f MB at N=%s" % (max(other), biggest) if other else None,
                            "<= 300 MB", None, "N=10,000 not run (--with-10k)"))
+    return out
+
+
+def one_pass_targets(results):
+    """The role in one pass (issue 14): its bound through the limiter, the whole job against its floor, and
+    against amazon.aws's per-instance loop."""
+    out = []
+    for row in [r for r in results.get("role_limiter", []) if r["op"] == "limiter converge"]:
+        n, bound = row["n"], row["bound"]
+        wall = row["wall"]
+        if n == 1000:
+            limit, ok = "<= 1.10 x bound + 20 s", wall <= 1.10 * bound + 20 and row["rc"] == 0
+        else:
+            limit, ok = "<= 1.05 x bound", row["ratio_identity"] is not None and row["ratio_identity"] <= 1.05 and \
+                row["rc"] == 0 and not row["throttled"]
+        out.append(_target("role at N=%d through the limiter (x%g), mixed fleet: the slowest bucket, not the sum"
+                           % (n, row["scale"]),
+                           "wall %.1fs, fleet task %ss (%sx) vs bound %.1fs; sum of buckets %.1fs; %d throttled, %s failed"
+                           % (wall, row.get("identity_seconds"), row.get("ratio_identity"), bound, row["sum_of_buckets"],
+                              row["throttled"], row.get("failed_instances")), limit, ok,
+                           "bucket bounds %s" % row.get("bucket_bounds")))
+    reruns = [r for r in results.get("role_limiter", []) if r["op"] == "limiter rerun"]
+    for row in reruns:
+        out.append(_target("role rerun at N=%d: changed=0, 0 mutating calls" % row["n"], "%d calls, %d mutating"
+                           % (row["calls"], row["mutating"]), "0 mutating", row["mutating"] == 0 and row["rc"] == 0, ""))
+    whole = {r["module"]: r for r in results.get("whole_job", [])}
+    role, flo = whole.get("role ec2_identity"), whole.get("floor (one boto3 thread)")
+    if role and flo:
+        ratio = role["wall"] / flo["wall"] if flo["wall"] else None
+        out.append(_target("whole job at N=%d (IAM included, buckets opened): within 1.5x of the fewest-calls floor"
+                           % role["n"], "%.2fx (%.1fs vs floor %.1fs; %d vs %d calls)"
+                           % (ratio, role["wall"], flo["wall"], role["calls"], flo["calls"]), "<= 1.5x",
+                           ratio is not None and ratio <= 1.5, "ansible-playbook wall, start-up included"))
+    amazon = (results.get("amazon_loop") or [None])[0]
+    if role and amazon and amazon["rc"] == 0:
+        ours = role["wall"] / role["n"]
+        theirs = amazon["wall"] / amazon["n"]
+        out.append(_target("whole job per instance vs amazon.aws ec2_instance looped per instance",
+                           "%.0fx (%.1f ms vs %.0f ms per instance; amazon.aws at N=%d)"
+                           % (theirs / ours, ours * 1000, theirs * 1000, amazon["n"]), ">= 50x", theirs / ours >= 50,
+                           "ansible-playbook wall, IAM included on both sides"))
     return out
 
 
@@ -214,6 +257,21 @@ def markdown(results):
             lines.append("| %d | x%g | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |" % (
                 r["n"], r["scale"], r["module"], _f(r["bound"]), _f(r["task_seconds"]), _f(r["ratio_task"], "%.3f"),
                 _f(first), _f(_observe(r)), _f(phase, "%.3f"), _f(r["wall"]), r["throttled"], r["failed_instances"]))
+    if results.get("role_limiter"):
+        lines += ["", "## The role in one pass, through the simulated limiter (mixed fleet, AWS's buckets on both sides)", "",
+                  "| N | scale | op | wall s | fleet task s | bound s (max bucket) | sum of buckets s | ratio | calls | "
+                  "mutating | throttled | failed |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results["role_limiter"]:
+            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
+                r["n"], r["scale"], r["op"], _f(r["wall"]), _f(r.get("identity_seconds")), _f(r["bound"]),
+                _f(r["sum_of_buckets"]), _f(r.get("ratio_identity"), "%.3f"), r["calls"], r["mutating"], r["throttled"],
+                r.get("failed_instances")))
+    if results.get("whole_job") or results.get("amazon_loop"):
+        lines += ["", "## The whole job (IAM included) beside its floor and amazon.aws's loop", "",
+                  "| N | what | wall s | per instance ms | calls | mutating |", "|---:|---|---:|---:|---:|---:|"]
+        for r in results.get("whole_job", []) + results.get("amazon_loop", []):
+            lines.append("| %d | %s | %s | %s | %d | %d |" % (r["n"], r["module"], _f(r["wall"]),
+                                                             _f(1000.0 * r["wall"] / r["n"]), r["calls"], r["mutating"]))
     lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]

@@ -30,7 +30,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import floor, report  # noqa: E402
+from bench import floor, one_pass, report  # noqa: E402
 from bench.servers import limiter_proxy, moto_server  # noqa: E402
 from tests.support.aws_env import aws_env  # noqa: E402
 from tests.support.aws_proxy import DEFAULT_LIMITS, bound_seconds, proxy_stats  # noqa: E402
@@ -98,7 +98,8 @@ class Runner:
         self.wrapper.chmod(0o755)
         self.count = 0
 
-    def run(self, text, endpoint_url, counter_url, check=False, extra_vars=None, measure_rss=True, timeout=7200):
+    def run(self, text, endpoint_url, counter_url, check=False, extra_vars=None, measure_rss=True, timeout=7200,
+            extra_env=None):
         self.count += 1
         pb = self.workdir / ("pb%d.yml" % self.count)
         pb.write_text(text)
@@ -116,6 +117,7 @@ class Runner:
                  "KEYLESS_BENCH_RSS": str(rss), "KEYLESS_BENCH_REAL_PYTHON": sys.executable}
         if measure_rss:
             extra["ANSIBLE_PYTHON_INTERPRETER"] = str(self.wrapper)
+        extra.update(extra_env or {})
         if counter_url:
             calls(counter_url, reset=True)
         start = time.monotonic()
@@ -278,6 +280,94 @@ def measure_limiter(runner, moto_url, n, scale, concurrency, problems):
     return rows
 
 
+def seed_mixed(url, n):
+    """A mixed fleet (fleet_seed mix="realistic"): no profile, another profile running and stopped, hop limit 2,
+    terminated instances, IMDSv1 callers."""
+    reset_moto(url)
+    start = time.monotonic()
+    fleet = seed_fleet(url, n, mix="realistic", prefix="bench", tag=TAG, correct_profile=PROFILE, seed=0, batch=250)
+    log("seeded a mixed fleet of %d instances in %.1fs" % (n, time.monotonic() - start))
+    return fleet
+
+
+def identity_task(res):
+    """The ec2_instance_identity task of a role run: its seconds, summary and the module's phase timings."""
+    for rec in res["tasks"]:
+        if rec["action"] == "keyless.aws.ec2_instance_identity":
+            return rec
+    return {}
+
+
+def measure_role_limiter(runner, moto_url, n, scale, problems):
+    """The role over a mixed fleet through the limiter, AWS's buckets on both sides (one_pass.py)."""
+    seed_mixed(moto_url, n)
+    rows = []
+    text = role_playbook({"ec2_identity_rate_limits": scaled_limits(scale), "ec2_identity_safe_rollout": False})
+    with limiter_proxy(moto_url, scale) as proxy:
+        for op in ("converge", "rerun"):
+            proxy_stats(proxy.url, reset=True)
+            res = runner.run(text, proxy.url, moto_url)
+            stats = proxy_stats(proxy.url)
+            task = identity_task(res)
+            bound, serial, per = one_pass.bounds(res["counts"], DEFAULT_LIMITS, scale)
+            row = dict(res, n=n, module="role ec2_identity", op="limiter %s" % op, scale=scale, bound=round(bound, 3),
+                       sum_of_buckets=round(serial, 3), bucket_bounds={k: round(v, 3) for k, v in per.items()},
+                       throttled=stats["total_throttles"], identity_seconds=task.get("seconds"),
+                       identity_timings=task.get("timings"), summary=task.get("summary") or {},
+                       failed_instances=(task.get("summary") or {}).get("failed"))
+            row["ratio_wall"] = round(res["wall"] / bound, 3) if bound else None
+            row["ratio_identity"] = round(task["seconds"] / bound, 3) if bound and task.get("seconds") else None
+            rows.append(row)
+            log("N=%d role limiter x%g %s: wall %.1fs, fleet task %ss, bound %.1fs (sum of buckets %.1fs), %d calls, "
+                "%d throttled, rc %d" % (n, scale, op, res["wall"], task.get("seconds"), bound, serial, res["calls"],
+                                         row["throttled"], res["rc"]))
+            if res["rc"] != 0:
+                problems.append("role limiter N=%d %s failed: %s" % (n, op, (res.get("stdout_tail") or "")[-1500:]))
+            if op == "rerun" and res["mutating"]:
+                problems.append("role limiter N=%d rerun made %d mutating calls" % (n, res["mutating"]))
+    return rows
+
+
+def measure_whole_job(runner, url, n, problems):
+    """The role's whole job (IAM included) with the buckets opened, beside its one-thread floor."""
+    rows = []
+    fleet = seed(url, n)
+    res = runner.run(role_playbook({"ec2_identity_rate_limits": OPEN_LIMITS, "ec2_identity_safe_rollout": False}),
+                     url, url)
+    task = identity_task(res)
+    rows.append(dict(res, n=n, module="role ec2_identity", op="whole job", identity_seconds=task.get("seconds"),
+                     identity_timings=task.get("timings"), summary=task.get("summary") or {}))
+    log("N=%d role whole job: wall %.1fs (fleet task %ss), %d calls, rc %d"
+        % (n, res["wall"], task.get("seconds"), res["calls"], res["rc"]))
+    if res["rc"] != 0:
+        problems.append("role whole job N=%d failed: %s" % (n, (res.get("stdout_tail") or "")[-1500:]))
+    left = converged(url, fleet["all"], "arn:aws:iam::123456789012:instance-profile/BenchRole")
+    if left:
+        problems.append("role whole job N=%d: %d instances not converged" % (n, len(left)))
+    seed(url, n)
+    calls(url, reset=True)
+    out = floor.whole_job_floor(url, TAG, "BenchFloorRole", "BenchFloorProfile")
+    counted = calls(url)
+    rows.append({"n": n, "module": "floor (one boto3 thread)", "op": "whole job", "wall": round(out["seconds"], 3),
+                 "calls": counted["total"], "mutating": counted["mutating"], "counts": counted["counts"]})
+    log("N=%d whole-job floor: %.1fs, %d calls" % (n, out["seconds"], counted["total"]))
+    return rows
+
+
+def measure_amazon_loop(runner, url, n, problems):
+    """The same job with amazon.aws: iam_role, iam_instance_profile, ec2_instance per instance (one_pass.py)."""
+    collections = one_pass.amazon_collections(log)
+    fleet = seed(url, n)
+    ids = list(fleet["all"])
+    text = one_pass.amazon_loop_playbook("BenchAmazonProfile", "BenchAmazonRole")
+    res = runner.run(text, url, url, extra_vars={"bench_ids": ids}, measure_rss=False,
+                     extra_env={"ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (collections, ROOT / ".build" / "collections")})
+    log("N=%d amazon.aws loop: %.1fs, %d calls, rc %d" % (n, res["wall"], res["calls"], res["rc"]))
+    if res["rc"] != 0:
+        problems.append("amazon.aws loop N=%d failed: %s" % (n, (res.get("stdout_tail") or "")[-1500:]))
+    return [dict(res, n=n, module="amazon.aws ec2_instance loop", op="whole job")]
+
+
 def ints(text):
     """'100,1000' -> [100, 1000]; '' or '0' -> [] (to skip a part of the run)."""
     return [int(x) for x in text.split(",") if x.strip() and int(x) > 0]
@@ -293,6 +383,10 @@ def parse_args(argv):
                         "(default: x1 at N=1,000, x2 at N=10,000)")
     parser.add_argument("--limiter-n", help="fleet sizes run through the limiter (default 1000, +10000 with --with-10k)")
     parser.add_argument("--no-role", action="store_true", help="skip the ec2_identity role")
+    parser.add_argument("--role-limiter-n", help="fleet sizes of the role through the limiter (default 1000, "
+                        "+10000 with --with-10k; scale as --limiter)")
+    parser.add_argument("--whole-job-n", help="fleet sizes of the whole job vs its floor (default 1000)")
+    parser.add_argument("--amazon-n", help="fleet sizes of the amazon.aws ec2_instance loop (default 50)")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
@@ -305,6 +399,7 @@ def parse_args(argv):
         # keep CI's smoke short: the role and big fleets only in full runs
         args.sizes, args.baseline, args.floor_sizes, args.role_sizes = [100], [5], [100], []
         args.limiter_sizes, args.limiter_scale = [200], {200: 20.0}
+        args.role_limiter_sizes, args.whole_job_sizes, args.amazon_sizes = [], [], []
         return args
     args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
     args.baseline = ints(args.baseline_n)
@@ -314,6 +409,14 @@ def parse_args(argv):
     args.limiter_scale = {n: args.limiter or DEFAULT_LIMITER_SCALE.get(n, 3.0) for n in args.limiter_sizes}
     args.role_sizes = (ints(args.role_n) if args.role_n is not None
                        else [1000 if 1000 in args.sizes else min(args.sizes)] if args.sizes else [])
+    args.role_limiter_sizes = (ints(args.role_limiter_n) if args.role_limiter_n is not None
+                               else [1000] + ([10000] if args.with_10k else []))
+    for n in args.role_limiter_sizes:
+        args.limiter_scale.setdefault(n, args.limiter or DEFAULT_LIMITER_SCALE.get(n, 3.0))
+    args.whole_job_sizes = ints(args.whole_job_n) if args.whole_job_n is not None else [1000]
+    args.amazon_sizes = ints(args.amazon_n) if args.amazon_n is not None else [50]
+    if args.no_role:
+        args.role_sizes, args.role_limiter_sizes, args.whole_job_sizes = [], [], []
     return args
 
 
@@ -323,7 +426,8 @@ def main(argv=None):
     results = {"args": {k: v for k, v in vars(args).items() if k not in ("limiter_scale",)},
                "limiter_scale": {str(k): v for k, v in args.limiter_scale.items()},
                "machine": report.machine(), "versions": report.versions(), "date": report.now(),
-               "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": []}
+               "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": [], "role_limiter": [],
+               "whole_job": [], "amazon_loop": []}
     role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
@@ -338,9 +442,17 @@ def main(argv=None):
         if role_exists:
             for n in args.role_sizes:
                 results["role"].extend(measure_role(runner, moto.url, n, problems))
+            for n in args.whole_job_sizes:
+                results["whole_job"].extend(measure_whole_job(runner, moto.url, n, problems))
+        for n in args.amazon_sizes:
+            results["amazon_loop"].extend(measure_amazon_loop(runner, moto.url, n, problems))
         for n in args.limiter_sizes:  # last: the longest part, mostly waiting on the limiter's clock
             results["limiter"].extend(measure_limiter(runner, moto.url, n, args.limiter_scale[n], args.concurrency,
                                                       problems))
+        if role_exists:
+            for n in args.role_limiter_sizes:
+                results["role_limiter"].extend(measure_role_limiter(runner, moto.url, n, args.limiter_scale[n],
+                                                                    problems))
     results["seconds"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_end"] = report.loadavg()
     results["targets"] = report.targets(results, smoke=args.smoke)
