@@ -6,6 +6,7 @@ import json
 
 import boto3
 import botocore.client
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 import moto
@@ -678,3 +679,29 @@ def test_access_analyzer_errors_and_security_warnings_refuse(aws, api_calls, mon
 def test_access_analyzer_off_by_default(aws, api_calls):
     result = run_module(iam_role.main, ROLE, check_mode=True)
     assert result["access_analyzer_findings"] == [] and "ValidatePolicy" not in api_calls
+
+
+def test_a_failure_after_a_change_is_reported_as_changed_and_a_rerun_finishes(aws, monkeypatch):
+    """CreateRole went through, PutRolePolicy was refused: the task says changed, what was done and what was not;
+    the next run starts from what IAM has and does the rest; the one after changes nothing."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def refuse_inline(self, operation, params):
+        if operation == "PutRolePolicy":
+            raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, operation)
+        return original(self, operation, params)
+
+    args = dict(ROLE)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse_inline)
+    failed = run_module(iam_role.main, args)
+    assert failed.failed and failed.changed
+    assert [c["operation"] for c in failed["changes"]][0] == "CreateRole"
+    assert "PutRolePolicy" in [c["operation"] for c in failed["not_done"]]
+    assert "already done: CreateRole" in failed["msg"] and "rerun the task to finish" in failed["msg"]
+    assert failed["error"]["code"] == "AccessDenied"
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+    rerun = run_module(iam_role.main, args)
+    assert rerun.changed and not rerun.failed
+    # the rerun makes exactly the calls the failed run had not made
+    assert sorted(c["operation"] for c in rerun["changes"]) == sorted(c["operation"] for c in failed["not_done"])
+    assert not run_module(iam_role.main, args).changed
