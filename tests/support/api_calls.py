@@ -1,0 +1,162 @@
+"""The AWS API operations the collection's code can call, found by reading plugins/ (no code is run), and
+the IAM actions they need: what policies/*.json must grant, no less and no more.
+
+    client_services(root) -> {"ec2", "iam", ...}
+        botocore service names of every client the code creates: the string given to `.client("ec2")` or
+        `client_for("s3", region)`.
+    operation_mentions(root) -> [Mention(path, line, service, operation, how), ...]
+        Every place that names an operation of one of those services:
+          how="attribute"  `iam.get_role(...)`, `iam.get_policy_version` passed as a function
+          how="string"     "create_role" (plan actions applied with getattr(client, action)), "GetRole"
+                           (operation names in error messages and rate-limit buckets), paginator names
+          how="waiter"     `iam.get_waiter("role_exists")` -> the operation the waiter polls (GetRole)
+        botocore's own service models say what an operation is (operation_names, xform_name), so a new
+        call is found whatever form it takes, as long as it names the operation somewhere.
+    needed_actions(root) -> {"iam:GetRole": [Mention, ...], ...}
+        The IAM actions of those operations (activity.action_map: S3 ListObjectsV2 needs s3:ListBucket,
+        sts:GetCallerIdentity needs none), plus iam:PassRole for the calls AWS documents as needing it.
+    granted_actions(policy) -> {"iam:GetRole", ...}   the actions its Allow statements name
+
+Left out of the scan: activity/action_map.py, a table of CloudTrail event names (S3 "CopyObject", ...) that
+the code maps to actions but never calls; the unit test checks that it creates no client and calls nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import pathlib
+
+import botocore.session
+from botocore import xform_name
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NOT_CALLS = ("plugins/module_utils/activity/action_map.py",)
+
+# Calls that AWS authorizes with a second action on another resource: iam:PassRole on the role in the
+# instance profile (EC2 User Guide, "Grant a user permission to pass an IAM role to an instance"; IAM API
+# reference of AddRoleToInstanceProfile: "The caller of this operation must be granted the PassRole
+# permission on the IAM role").
+ALSO_NEEDS = {
+    "ec2:AssociateIamInstanceProfile": ("iam:PassRole",),
+    "ec2:ReplaceIamInstanceProfileAssociation": ("iam:PassRole",),
+    "iam:AddRoleToInstanceProfile": ("iam:PassRole",),
+}
+
+Mention = collections.namedtuple("Mention", "path line service operation how")
+
+_SESSION = botocore.session.get_session()
+
+
+def plugin_files(root=ROOT):
+    root = pathlib.Path(root)
+    return [p for p in sorted((root / "plugins").rglob("*.py")) if p.relative_to(root).as_posix() not in NOT_CALLS]
+
+
+def _trees(root, files=None):
+    root = pathlib.Path(root)
+    for path in files or plugin_files(root):
+        yield path.relative_to(root).as_posix(), ast.parse(path.read_text(), str(path))
+
+
+def client_services(root=ROOT, files=None):
+    """botocore service names passed as a literal to `<x>.client(...)` or `client_for(...)`."""
+    services = set()
+    for _rel, tree in _trees(root, files):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            first = node.args[0]
+            if name in ("client", "client_for") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                services.add(first.value)
+    return services
+
+
+class _Operations:
+    """Snake and CamelCase operation names and waiter names of some services, from botocore's models."""
+
+    def __init__(self, services):
+        self.snake, self.camel, self.waiters = {}, {}, {}
+        for service in sorted(services):
+            model = _SESSION.get_service_model(service)
+            for operation in model.operation_names:
+                self.snake.setdefault(xform_name(operation), []).append((service, operation))
+                self.camel.setdefault(operation, []).append((service, operation))
+            try:
+                waiter_model = _SESSION.get_waiter_model(service)
+            except Exception:  # pylint: disable=broad-except  # a service without waiters
+                continue
+            for name in waiter_model.waiter_names:
+                self.waiters.setdefault(xform_name(name), []).append(
+                    (service, waiter_model.get_waiter(name).operation))
+
+
+def operation_mentions(root=ROOT, files=None, services=None):
+    """Every place in plugins/ that names an operation of a service the code creates a client for."""
+    services = services or client_services(root)
+    ops = _Operations(services)
+    found = []
+    for rel, tree in _trees(root, files):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ops.snake:
+                found.extend(Mention(rel, node.lineno, s, o, "attribute") for s, o in ops.snake[node.attr])
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_waiter":
+                arg = node.args[0] if node.args else None
+                if isinstance(arg, ast.Constant) and arg.value in ops.waiters:
+                    found.extend(Mention(rel, node.lineno, s, o, "waiter") for s, o in ops.waiters[arg.value])
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for table in (ops.snake, ops.camel):
+                    found.extend(Mention(rel, node.lineno, s, o, "string") for s, o in table.get(node.value, ()))
+    return found
+
+
+def actions_of(service, operation):
+    """The IAM actions one operation needs (() when none), with the collection's own event -> action map."""
+    from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map import map_event_name
+
+    source = "%s.amazonaws.com" % _SESSION.get_service_model(service).endpoint_prefix
+    needed = map_event_name(source, operation)
+    if needed is None:
+        raise ValueError("no IAM action known for %s %s (event source %s)" % (service, operation, source))
+    actions = [n.action for n in needed]
+    for action in list(actions):
+        actions.extend(ALSO_NEEDS.get(action, ()))
+    return tuple(dict.fromkeys(actions))
+
+
+def needed_actions(root=ROOT, mentions=None):
+    """{IAM action: [Mention, ...]} for every operation the code names."""
+    needed = {}
+    for mention in mentions if mentions is not None else operation_mentions(root):
+        for action in actions_of(mention.service, mention.operation):
+            needed.setdefault(action, []).append(mention)
+    return needed
+
+
+def _as_list(value):
+    return [value] if isinstance(value, str) else list(value or ())
+
+
+def granted_actions(policy, effect="Allow"):
+    """The actions the statements with this Effect name (exactly as written)."""
+    statements = policy.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements or []
+    return {a for s in statements if s.get("Effect") == effect for a in _as_list(s.get("Action"))}
+
+
+def call_actions(counts):
+    """{IAM action: calls} of the moto server's call counts ({"ec2:DescribeInstances": 3, ...}, keyed by the
+    signing name of the request: "monitoring" for CloudWatch)."""
+    from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map import map_event_name
+
+    actions = collections.Counter()
+    for key, count in counts.items():
+        source, _sep, operation = key.partition(":")
+        needed = map_event_name("%s.amazonaws.com" % source, operation)
+        if needed is None:
+            raise ValueError("no IAM action known for the call %s" % key)
+        for n in needed:
+            actions[n.action] += count
+    return actions

@@ -1,0 +1,158 @@
+"""policies/*.json against the code: the deployer policy grants every IAM action some module can need, and
+nothing else; the auditor policy is its read-only part; the controller policy only assumes the deployer.
+
+The actions come from reading plugins/ (tests/support/api_calls.py: every boto3 method, paginator, waiter
+or operation name of the services the code creates clients for, mapped to IAM actions). A module that
+starts calling a new API fails test_deployer_grants_every_action_the_code_needs, naming the action and
+the line that calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import ADMIN_MANAGED_POLICIES, lint_policy
+from tests.support import api_calls
+from tests.support.api_calls import ROOT, granted_actions, needed_actions, operation_mentions
+
+POLICIES = ROOT / "policies"
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List|Lookup)")
+# Actions that take no resource ARN (AWS Service Authorization Reference: no resource types), so "*" is
+# the only Resource AWS accepts for them. Any other action must name its resources.
+NO_RESOURCE_TYPES = frozenset((
+    "ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceMetadataDefaults", "ec2:ModifyInstanceMetadataDefaults",
+    "cloudwatch:GetMetricData", "cloudtrail:LookupEvents", "iam:ListRoles", "iam:ListInstanceProfiles",
+    "iam:ListPolicies",
+))
+MANAGED_POLICY_QUOTA = 6144  # characters, whitespace outside strings not counted
+
+
+def load(name):
+    return json.loads((POLICIES / name).read_text())
+
+
+def statements(policy, effect=None):
+    return [s for s in policy["Statement"] if effect is None or s["Effect"] == effect]
+
+
+def as_list(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
+def gaps(needed, granted):
+    """Needed actions not granted, each with where the code needs it: ["ssm:SendCommand (plugins/x.py:3)"]."""
+    return ["%s (%s)" % (action, ", ".join(sorted({"%s:%d" % (m.path, m.line) for m in needed[action]})[:3]))
+            for action in sorted(set(needed) - set(granted))]
+
+
+@pytest.fixture(scope="module")
+def needed():
+    return needed_actions()
+
+
+def test_deployer_grants_every_action_the_code_needs(needed):
+    granted = granted_actions(load("deployer.json")) | granted_actions(load("controller.json"))
+    missing = gaps(needed, granted)
+    assert not missing, ("the code calls APIs that policies/deployer.json does not grant (add them to the statement "
+                         "of their purpose and to README's table): %s" % "; ".join(missing))
+
+
+def test_policies_grant_nothing_the_code_does_not_need(needed):
+    for name in ("deployer.json", "auditor.json", "controller.json"):
+        extra = sorted(granted_actions(load(name)) - set(needed))
+        assert not extra, "%s grants actions no module needs: %s" % (name, extra)
+
+
+def test_auditor_is_the_read_only_part_of_the_deployer(needed):
+    deployer, auditor = load("deployer.json"), load("auditor.json")
+    want = {a for a in needed if READ_ONLY.match(a)} - granted_actions(load("controller.json"))
+    assert granted_actions(auditor) == want
+    # each action on the same resources, under the same conditions, as in the deployer policy
+    scope = {}
+    for statement in statements(deployer, "Allow"):
+        for action in as_list(statement["Action"]):
+            scope[action] = (sorted(as_list(statement["Resource"])), statement.get("Condition"))
+    for statement in statements(auditor, "Allow"):
+        for action in as_list(statement["Action"]):
+            assert (sorted(as_list(statement["Resource"])), statement.get("Condition")) == scope[action], action
+
+
+def test_controller_policy_only_assumes_the_deployer_role():
+    controller = load("controller.json")
+    assert granted_actions(controller) == {"sts:AssumeRole"}
+    assert [as_list(s["Resource"]) for s in statements(controller)] == [["arn:aws:iam::*:role/keyless-deployer"]]
+    assert "sts:AssumeRole" not in granted_actions(load("deployer.json"))
+
+
+@pytest.mark.parametrize("name", ["deployer.json", "auditor.json", "controller.json"])
+def test_policy_is_least_privilege_and_fits_a_managed_policy(name):
+    policy = load(name)
+    assert policy["Version"] == "2012-10-17"
+    assert lint_policy(policy, "permissions") == []
+    assert len(json.dumps(policy, separators=(",", ":"))) <= MANAGED_POLICY_QUOTA
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert len(sids) == len(set(sids)), sids
+    for statement in statements(policy, "Allow"):
+        assert not {"NotAction", "NotResource"} & set(statement), statement["Sid"]
+        actions = as_list(statement["Action"])
+        assert not [a for a in actions if "*" in a], statement["Sid"]
+        if "*" in as_list(statement["Resource"]):
+            # "*" only where AWS offers nothing narrower
+            assert set(actions) <= NO_RESOURCE_TYPES, (statement["Sid"], sorted(set(actions) - NO_RESOURCE_TYPES))
+    allowed = [a for s in statements(policy, "Allow") for a in as_list(s["Action"])]
+    assert len(allowed) == len(set(allowed)), "an action is granted twice in %s" % name
+
+
+def test_deployer_passes_roles_to_ec2_only_and_denies_what_the_collection_refuses():
+    deployer = load("deployer.json")
+    passing = [s for s in statements(deployer, "Allow") if "iam:PassRole" in as_list(s["Action"])]
+    assert [s["Condition"] for s in passing] == [{"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}]
+    deny = {s["Sid"]: s for s in statements(deployer, "Deny")}
+    admin = deny["DenyAdministratorManagedPolicies"]
+    assert as_list(admin["Action"]) == ["iam:AttachRolePolicy"]
+    arns = admin["Condition"]["ArnLike"]["iam:PolicyARN"]
+    assert sorted(a.rsplit("/", 1)[1] for a in arns) == sorted(ADMIN_MANAGED_POLICIES)  # lint.py's list
+    assert "arn:aws:iam::*:role/keyless-deployer" in as_list(deny["DenyChangesToTheDeployerItself"]["Resource"])
+
+
+def test_readme_explains_every_statement():
+    readme = (ROOT / "README.md").read_text()
+    for name in ("deployer.json", "auditor.json", "controller.json"):
+        assert "policies/%s" % name in readme
+    for statement in load("deployer.json")["Statement"]:
+        assert "`%s`" % statement["Sid"] in readme, "README does not explain statement %s" % statement["Sid"]
+
+
+def test_files_left_out_of_the_scan_call_nothing():
+    for rel in api_calls.NOT_CALLS:
+        path = ROOT / rel
+        assert api_calls.client_services(files=[path]) == set(), rel
+        calls = [m for m in operation_mentions(files=[path], services=api_calls.client_services())
+                 if m.how != "string"]
+        assert calls == [], calls
+
+
+def test_the_scan_finds_a_new_call_in_every_form(tmp_path):
+    """A module that starts calling an API the policy does not grant is caught, however it names it."""
+    module = tmp_path / "plugins" / "modules" / "new_module.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "def run(ctx, plan):\n"
+        "    ssm = ctx.client('ssm')\n"
+        "    ssm.send_command(DocumentName='AWS-RunShellScript')\n"           # a method call
+        "    ssm.get_paginator('list_commands')\n"                             # a paginator
+        "    ssm.get_waiter('command_executed').wait()\n"                      # a waiter -> GetCommandInvocation
+        "    for change in plan:\n"
+        "        getattr(ssm, change.action)(**change.params)\n"
+        "    return {'action': 'cancel_command', 'operation': 'DeleteDocument'}\n"  # plan actions, names
+    )
+    mentions = operation_mentions(root=tmp_path)
+    found = needed_actions(mentions=mentions)
+    assert set(found) >= {"ssm:SendCommand", "ssm:ListCommands", "ssm:GetCommandInvocation", "ssm:CancelCommand",
+                          "ssm:DeleteDocument"}
+    missing = gaps(found, granted_actions(load("deployer.json")))
+    assert "ssm:SendCommand (plugins/modules/new_module.py:3)" in missing
