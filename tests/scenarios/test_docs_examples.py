@@ -1,0 +1,482 @@
+"""Every ```yaml block of README.md and roles/ec2_identity/README.md, read from the files (never copied),
+runs against the moto server, as a user would run it, and the state it leaves is checked with boto3.
+
+The harness, per kind of block (a block that is none of these fails the test, unless its info string
+says ```yaml example-only: <why it cannot run>):
+
+- playbook (a list of plays): written to playbook.yml in a fresh directory, which is also the working
+  directory (relative paths such as `./reports` land there, `PWD` says so too); files it reads with
+  lookup('ansible.builtin.file', NAME) are put next to it: policies/NAME, or FIXTURES[NAME]. Plays on
+  `localhost` run with no inventory (Ansible's implicit localhost) and twice: the second run must change
+  nothing. Plays on other hosts run once against playbooks/inventory/example.yml, the shipped inventory of
+  account/region targets (the same role through the same targets is rerun by the inventory's own runs).
+- inventory (groups of hosts): `ansible-inventory --list` must read it. Group `aws_targets` gets what the
+  README says to run: `keyless.aws.converge --check --diff` (not one mutating call), `keyless.aws.converge`,
+  again (changed=0), `keyless.aws.audit` (read-only). Group `ec2_instances` gets `keyless.aws.verify`,
+  each host answered by the IMDS emulator for a seeded instance that carries `keyless_expected_role`: a
+  second inventory source gives each host `ansible_connection: local`, the instance's Python
+  (/usr/bin/python3, which has no boto3) and its emulator URL: the only things a test without machines adds.
+- tasks (a list of tasks) run in a play on localhost; vars (a mapping of ec2_identity_* variables) are the
+  role's variables in such a play. Then as a playbook.
+
+Seeding: every account/region target (the inventory's hosts; the moto account 123456789012 unless the
+host assumes a role in another one) gets SEED instances (mixed: no profile, another profile, stopped,
+terminated, hop limit 2, IMDSv2 already) tagged like each `ec2_identity_instance_tags` the example
+declares. AWS-managed policies are loaded in the moto server. Every `aws_profile` the example names is
+defined (AWS_CONFIG_FILE) with the test keys, since SSO and real profiles cannot exist here.
+Checks after a run: each application's role and instance profile exist in its target's account with its
+managed policies; every selected running or stopped instance has that profile and the metadata options
+the example asks for; tasks of keyless.aws.iam_managed_policy / iam_role left what they declare; every
+API call the moto server served is granted by policies/deployer.json (auditor.json for the audit).
+
+Nothing sets an interpreter: ANSIBLE_PYTHON_INTERPRETER is removed from the environment, so an example
+that needed one configured would fail here the way it fails on a user's machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import boto3
+import pytest
+import yaml
+
+from tests.support import fleet_seed
+from tests.support.api_calls import call_actions, granted_actions
+from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT, aws_env
+from tests.support.fleet_seed import fleet_state, seed_fleet
+from tests.support.markdown_blocks import fenced_blocks
+from tests.support.playbook import Result
+
+pytestmark = pytest.mark.integration
+
+DOCS = ("README.md", "roles/ec2_identity/README.md")
+EXAMPLE_INVENTORY = ROOT / "playbooks" / "inventory" / "example.yml"
+POLICIES = ROOT / "policies"
+MOTO_ACCOUNT = "123456789012"
+SEED = 4
+ALIVE = ("running", "stopped")
+# Files examples read that the docs leave to the user: a least-privilege policy of an application.
+FIXTURES = {
+    "app-access.json": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AppData", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::my-app-data", "arn:aws:s3:::my-app-data/*"]}]},
+}
+_LOOKUP_FILE = re.compile(r"""lookup\(\s*['"](?:ansible\.builtin\.)?file['"]\s*,\s*['"]([^'"]+)['"]""")
+
+
+class NotRunnable(Exception):
+    """A block the harness cannot run and that is not marked example-only."""
+
+
+def yaml_blocks():
+    return [(doc, block) for doc in DOCS for block in fenced_blocks((ROOT / doc).read_text())
+            if block.language in ("yaml", "yml")]
+
+
+def classify(block):
+    """(kind, data): kind is playbook, inventory, tasks, vars or example-only; NotRunnable otherwise."""
+    if block.options.startswith("example-only"):
+        reason = block.options[len("example-only"):].strip(" :")
+        if not reason:
+            raise NotRunnable("example-only needs a reason: ```yaml example-only: <why it cannot run>")
+        return "example-only", reason
+    if block.options:
+        raise NotRunnable("unknown info string %r: use ```yaml, or ```yaml example-only: <why>" % block.options)
+    try:
+        data = yaml.safe_load(block.body)
+    except yaml.YAMLError as exc:
+        raise NotRunnable("not valid YAML: %s" % exc)
+    if isinstance(data, list) and data and all(isinstance(p, dict) for p in data):
+        if all("hosts" in p or "ansible.builtin.import_playbook" in p or "import_playbook" in p for p in data):
+            return "playbook", data
+        if not any("hosts" in p for p in data):
+            return "tasks", data
+    if isinstance(data, dict) and data:
+        groups = [v for v in data.values() if isinstance(v, dict) and v and set(v) <= {"hosts", "vars", "children"}]
+        if len(groups) == len(data):
+            return "inventory", data
+        if all(re.match(r"^ec2_identity_[a-z0-9_]+$", k) for k in data):
+            return "vars", data
+    raise NotRunnable("neither a playbook, an inventory, a task list nor role variables")
+
+
+def block_id(item):
+    doc, block = item
+    return "%s:%d" % (doc, block.line)
+
+
+# ---- what an example declares -----------------------------------------------------------------------
+
+def applications(data):
+    """Every mapping that names ec2_identity_role_name: the role's variables of one application."""
+    found = []
+    if isinstance(data, dict):
+        if "ec2_identity_role_name" in data:
+            found.append({k: v for k, v in data.items() if k.startswith("ec2_identity_")})
+        for value in data.values():
+            found.extend(applications(value))
+    elif isinstance(data, list):
+        for value in data:
+            found.extend(applications(value))
+    return found
+
+
+def literal(value):
+    return value is not None and "{{" not in json.dumps(value)
+
+
+# ---- the account/region targets ----------------------------------------------------------------------
+
+class Target:
+    def __init__(self, name, region, account=MOTO_ACCOUNT, role_arn=None, app=None):
+        self.name, self.region, self.account, self.role_arn = name, region, account, role_arn
+        self.app = app or {}  # the inventory's ec2_identity_* variables of this host
+        self.fleets = []      # (application variables, seeded fleet)
+
+    def session(self, url):
+        if not self.role_arn:
+            return boto3.session.Session(aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
+        sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url, aws_access_key_id=FAKE_ACCESS_KEY,
+                           aws_secret_access_key=FAKE_SECRET_KEY)
+        creds = sts.assume_role(RoleArn=self.role_arn, RoleSessionName="keyless-docs")["Credentials"]
+        return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"])
+
+
+@contextlib.contextmanager
+def as_target(url, target, monkeypatch):
+    """fleet_seed's boto3 clients with the target account's credentials."""
+    session = target.session(url)
+    with monkeypatch.context() as patch:
+        patch.setattr(fleet_seed, "_client", lambda service, endpoint, region: session.client(
+            service, region_name=region, endpoint_url=endpoint))
+        yield session
+
+
+class Harness:
+    def __init__(self, moto, tmp_path, monkeypatch):
+        self.moto, self.url, self.dir, self.monkeypatch = moto, moto.url, tmp_path, monkeypatch
+        self.profiles = set()
+        self.seed = 0
+
+    # -- environment and commands
+    def env(self):
+        env = aws_env(self.url)
+        env.pop("ANSIBLE_PYTHON_INTERPRETER", None)  # the examples must not need one
+        env["PWD"] = str(self.dir)
+        aws = self.dir / "aws"
+        aws.mkdir(exist_ok=True)
+        (aws / "config").write_text("".join("[profile %s]\nregion = us-east-1\n" % p for p in sorted(self.profiles)))
+        (aws / "credentials").write_text("".join("[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (
+            p, FAKE_ACCESS_KEY, FAKE_SECRET_KEY) for p in sorted(self.profiles)))
+        env.update({"AWS_CONFIG_FILE": str(aws / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials")})
+        return env
+
+    def ansible(self, tool, *args):
+        cmd = [str(pathlib.Path(sys.executable).parent / tool)] + [str(a) for a in args]
+        proc = subprocess.run(cmd, cwd=str(self.dir), env=self.env(), capture_output=True, text=True, timeout=600,
+                              check=False)
+        return Result(proc, cmd)
+
+    def playbook(self, *args):
+        res = self.ansible("ansible-playbook", *args)
+        assert res.rc == 0 and res.failed == 0, res
+        return res
+
+    def inventory_hosts(self, path, group):
+        res = self.ansible("ansible-inventory", "-i", path, "--list")
+        assert res.rc == 0, res
+        listing = json.loads(res.stdout)
+        assert group in listing, "%s has no group %s: %s" % (path, group, sorted(listing))
+        hosts = listing[group].get("hosts") or []
+        for child in listing[group].get("children") or ():
+            hosts += listing.get(child, {}).get("hosts") or []
+        return {h: listing["_meta"]["hostvars"][h] for h in hosts}
+
+    def targets(self, inventory):
+        targets = []
+        for name, hostvars in sorted(self.inventory_hosts(inventory, "aws_targets").items()):
+            role_arn = hostvars.get("aws_assume_role_arn")
+            account = role_arn.split(":")[4] if role_arn else MOTO_ACCOUNT
+            if hostvars.get("aws_profile"):
+                self.profiles.add(hostvars["aws_profile"])
+            targets.append(Target(name, hostvars.get("aws_region") or "us-east-1", account, role_arn,
+                                  {k: v for k, v in hostvars.items() if k.startswith("ec2_identity_")}))
+        return targets
+
+    # -- seeding and checking
+    def seed_targets(self, targets, extra_apps=()):
+        for target in targets:
+            for app in [dict(target.app, **extra) for extra in extra_apps] or [target.app]:
+                tags = app.get("ec2_identity_instance_tags")
+                assert literal(tags) and tags, "the example selects no instances by tags: %r" % (app,)
+                self.seed += 1
+                with as_target(self.url, target, self.monkeypatch):
+                    fleet = seed_fleet(self.url, SEED, region=target.region, prefix="docs%d" % self.seed,
+                                       seed=self.seed, tag=tags, imdsv1_callers=0)
+                target.fleets.append((app, fleet))
+
+    def check_targets(self, targets):
+        reports = [p for p in self.dir.rglob("*.json") if p.parent.name in ("reports", "ec2_identity_reports")]
+        assert len(reports) >= len(targets), "the reports are not where ansible-playbook ran: %s" % reports
+        assert not (ROOT / "playbooks" / "reports").exists() and not (ROOT / "playbooks" / "ec2_identity_reports").exists()
+        for target in targets:
+            with as_target(self.url, target, self.monkeypatch) as session:
+                iam = session.client("iam", region_name="us-east-1", endpoint_url=self.url)
+                for app, fleet in target.fleets:
+                    self.check_application(target, iam, app, fleet)
+
+    def check_application(self, target, iam, app, fleet):
+        role = app["ec2_identity_role_name"]
+        profile = app.get("ec2_identity_instance_profile_name") or role
+        assert iam.get_role(RoleName=role)["Role"]["Arn"].startswith("arn:aws:iam::%s:role/" % target.account)
+        held = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]
+        assert [r["RoleName"] for r in held["Roles"]] == [role], (target.name, held)
+        want = app.get("ec2_identity_managed_policies") or []
+        if literal(want):
+            attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+            assert attached == {p if p.startswith("arn:") else "arn:aws:iam::aws:policy/" + p for p in want}
+        for name in app.get("ec2_identity_inline_policies") or {}:
+            assert name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        with as_target(self.url, target, self.monkeypatch):
+            state = fleet_state(self.url, fleet["all"], region=target.region)
+        alive = [i for i in fleet["all"] if state[i]["state"] in ALIVE]
+        assert alive, fleet
+        for iid in alive:
+            inst = state[iid]
+            assert inst["profile_arn"] == held["Arn"], (target.name, iid, inst)
+            assert inst["metadata"]["HttpTokens"] == app.get("ec2_identity_http_tokens", "required"), (iid, inst)
+            hop = app.get("ec2_identity_http_put_response_hop_limit")
+            if hop is not None:
+                assert inst["metadata"]["HttpPutResponseHopLimit"] == hop, (iid, inst)
+
+    def check_calls(self, policy_files):
+        """Every call the moto server served since the last reset is granted by these policies."""
+        granted = set()
+        for name in policy_files:
+            granted |= granted_actions(json.loads((POLICIES / name).read_text()))
+        used = call_actions(self.moto.calls()["counts"])
+        self.moto.reset_calls()
+        assert used, "no AWS call was served"
+        assert set(used) <= granted, "calls not granted by %s: %s" % (policy_files, sorted(set(used) - granted))
+        return used
+
+    def files_for(self, text):
+        for name in _LOOKUP_FILE.findall(text):
+            if (POLICIES / name).exists():
+                shutil.copy(str(POLICIES / name), str(self.dir / name))
+            elif name in FIXTURES:
+                (self.dir / name).write_text(json.dumps(FIXTURES[name], indent=2))
+            else:
+                raise NotRunnable("the example reads %s: add it to FIXTURES in %s" % (name, __file__))
+
+
+# ---- the runs ---------------------------------------------------------------------------------------
+
+def run_playbook_block(h, block, plays):
+    h.files_for(block.body)
+    path = h.dir / "playbook.yml"
+    path.write_text(block.body)
+    local = {p.get("hosts") for p in plays} == {"localhost"}
+    if local:
+        targets, inventory = [Target("localhost", "us-east-1")], ()
+    else:
+        targets, inventory = h.targets(EXAMPLE_INVENTORY), ("-i", EXAMPLE_INVENTORY)
+    apps = applications(plays)
+    if apps:
+        h.seed_targets(targets, apps)
+    h.moto.reset_calls()
+
+    first = h.playbook(path, *inventory)
+    assert first.changed > 0, first
+    h.check_calls(["deployer.json", "controller.json"])
+    if apps:
+        h.check_targets(targets)
+    check_module_tasks(h, plays)
+
+    if local:
+        second = h.playbook(path)
+        assert second.changed == 0, second
+
+
+def module_tasks(plays, module):
+    """(arguments, play vars) of every task of `module` in the plays, the arguments rendered with the play's
+    vars where they are templates of those vars."""
+    found = []
+    for play in plays:
+        variables = {k: v for k, v in (play.get("vars") or {}).items() if literal(v)}
+        for task in play.get("tasks") or ():
+            if isinstance(task, dict) and module in task:
+                text = re.sub(r"\{\{ *([a-z_][a-z0-9_]*) *\}\}",
+                              lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+                              json.dumps(task[module]))
+                found.append(json.loads(text))
+    return found
+
+
+def check_module_tasks(h, plays):
+    """What the example's keyless.aws.iam_managed_policy and iam_role tasks declare is what IAM holds."""
+    iam = h.moto.client("iam")
+    for args in module_tasks(plays, "keyless.aws.iam_managed_policy"):
+        arn = "arn:aws:iam::%s:policy%s%s" % (MOTO_ACCOUNT, args.get("path", "/"), args["name"])
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        source = _LOOKUP_FILE.findall(str(args.get("policy")))
+        expected = json.loads((h.dir / source[0]).read_text()) if source else args["policy"]
+        assert (json.loads(document) if isinstance(document, str) else document) == expected
+    for args in module_tasks(plays, "keyless.aws.iam_role"):
+        role = iam.get_role(RoleName=args["name"])["Role"]
+        trust = args.get("assume_role_policy_document")
+        if trust:
+            assert role["AssumeRolePolicyDocument"] == trust
+        attached = iam.list_attached_role_policies(RoleName=args["name"])["AttachedPolicies"]
+        assert len(attached) == len(args.get("managed_policies") or []), attached
+
+
+def run_inventory_block(h, block, data):
+    path = h.dir / "inventory.yml"
+    path.write_text(block.body)
+    ran = False
+    if "aws_targets" in data:
+        ran = True
+        targets = h.targets(path)
+        h.seed_targets(targets)
+        h.moto.reset_calls()
+        check = h.playbook("keyless.aws.converge", "-i", path, "--check", "--diff")
+        mutating = {k: v for k, v in h.moto.calls()["counts"].items()
+                    if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
+        assert mutating == {}, mutating
+        h.moto.reset_calls()
+        assert check.changed > 0, check
+        h.playbook("keyless.aws.converge", "-i", path)
+        h.check_calls(["deployer.json", "controller.json"])
+        h.check_targets(targets)
+        again = h.playbook("keyless.aws.converge", "-i", path)
+        assert again.changed == 0, again
+        h.moto.reset_calls()
+        h.playbook("keyless.aws.audit", "-i", path)
+        h.check_calls(["auditor.json", "controller.json"])
+    if "ec2_instances" in data:
+        ran = True
+        run_verify(h, path)
+    if not ran:
+        raise NotRunnable("an inventory without aws_targets or ec2_instances: the harness knows no playbook for it")
+
+
+def run_verify(h, path):
+    from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator
+
+    hosts = h.inventory_hosts(path, "ec2_instances")
+    roles = {v.get("keyless_expected_role") for v in hosts.values()}
+    assert len(roles) == 1 and None not in roles, "every host needs keyless_expected_role: %r" % roles
+    role = roles.pop()
+    iam, ec2 = h.moto.client("iam"), h.moto.client("ec2")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=fleet_seed.TRUST)
+    iam.create_instance_profile(InstanceProfileName=role)
+    iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
+    ids = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=fleet_seed.DEFAULT_IMAGE, MinCount=len(hosts), MaxCount=len(hosts), InstanceType="t3.micro",
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})["Instances"]]
+    for iid in ids:
+        ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Name": role})
+    with ImdsEmulator(h.url) as emulator:
+        overlay = h.dir / "instances-here.yml"
+        overlay.write_text(yaml.safe_dump({"ec2_instances": {"hosts": {
+            name: {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3",
+                   "keyless_imds_endpoint": emulator.url_for(iid)}
+            for name, iid in zip(sorted(hosts), ids)}}}))
+        res = h.playbook("keyless.aws.verify", "-i", path, "-i", overlay)
+    for name, iid in zip(sorted(hosts), ids):
+        assert "%s (%s): role %s, IMDSv2 enforced" % (name, iid, role) in res.stdout, res
+    assert not any(secret in res.stdout for secret in FAKE_SECRETS)
+
+
+# ---- the tests --------------------------------------------------------------------------------------
+
+def test_the_docs_have_yaml_examples():
+    blocks = yaml_blocks()
+    assert {doc for doc, _block in blocks} == set(DOCS)
+    assert len(blocks) >= 5, [block_id(b) for b in blocks]
+
+
+@pytest.mark.parametrize("item", yaml_blocks(), ids=block_id)
+def test_example_runs_as_written(item, moto, tmp_path, monkeypatch):
+    doc, block = item
+    try:
+        kind, data = classify(block)
+        if kind == "example-only":
+            pytest.skip("%s:%d is marked example-only: %s" % (doc, block.line, data))
+        h = Harness(moto, tmp_path, monkeypatch)
+        if kind == "inventory":
+            run_inventory_block(h, block, data)
+        elif kind == "playbook":
+            run_playbook_block(h, block, data)
+        else:
+            play = [{"name": "Harness for %s:%d" % (doc, block.line), "hosts": "localhost", "connection": "local",
+                     "gather_facts": False, "tasks": data if kind == "tasks" else [
+                         {"name": "The role with the example's variables",
+                          "ansible.builtin.include_role": {"name": "keyless.aws.ec2_identity"}, "vars": data}]}]
+            run_playbook_block(h, block._replace(body=yaml.safe_dump(play, sort_keys=False)), play)
+    except NotRunnable as exc:
+        pytest.fail("%s:%d cannot run: %s (fix the example, or mark it ```yaml example-only: <why>)\n%s"
+                    % (doc, block.line, exc, block.body))
+
+
+@pytest.mark.parametrize("info,body,expected", [
+    ("", "- hosts: localhost\n  tasks: []\n", "playbook"),
+    ("", "aws_targets:\n  hosts:\n    a: {aws_region: us-east-1}\n", "inventory"),
+    ("", "- name: A task\n  ansible.builtin.debug: {msg: hi}\n", "tasks"),
+    ("", "ec2_identity_role_name: App\n", "vars"),
+    ("example-only: a fragment of ~/.aws/config", "[profile prod]\n", "example-only"),
+])
+def test_classify_blocks(info, body, expected):
+    assert classify(fenced_blocks("```yaml %s\n%s```\n" % (info, body))[0])[0] == expected
+
+
+@pytest.mark.parametrize("info,body", [
+    ("", "just: a mapping\nof: things\n"),       # nothing the harness can run
+    ("", "- 1\n- 2\n"),
+    ("example-only", "anything: at all\n"),     # marked, but without saying why
+    ("run-me-maybe", "- hosts: localhost\n"),
+])
+def test_unmarked_or_unexplained_blocks_are_refused(info, body):
+    with pytest.raises(NotRunnable):
+        classify(fenced_blocks("```yaml %s\n%s```\n" % (info, body))[0])
+
+
+def test_example_inventory_works_without_an_interpreter_setting(moto, tmp_path, monkeypatch):
+    """An inventory shaped like playbooks/inventory/example.yml but without ansible_connection and
+    ansible_python_interpreter: the playbook itself runs the modules with the controller's Python (here,
+    with ANSIBLE_PYTHON_INTERPRETER unset, Ansible would otherwise discover /usr/bin/python3, which has no
+    boto3). A host that sets its own interpreter keeps it."""
+    h = Harness(moto, tmp_path, monkeypatch)
+    inventory = yaml.safe_load(EXAMPLE_INVENTORY.read_text())
+    group = inventory["aws_targets"]
+    for key in ("ansible_connection", "ansible_python_interpreter"):
+        assert key in group["vars"], key  # the shipped inventory sets both; this copy does not
+        del group["vars"][key]
+    wrapper = tmp_path / "python-wrapper"
+    used = tmp_path / "wrapper-used"
+    wrapper.write_text("#!/bin/sh\necho \"$@\" >> %s\nexec %s \"$@\"\n" % (used, sys.executable))
+    wrapper.chmod(0o755)
+    first = sorted(group["hosts"])[0]
+    group["hosts"][first]["ansible_python_interpreter"] = str(wrapper)
+    others = [name for name in sorted(group["hosts"]) if name != first and "aws_assume_role_arn" in group["hosts"][name]]
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    assert "ANSIBLE_PYTHON_INTERPRETER" not in h.env()
+    hosts = [first] + others[:1]  # one host with its own interpreter, one in another account without
+    targets = [t for t in h.targets(path) if t.name in hosts]
+    h.seed_targets(targets)
+    res = h.playbook("keyless.aws.converge", "-i", path, "--limit", ",".join(hosts))
+    assert sorted(res.recap) == sorted(hosts), res
+    h.check_targets(targets)
+    assert used.exists() and used.read_text().strip(), "the inventory's own interpreter was not used"
