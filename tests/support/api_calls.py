@@ -14,11 +14,13 @@ the IAM actions they need: what policies/*.json must grant, no less and no more.
         call is found whatever form it takes, as long as it names the operation somewhere.
     needed_actions(root) -> {"iam:GetRole": [Mention, ...], ...}
         The IAM actions of those operations (activity.action_map: S3 ListObjectsV2 needs s3:ListBucket,
-        sts:GetCallerIdentity needs none), plus iam:PassRole for the calls AWS documents as needing it.
+        sts:GetCallerIdentity needs none; IAM_PREFIXES for services it does not know), plus iam:PassRole for
+        the calls AWS documents as needing it.
     granted_actions(policy) -> {"iam:GetRole", ...}   the actions its Allow statements name
 
-Left out of the scan: activity/action_map.py, a table of CloudTrail event names (S3 "CopyObject", ...) that
-the code maps to actions but never calls; the unit test checks that it creates no client and calls nothing.
+Left out of the scan (NOT_CALLS): data tables that name operations the code never calls, activity/action_map.py
+(CloudTrail event names: S3 "CopyObject", ...) and iam/escalation.py (the escalation catalogue:
+"iam:CreateAccessKey", ...); the unit test checks that they create no client and call nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import botocore.session
 from botocore import xform_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NOT_CALLS = ("plugins/module_utils/activity/action_map.py",)
+NOT_CALLS = ("plugins/module_utils/activity/action_map.py", "plugins/module_utils/iam/escalation.py")
 
 # Calls that AWS authorizes with a second action on another resource: iam:PassRole on the role in the
 # instance profile (EC2 User Guide, "Grant a user permission to pass an IAM role to an instance"; IAM API
@@ -41,6 +43,12 @@ ALSO_NEEDS = {
     "ec2:AssociateIamInstanceProfile": ("iam:PassRole",),
     "ec2:ReplaceIamInstanceProfileAssociation": ("iam:PassRole",),
     "iam:AddRoleToInstanceProfile": ("iam:PassRole",),
+}
+
+# Services the CloudTrail table (activity.action_map) does not know, whose IAM actions are their operation
+# names under this prefix (AWS Service Authorization Reference): botocore service name -> IAM prefix.
+IAM_PREFIXES = {
+    "accessanalyzer": "access-analyzer",
 }
 
 Mention = collections.namedtuple("Mention", "path line service operation how")
@@ -118,9 +126,13 @@ def actions_of(service, operation):
 
     source = "%s.amazonaws.com" % _SESSION.get_service_model(service).endpoint_prefix
     needed = map_event_name(source, operation)
-    if needed is None:
-        raise ValueError("no IAM action known for %s %s (event source %s)" % (service, operation, source))
-    actions = [n.action for n in needed]
+    if needed is not None:
+        actions = [n.action for n in needed]
+    elif service in IAM_PREFIXES:
+        actions = ["%s:%s" % (IAM_PREFIXES[service], operation)]
+    else:
+        raise ValueError("no IAM action known for %s %s (event source %s): add the service to IAM_PREFIXES"
+                         % (service, operation, source))
     for action in list(actions):
         actions.extend(ALSO_NEEDS.get(action, ()))
     return tuple(dict.fromkeys(actions))

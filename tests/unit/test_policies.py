@@ -26,7 +26,7 @@ NO_RESOURCE_TYPES = frozenset((
     "ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeLaunchTemplates",
     "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceMetadataDefaults", "ec2:ModifyInstanceMetadataDefaults",
     "cloudwatch:GetMetricData", "cloudtrail:LookupEvents", "iam:ListRoles", "iam:ListInstanceProfiles",
-    "iam:ListPolicies",
+    "iam:ListPolicies", "access-analyzer:ValidatePolicy",
 ))
 MANAGED_POLICY_QUOTA = 6144  # characters, whitespace outside strings not counted
 
@@ -116,7 +116,21 @@ def test_deployer_passes_roles_to_ec2_only_and_denies_what_the_collection_refuse
     assert as_list(admin["Action"]) == ["iam:AttachRolePolicy"]
     arns = admin["Condition"]["ArnLike"]["iam:PolicyARN"]
     assert sorted(a.rsplit("/", 1)[1] for a in arns) == sorted(ADMIN_MANAGED_POLICIES)  # lint.py's list
-    assert "arn:aws:iam::*:role/keyless-deployer" in as_list(deny["DenyChangesToTheDeployerItself"]["Resource"])
+    assert "arn:aws:iam::*:role/*keyless-deployer" in as_list(deny["DenyChangesToTheDeployerItself"]["Resource"])
+
+
+def test_the_deployer_changes_iam_only_under_the_keyless_path():
+    """Reading may cover every role, profile and policy (an audit reads the instances' roles); anything that
+    changes IAM covers only /keyless/ (what the collection manages), or is conditioned on a /keyless/ policy."""
+    for statement in statements(load("deployer.json"), "Allow"):
+        changes = [a for a in as_list(statement["Action"]) if a.startswith("iam:") and not READ_ONLY.match(a)]
+        if not changes:
+            continue
+        resources = as_list(statement["Resource"])
+        if all(":role/keyless/" in r or ":instance-profile/keyless/" in r or ":policy/keyless/" in r for r in resources):
+            continue
+        assert statement["Condition"] == {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/keyless/*"}}, statement
+        assert set(changes) == {"iam:DetachUserPolicy", "iam:DetachGroupPolicy"}, statement
 
 
 def test_readme_explains_every_statement():
