@@ -25,9 +25,11 @@ description:
     C(GetMetricData), 500 instances a call); an instance that still made IMDSv1 calls is held back
     (status C(held), left untouched, listed in RV(held) with its call count), and O(fail_on_held)
     decides whether that fails the task."
-  - Calls run on a bounded thread pool, paced by client-side token buckets that mirror AWS's rate
-    limits. One instance's failure never stops the others; the task fails at the end naming every
-    failed instance and why. Works on running and stopped instances; never launches, starts or stops one.
+  - Calls run on O(concurrency) threads, paced by a client-side token bucket that mirrors AWS's
+    C(ModifyInstanceMetadataOptions) bucket. One instance's failure never stops the others; the task fails
+    at the end naming every failed instance and why. Works on running and stopped instances; never
+    launches, starts or stops one.
+  - To converge the instance profile in the same pass, use M(keyless.aws.ec2_instance_identity).
 author: keyless.aws maintainers (@keyless-aws)
 options:
   fail_on_held:

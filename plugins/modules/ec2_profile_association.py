@@ -19,9 +19,11 @@ description:
     disassociate then associate when a stopped instance has another profile (Replace is for running
     instances), or when Replace answers that the association is not active; C(state=absent)
     disassociates."
-  - Calls run on a bounded thread pool, paced by client-side token buckets that mirror AWS's rate
+  - Calls run in one lane of O(concurrency) threads per AWS bucket (C(AssociateIamInstanceProfile), and the
+    mutating bucket of Replace and Disassociate), paced by client-side token buckets that mirror AWS's rate
     limits, with botocore's retries for throttling left over. One instance's failure never stops the
     others; the task fails at the end naming every failed instance and why.
+  - To converge the metadata options in the same pass, use M(keyless.aws.ec2_instance_identity).
   - Right after an instance profile is created, EC2 may refuse it (C(Invalid IAM Instance Profile name))
     until IAM propagates; such calls are retried with backoff for up to O(propagation_timeout) seconds.
   - Never launches, starts or stops an instance.
