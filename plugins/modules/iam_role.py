@@ -372,13 +372,12 @@ changes:
             "target": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy", "before": null, "after": null}]
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
-from ansible_collections.keyless.aws.plugins.module_utils.iam import access_analyzer, documents, role_params, role_plan, roles
-from ansible_collections.keyless.aws.plugins.module_utils.iam.role_policies import judge_new_managed_policies
+from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_checks, role_params, role_plan, roles
 
 
 def argument_spec():
@@ -405,77 +404,18 @@ def argument_spec():
     )
 
 
-def _account(ctx, observed):
-    """(partition, account id) of the role: from its ARN when it exists (no STS call), else from the caller."""
-    parsed = parse_arn(observed["arn"]) if observed else None
-    return (parsed["partition"], parsed["account_id"]) if parsed else (ctx.partition, ctx.account_id)
-
-
-def validate_with_reads(module, ctx, client, desired, observed):
-    """What IAM would refuse that only reads can tell, before any change (in check mode too): every managed
-    policy and the permissions boundary exist (GetPolicy), and the inline policies the role keeps still fit
-    IAM's total with the declared ones."""
-    errors, warnings = [], []
-    if desired["managed_policies"]:
-        partition, account_id = _account(ctx, observed)
-        attached = set(observed["managed_policies"]) if observed else set()
-        arns, errors, warnings = roles.resolve_policy_arns(client, desired["managed_policies"], partition, account_id,
-                                                           assume_missing=module.check_mode, attached=attached)
-        desired["managed_policies"] = arns
-    boundary = desired["permissions_boundary"]
-    if boundary and boundary != (observed or {}).get("permissions_boundary"):
-        partition, account_id = _account(ctx, observed)
-        error, warning = roles.check_policy_arn(client, boundary, "permissions_boundary", partition, account_id,
-                                                assume_missing=module.check_mode)
-        errors.extend([error] if error else [])
-        warnings.extend([warning] if warning else [])
-    if observed and desired["inline_policies"] is not None and not desired["purge_inline_policies"]:
-        errors.extend(role_params.inline_size_errors(desired["inline_policies"], observed["inline_policies"]))
-    if errors:
-        raise InputError(errors)
-    for warning in warnings:
-        module.warn(warning)
-
-
-def validate_with_access_analyzer(module, ctx, desired):
-    """The declared documents through Access Analyzer ValidatePolicy; fails on refused findings, returns the rest."""
-    documents = []
-    if desired["assume_role_policy_document"]:  # declared, or built from trusted_services
-        documents.append(("assume_role_policy_document", "trust", desired["assume_role_policy_document"]))
-    for name, doc in sorted((desired["inline_policies"] or {}).items()):
-        documents.append(("inline_policies.%s" % name, "identity", doc))
-    refusals, findings = access_analyzer.validate_documents(ctx.client("accessanalyzer"), documents,
-                                                            module.params["allow_admin"])
-    if refusals:
-        raise InputError(refusals)
-    return findings
-
-
-def judge_managed_policies(module, client, desired, observed):
-    """Managed policies this run attaches, judged like inline documents before any change (reads only)."""
-    if module.params["allow_admin"] or not desired["managed_policies"]:
-        return
-    own_role = (desired["path"] or (observed or {}).get("path"), desired["name"])
-    errors, missing = judge_new_managed_policies(client, desired["managed_policies"],
-                                                 (observed or {}).get("managed_policies") or [], own_role)
-    for arn in missing:
-        if not module.check_mode:  # check mode: validate_with_reads already warned that it does not exist yet
-            errors.append("managed_policies item %r does not exist: create it first or give the ARN of an existing "
-                          "policy" % arn)
-    if errors:
-        raise InputError(errors)
-
-
 def observe(module, ctx, client, desired):
     """The role as it is, plus the desired state completed with what needs AWS (policy ARNs, default trust)."""
+    params = module.params
     desired["access_analyzer_findings"] = []
-    if module.params["validate_with_access_analyzer"] and desired["state"] == "present":
-        desired["access_analyzer_findings"] = validate_with_access_analyzer(module, ctx, desired)
+    if params["validate_with_access_analyzer"] and desired["state"] == "present":
+        desired["access_analyzer_findings"] = role_checks.analyzer_findings(ctx.client("accessanalyzer"), desired,
+                                                                            params["allow_admin"])
     observed = roles.observe_role(client, desired["name"])
     if desired["state"] == "absent":
         return observed
-    validate_with_reads(module, ctx, client, desired, observed)
-    judge_managed_policies(module, client, desired, observed)
+    for warning in role_checks.check_by_reading(ctx, client, desired, observed, module.check_mode, params["allow_admin"]):
+        module.warn(warning)
     if observed and desired["path"] is not None and desired["path"] != observed["path"]:
         raise PlanError("path=%r but role %s exists at path %r: IAM cannot move a role; delete it "
                         "(state=absent) and create it again at the new path"
