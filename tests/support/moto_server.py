@@ -4,6 +4,9 @@ Run as a script (`python tests/support/moto_server.py --port 0 --port-file F`) o
 MotoServer(). Counts are per "service:Action" and per mutating/read-only, served as JSON at
 GET /_keyless/calls; POST /_keyless/calls/reset clears them. The demo, the tests and the benchmark all
 use this one server, so "zero mutating calls on a rerun" is measured where the calls arrive.
+
+It also answers the EC2 calls moto 5.2 lacks and the collection makes: Get/ModifyInstanceMetadataDefaults
+(the account's IMDS defaults per region, AccountMetadataDefaults below).
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ READ_PREFIXES = ("Describe", "Get", "List", "Lookup")
 # A reset drops every backend (a 1,000-instance fleet, IAM with the managed policies) and waits for
 # requests in flight; on a loaded 2-core machine that took over 30 s (CI: reset timed out).
 RESET_TIMEOUT = 180
-_SCOPE = re.compile(r"Credential=[^/]+/[0-9]+/[^/]+/([^/]+)/")
+_SCOPE = re.compile(r"Credential=[^/]+/[0-9]+/([^/]+)/([^/]+)/")
 
 
 def action_of(environ, body):
     """(service, action) of one AWS request: query protocol (form Action=) or JSON (X-Amz-Target)."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
     match = _SCOPE.search(auth)
-    service = match.group(1) if match else "unknown"
+    service = match.group(2) if match else "unknown"
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return service, target.rsplit(".", 1)[-1]
@@ -52,6 +55,95 @@ def is_mutating(action):
     return not name.startswith(READ_PREFIXES) and not action.startswith(("GET ", "HEAD "))
 
 
+def region_of(environ):
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else "us-east-1"
+
+
+class AccountMetadataDefaults:
+    """GetInstanceMetadataDefaults / ModifyInstanceMetadataDefaults, which moto 5.2 answers with a 500 page.
+
+    As the EC2 API reference documents them: one set of defaults per region (one account here); Get
+    leaves a field out of accountLevel while the account has no preference and reports managedBy=account;
+    Modify changes only the fields the request carries, `no-preference` (hop limit -1) clears one, values
+    outside the documented ones are InvalidParameterValue, and it answers return=true.
+    """
+
+    FIELDS = (  # API name, allowed values (None: the hop limit, 1-64 or -1)
+        ("HttpTokens", ("optional", "required")),
+        ("HttpPutResponseHopLimit", None),
+        ("HttpEndpoint", ("disabled", "enabled")),
+        ("InstanceMetadataTags", ("disabled", "enabled")),
+        ("HttpTokensEnforced", ("disabled", "enabled")),
+    )
+    ACTIONS = ("GetInstanceMetadataDefaults", "ModifyInstanceMetadataDefaults")
+
+    def __init__(self):
+        self.by_region = {}
+        self.lock = threading.Lock()
+
+    def reset(self):
+        with self.lock:
+            self.by_region.clear()
+
+    def handle(self, action, region, form, start_response):
+        if action == "GetInstanceMetadataDefaults":
+            with self.lock:
+                current = dict(self.by_region.get(region, {}))
+            fields = "".join("<%s>%s</%s>" % (self._xml_name(k), current[k], self._xml_name(k))
+                             for k, _allowed in self.FIELDS if k in current)
+            return self._answer(start_response, 200, action, "<accountLevel>%s<managedBy>account</managedBy>"
+                                                             "</accountLevel>" % fields)
+        changes = {}
+        for key, allowed in self.FIELDS:
+            if key not in form:
+                continue
+            value = form[key][0]
+            if allowed is None:
+                try:
+                    number = int(value)
+                except ValueError:
+                    number = 0
+                if number != -1 and not 1 <= number <= 64:
+                    return self._error(start_response, "InvalidParameterValue",
+                                       "Value (%s) for parameter %s is invalid. Valid values are -1 and 1-64."
+                                       % (value, key))
+                changes[key] = None if number == -1 else str(number)
+            elif value == "no-preference":
+                changes[key] = None
+            elif value in allowed:
+                changes[key] = value
+            else:
+                return self._error(start_response, "InvalidParameterValue",
+                                   "Value (%s) for parameter %s is invalid." % (value, key))
+        with self.lock:
+            current = self.by_region.setdefault(region, {})
+            for key, value in changes.items():
+                if value is None:
+                    current.pop(key, None)
+                else:
+                    current[key] = value
+        return self._answer(start_response, 200, action, "<return>true</return>")
+
+    @staticmethod
+    def _xml_name(key):
+        return key[0].lower() + key[1:]
+
+    @staticmethod
+    def _answer(start_response, status, action, inner):
+        body = ('<?xml version="1.0" encoding="UTF-8"?><%sResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                "<requestId>keyless-%s</requestId>%s</%sResponse>" % (action, action.lower(), inner, action)).encode()
+        start_response("%d OK" % status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _error(start_response, code, message):
+        body = ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message>'
+                "</Error></Errors><RequestID>keyless-error</RequestID></Response>" % (code, message)).encode()
+        start_response("400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 class CallCounter:
     """WSGI middleware: count every AWS call, then hand it to moto."""
 
@@ -60,6 +152,7 @@ class CallCounter:
         self.lock = threading.Lock()
         self.serial = threading.Lock()
         self.counts = {}
+        self.metadata_defaults = AccountMetadataDefaults()
 
     def snapshot(self):
         with self.lock:
@@ -80,6 +173,8 @@ class CallCounter:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
             return [payload]
         if path.startswith("/moto-api"):
+            if path.startswith("/moto-api/reset"):
+                self.metadata_defaults.reset()
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
@@ -88,6 +183,9 @@ class CallCounter:
         with self.lock:
             key = "%s:%s" % (service, action)
             self.counts[key] = self.counts.get(key, 0) + 1
+        if service == "ec2" and action in AccountMetadataDefaults.ACTIONS:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            return self.metadata_defaults.handle(action, region_of(environ), form, start_response)
         # moto's backends are not thread-safe (its association dict changes size under concurrent
         # Associate calls and it answers an HTML crash page); AWS is. Serve one call at a time, as moto
         # effectively does anyway under the GIL, so clients may use real concurrency.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.support.moto_server import MotoServer, calls, reset_moto
+from tests.support.moto_server import CallCounter, MotoServer, calls, reset_moto
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,29 @@ def test_unknown_instance_is_still_an_error(ec2):
     some = _ids(ec2.describe_instances())[0]
     answer = ec2.modify_instance_metadata_options(InstanceId=some, HttpTokens="required")
     assert answer["InstanceMetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_account_metadata_defaults_per_region_only_fields_sent(ec2):
+    """Get/ModifyInstanceMetadataDefaults, which moto lacks: per region, no preference = field absent."""
+    other = boto3.client("ec2", region_name="eu-west-1", endpoint_url=ec2.server_url,
+                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {"ManagedBy": "account"}
+    assert ec2.modify_instance_metadata_defaults(HttpTokens="required", HttpPutResponseHopLimit=2)["Return"] is True
+    assert ec2.modify_instance_metadata_defaults(HttpEndpoint="enabled")["Return"] is True
+    assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {
+        "HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled", "ManagedBy": "account"}
+    assert other.get_instance_metadata_defaults()["AccountLevel"] == {"ManagedBy": "account"}
+    ec2.modify_instance_metadata_defaults(HttpTokens="no-preference", HttpPutResponseHopLimit=-1)
+    assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {"HttpEndpoint": "enabled", "ManagedBy": "account"}
+    with pytest.raises(ec2.exceptions.ClientError) as err:
+        ec2.modify_instance_metadata_defaults(HttpPutResponseHopLimit=65)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert calls(ec2.server_url)["counts"]["ec2:ModifyInstanceMetadataDefaults"] == 4
+    ec2.modify_instance_metadata_defaults(HttpEndpoint="no-preference")
+
+
+def test_a_moto_reset_clears_the_metadata_defaults():
+    counter = CallCounter(lambda environ, start_response: [b""])
+    counter.metadata_defaults.by_region["us-east-1"] = {"HttpTokens": "required"}
+    counter({"PATH_INFO": "/moto-api/reset/", "REQUEST_METHOD": "POST"}, lambda *a: None)
+    assert counter.metadata_defaults.by_region == {}
