@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test-only module of the integration targets: one AWS API call made with boto3, as AWS documents it.
+
+The targets use it to seed what a keyless.aws module must find (instances, launch templates, metric
+data, CloudTrail log files in S3) and to read AWS state back independently of the module under test,
+then to clean up. It is not part of the collection's interface and is not shipped to users' hosts.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: keyless_test_aws
+short_description: Make AWS API calls with boto3 (integration test helper)
+description:
+  - Calls O(operation) of O(service) with O(params); with O(paginate) the whole paginated result is
+    returned, with O(waiter) the named botocore waiter runs afterwards.
+  - Or makes each call of O(calls) in order, in one task (one module run is faster than several).
+  - Error codes in O(missing_ok) are not failures (the result says C(found=false)); reads of what should
+    be gone and cleanup use this.
+author: keyless.aws maintainers (@keyless-aws)
+options:
+  service: {description: boto3 service name., type: str}
+  operation: {description: The snake_case client method., type: str}
+  params: {description: Keyword arguments of the call., type: dict, default: {}}
+  paginate: {description: Use the operation's paginator and return the full result., type: bool, default: false}
+  missing_ok: {description: Error codes that mean "nothing there"., type: list, elements: str, default: []}
+  calls:
+    description:
+      - Several calls, each a dict with C(service), C(operation) and optionally C(params), C(paginate),
+        C(missing_ok) and C(region) (another region than O(region)).
+    type: list
+    elements: dict
+  waiter: {description: A botocore waiter to run after the single call., type: str}
+  waiter_params: {description: Arguments of the waiter (default O(params))., type: dict}
+  waiter_delay: {description: Seconds between the waiter's polls., type: int, default: 5}
+  region: {description: Region., type: str}
+  endpoint_url: {description: Endpoint., type: str}
+  access_key: {description: Access key id., type: str}
+  secret_key: {description: Secret access key., type: str}
+  session_token: {description: Session token., type: str}
+"""
+
+EXAMPLES = r"""
+- name: Read a role and its tags back
+  keyless_test_aws:
+    calls:
+      - {service: iam, operation: get_role, params: {RoleName: app}, missing_ok: [NoSuchEntity]}
+      - {service: iam, operation: list_role_tags, params: {RoleName: app}, missing_ok: [NoSuchEntity]}
+  register: read
+"""
+
+RETURN = r"""
+response:
+  description: The response of the single call without ResponseMetadata (timestamps as ISO 8601 strings, bodies as text).
+  returned: always
+  type: dict
+found:
+  description: False when the single call failed with a code in O(missing_ok).
+  returned: always
+  type: bool
+responses:
+  description: With O(calls), one C({found, response, code}) per call, in order.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import boto3
+    from botocore.exceptions import ClientError, WaiterError
+except ImportError:
+    boto3 = None
+
+READ_PREFIXES = ("describe_", "get_", "list_", "lookup_", "head_")
+
+
+def plain(value):
+    """A JSON-safe copy of a boto3 response."""
+    if isinstance(value, dict):
+        return dict((k, plain(v)) for k, v in value.items() if k != "ResponseMetadata")
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "read"):
+        return value.read().decode("utf-8", "replace")
+    return value
+
+
+class CallFailed(Exception):
+    pass
+
+
+def make_call(clients, call):
+    """{found, response, code} of one call; CallFailed unless its error code is in missing_ok."""
+    client = clients(call["service"], call.get("region"))
+    params = call.get("params") or {}
+    try:
+        if call.get("paginate"):
+            response = client.get_paginator(call["operation"]).paginate(**params).build_full_result()
+        else:
+            response = getattr(client, call["operation"])(**params)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in (call.get("missing_ok") or []):
+            return {"found": False, "response": {}, "code": code}
+        raise CallFailed("%s.%s failed: %s" % (call["service"], call["operation"], exc))
+    return {"found": True, "response": plain(response), "code": None}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            service=dict(type="str"),
+            operation=dict(type="str"),
+            params=dict(type="dict", default={}),
+            paginate=dict(type="bool", default=False),
+            missing_ok=dict(type="list", elements="str", default=[]),
+            calls=dict(type="list", elements="dict"),
+            waiter=dict(type="str"),
+            waiter_params=dict(type="dict"),
+            waiter_delay=dict(type="int", default=5),
+            region=dict(type="str"),
+            endpoint_url=dict(type="str"),
+            access_key=dict(type="str", no_log=True),
+            secret_key=dict(type="str", no_log=True),
+            session_token=dict(type="str", no_log=True),
+        ),
+        required_one_of=[("operation", "calls")],
+        mutually_exclusive=[("operation", "calls"), ("waiter", "calls")],
+        required_together=[("service", "operation")],
+    )
+    if boto3 is None:
+        module.fail_json(msg="keyless_test_aws needs boto3 on the controller")
+    p = module.params
+    session = boto3.session.Session(aws_access_key_id=p["access_key"], aws_secret_access_key=p["secret_key"],
+                                    aws_session_token=p["session_token"], region_name=p["region"])
+    cache = {}
+
+    def clients(service, region=None):
+        key = (service, region)
+        if key not in cache:
+            cache[key] = session.client(service, region_name=region or p["region"], endpoint_url=p["endpoint_url"])
+        return cache[key]
+
+    calls = p["calls"] or [dict((k, p[k]) for k in ("service", "operation", "params", "paginate", "missing_ok"))]
+    changed = any(not c["operation"].startswith(READ_PREFIXES) for c in calls)
+    try:
+        results = [make_call(clients, call) for call in calls]
+        if p["waiter"] and results[0]["found"]:
+            waiter_params = dict(p["waiter_params"] if p["waiter_params"] is not None else p["params"])
+            waiter_params["WaiterConfig"] = {"Delay": p["waiter_delay"], "MaxAttempts": max(1, 600 // p["waiter_delay"])}
+            clients(p["service"]).get_waiter(p["waiter"]).wait(**waiter_params)
+    except CallFailed as exc:
+        module.fail_json(msg=str(exc))
+    except WaiterError as exc:
+        module.fail_json(msg="waiter %s after %s.%s: %s" % (p["waiter"], p["service"], p["operation"], exc))
+    module.exit_json(changed=changed, responses=results, found=results[0]["found"], response=results[0]["response"])
+
+
+if __name__ == "__main__":
+    main()
