@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test unit integration sanity lint molecule docs bench bench-smoke clean
+.PHONY: venv demo test unit scenarios integration sanity lint molecule docs bench bench-smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: venv
 
 unit: venv
 	PYTHON=$(PY) bash scripts/test unit
+
+scenarios: venv
+	PYTHON=$(PY) bash scripts/test scenarios
 
 integration: venv
 	PYTHON=$(PY) bash scripts/test integration
