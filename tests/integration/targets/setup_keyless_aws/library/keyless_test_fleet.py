@@ -14,8 +14,9 @@ DOCUMENTATION = r"""
 module: keyless_test_fleet
 short_description: Launch, read or terminate a target's test instances (integration test helper)
 description:
-  - O(action=launch) launches one instance per entry of O(instances), waits until all run, then stops or
-    terminates those whose O(instances[].state) says so and waits for that too.
+  - O(action=launch) launches one instance per entry of O(instances), waits until all run (and those
+    launched with a profile read C(associated)), then stops or terminates those whose state says so and
+    waits for that too.
   - O(action=read) returns the ground truth of the instances tagged O(tags) (any state) - the instance
     profile from the active association, as EC2 reports it, and the metadata options.
   - O(action=terminate) terminates every instance tagged O(tags) that is not terminated yet and waits.
@@ -133,6 +134,27 @@ def wait(ec2, wanted, ids, timeout):
         delay = min(delay * 2, 10)
 
 
+def wait_associated(ec2, ids, timeout):
+    """Poll until the instance profile association of each of ids reads `associated` (a launch with a
+    profile starts `associating` on a real account)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while ids:
+        states = {}
+        pages = ec2.get_paginator("describe_iam_instance_profile_associations").paginate(
+            Filters=[{"Name": "instance-id", "Values": ids}])
+        for page in pages:
+            for assoc in page["IamInstanceProfileAssociations"]:
+                states[assoc["InstanceId"]] = assoc["State"]
+        waiting = sorted(i for i in ids if states.get(i) != "associated")
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("instance profile still not associated after %d s: %s" % (timeout, ", ".join(waiting)))
+        time.sleep(delay)
+        delay = min(delay * 2, 10)
+
+
 def run_instance(ec2, spec, tags, image_id, instance_type, timeout):
     """RunInstances for one entry, retrying while a just-created instance profile propagates to EC2."""
     instance_tags = dict(tags, **(spec.get("tags") or {}))
@@ -209,6 +231,7 @@ def main():
         ids = dict((spec["name"], run_instance(ec2, spec, tags, image_id, p["instance_type"], p["timeout"]))
                    for spec in p["instances"])
         wait(ec2, "running", sorted(ids.values()), p["timeout"])
+        wait_associated(ec2, sorted(ids[s["name"]] for s in p["instances"] if s.get("instance_profile")), p["timeout"])
         by_state = {}
         for spec in p["instances"]:
             by_state.setdefault(spec.get("state") or "running", []).append(ids[spec["name"]])
