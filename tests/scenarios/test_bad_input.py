@@ -199,6 +199,15 @@ CASES = [
     C("ec2_metadata_options-lookback-zero", "ec2_metadata_options",
       {"instance_ids": ["i-0123456789abcdef0"], "http_tokens": "required", "imdsv1_usage_check": True,
        "imdsv1_lookback_days": 0}, "imdsv1_lookback_days", "0", [("1", "at least", "positive")]),
+    # --- ec2_instance_identity ---------------------------------------------------------------------------
+    C("ec2_instance_identity-nothing-to-converge", "ec2_instance_identity", {"instance_ids": ["i-0123456789abcdef0"]},
+      "instance_profile", ("http_tokens",), ["nothing"]),
+    C("ec2_instance_identity-hop-too-high", "ec2_instance_identity",
+      {"instance_ids": ["i-0123456789abcdef0"], "http_put_response_hop_limit": 65},
+      "http_put_response_hop_limit", "65", ["1", "64"]),
+    C("ec2_instance_identity-fail-percentage", "ec2_instance_identity",
+      {"instance_ids": ["i-0123456789abcdef0"], "http_tokens": "required", "max_fail_percentage": 101},
+      "max_fail_percentage", "101", ["100"]),
     # --- ec2_metadata_defaults ---------------------------------------------------------------------------
     C("ec2_metadata_defaults-hop-too-high", "ec2_metadata_defaults",
       {"regions": ["us-east-1"], "http_put_response_hop_limit": 100}, "http_put_response_hop_limit", "100",
