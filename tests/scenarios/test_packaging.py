@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration
 
 # what users run and read; tests/ ships so the unit tests and integration targets run from an install
 ALLOWED_TOP = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "LICENSE", "COPYING", "requirements.txt",
-               "meta", "plugins", "roles", "playbooks", "changelogs", "tests"}
+               "meta", "plugins", "roles", "playbooks", "policies", "changelogs", "tests"}
 REQUIRED = ("meta/runtime.yml", "meta/execution-environment.yml", "plugins/modules/iam_role.py",
             "plugins/module_utils/aws/connection.py", "roles/ec2_identity/tasks/main.yml", "playbooks/converge.yml",
-            "README.md", "changelogs/changelog.yaml", "requirements.txt",
+            "policies/deployer.json", "README.md", "changelogs/changelog.yaml", "requirements.txt",
             "tests/integration/targets/iam_role/aliases", "tests/unit/requirements.txt")
 JUNK = (".venv/bin/python", ".build/collections/x", ".pytest_cache/v/cache/nodeids", "tests/unit/.pytest_cache/x",
         ".ansible/collections/x", "extensions/molecule/default/.ansible/x", "demo/out/summary.html",
