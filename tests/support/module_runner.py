@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 
+from ansible.module_utils import _internal as module_internal
 from ansible.module_utils.testing import patch_module_args
 
 DEFAULT_CONN = {"region": "us-east-1", "access_key": "AKIAKEYLESSTESTFAKE1",
@@ -33,11 +34,18 @@ def run_module(main, args, check_mode=False, diff=False, connection=True):
     if diff:
         args["_ansible_diff"] = True
     out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            main()
-        except SystemExit:
-            pass
+    # A module runs as a module even when a test in this process imported controller code (ansible.errors,
+    # a filter plugin): ansible-core then sends module warnings to the controller's display, not the result.
+    was_controller = module_internal.is_controller
+    module_internal.is_controller = False
+    try:
+        with patch_module_args(args), contextlib.redirect_stdout(out):
+            try:
+                main()
+            except SystemExit:
+                pass
+    finally:
+        module_internal.is_controller = was_controller
     text = out.getvalue().strip()
     if not text:
         raise AssertionError("module printed nothing")
