@@ -80,11 +80,11 @@ def amazon_collections(log):
 
 def amazon_loop_playbook(profile, role):
     """The whole job with amazon.aws: the role, the profile, then ec2_instance once per instance."""
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                      "Action": "sts:AssumeRole"}]}
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     tasks = [
-        {"name": "IAM role", "amazon.aws.iam_role": {"name": role, "assume_role_policy_document": json.dumps(trust),
-                                                      "create_instance_profile": False}},
+        {"name": "IAM role", "amazon.aws.iam_role": {
+            "name": role, "assume_role_policy_document": json.dumps(trust), "create_instance_profile": False}},
         {"name": "Instance profile", "amazon.aws.iam_instance_profile": {"name": profile, "role": role}},
         {"name": "Per instance", "amazon.aws.ec2_instance": {
             "instance_ids": ["{{ item }}"], "state": "running", "iam_instance_profile": profile,

@@ -270,8 +270,8 @@ def markdown(results):
         lines += ["", "## The whole job (IAM included) beside its floor and amazon.aws's loop", "",
                   "| N | what | wall s | per instance ms | calls | mutating |", "|---:|---|---:|---:|---:|---:|"]
         for r in results.get("whole_job", []) + results.get("amazon_loop", []):
-            lines.append("| %d | %s | %s | %s | %d | %d |" % (r["n"], r["module"], _f(r["wall"]),
-                                                             _f(1000.0 * r["wall"] / r["n"]), r["calls"], r["mutating"]))
+            lines.append("| %d | %s | %s | %s | %d | %d |" % (
+                r["n"], r["module"], _f(r["wall"]), _f(1000.0 * r["wall"] / r["n"]), r["calls"], r["mutating"]))
     lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]

@@ -16,8 +16,8 @@ from tests.support.module_runner import run_module
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 OPEN = {"capacity": 100000, "refill": 100000.0}
-FAST = {"rate_limits": {name: dict(OPEN) for name in ("AssociateIamInstanceProfile", "ModifyInstanceMetadataOptions",
-                                                       "mutating", "describe")}}
+BUCKETS = ("AssociateIamInstanceProfile", "ModifyInstanceMetadataOptions", "mutating", "describe")
+FAST = {"rate_limits": {name: dict(OPEN) for name in BUCKETS}}
 
 
 @pytest.fixture

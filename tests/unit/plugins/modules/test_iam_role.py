@@ -257,8 +257,8 @@ def _stmt(**kw):
 
 
 EC2 = {"Service": "ec2.amazonaws.com"}
-LONG_TRUST = _stmt(Effect="Allow", Action="sts:AssumeRole", Principal={"AWS": ["arn:aws:iam::123456789012:role/r%04d" % i
-                                                                             for i in range(60)]})
+MANY_ROLES = ["arn:aws:iam::123456789012:role/r%04d" % i for i in range(60)]
+LONG_TRUST = _stmt(Effect="Allow", Action="sts:AssumeRole", Principal={"AWS": MANY_ROLES})
 DEEP = '{"Version": "2012-10-17", "Statement": ' + "[" * 50000 + "]" * 50000 + "}"
 HUGE = json.dumps(_stmt(Effect="Allow", Action="s3:GetObject", Resource=["arn:aws:s3:::b/%d" % i for i in range(500000)]))
 

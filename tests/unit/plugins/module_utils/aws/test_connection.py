@@ -182,7 +182,7 @@ def test_threads_at_the_refresh_point_share_one_assume_role(monkeypatch):
         keys = signing_keys(ec2)
         ec2.describe_regions()
         now[0] = T0 + datetime.timedelta(seconds=3590)  # 10 s before expiry: every thread must wait for new ones
-        threads = [threading.Thread(target=ec2.describe_regions) for _ in range(8)]
+        threads = [threading.Thread(target=ec2.describe_regions) for dummy in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:

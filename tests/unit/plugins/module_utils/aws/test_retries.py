@@ -87,7 +87,7 @@ def test_message_mark_narrows_a_code(fake_time):
 def test_retry_if_extends_a_policy(fake_time):
     seen = []
     client = Scripted(client_error("IncorrectState"), client_error("IncorrectState"), "ok")
-    out = retries.retrying(lambda: client.create_role(), retries.IAM_SETTLING, "CreateRole",
+    out = retries.retrying(client.create_role, retries.IAM_SETTLING, "CreateRole",
                            retry_if=lambda exc: seen.append(exc) or len(seen) < 3)
     assert out == "ok" and len(seen) == 2 and len(client.calls) == 3
 

@@ -393,7 +393,7 @@ def nested_text(levels):
 
 def nested_mapping(levels):
     root = node = {}
-    for _ in range(levels - 1):
+    for dummy in range(levels - 1):
         node["x"] = {}
         node = node["x"]
     return root

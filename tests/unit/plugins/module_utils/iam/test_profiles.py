@@ -244,8 +244,8 @@ def test_resolve_missing_profile_is_predicted_in_check_mode():
     iam = iam_client()
     with Stubber(iam) as stub:
         stub.add_client_error("get_instance_profile", "NoSuchEntity", "not found")
-        got = ip.resolve_instance_profile(iam, "App", check_mode=True,
-                                    predict_arn=lambda n: "arn:aws:iam::123456789012:instance-profile/" + n)
+        got = ip.resolve_instance_profile(
+            iam, "App", check_mode=True, predict_arn=lambda n: "arn:aws:iam::123456789012:instance-profile/" + n)
     assert got == {"name": "App", "arn": WANT, "roles": [], "exists": False, "given_as": "name"}
 
 

@@ -38,9 +38,9 @@ def observed(**kw):
 
 def test_create_full():
     plan = role_plan.plan_role(desired(path="/app/", description="d", max_session_duration=7200,
-                                 permissions_boundary="arn:aws:iam::123456789012:policy/B",
-                                 managed_policies=[SSM, CW, CW], inline_policies={"AppAccess": APP},
-                                 tags={"app": "x", "n": 3}), None)
+                                       permissions_boundary="arn:aws:iam::123456789012:policy/B",
+                                       managed_policies=[SSM, CW, CW], inline_policies={"AppAccess": APP},
+                                       tags={"app": "x", "n": 3}), None)
     # one CreateRole with everything it can carry, then inline policies, then the managed ones (read just before)
     assert plan.actions() == ["create_role", "put_role_policy", "attach_role_policy", "attach_role_policy"]
     create = plan.changes[0].params
@@ -64,8 +64,8 @@ def test_no_op_when_everything_matches():
     same_trust = {"Statement": {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com"]},
                                 "Action": ["sts:assumerole"]}}
     plan = role_plan.plan_role(desired(assume_role_policy_document=same_trust, description="app", max_session_duration=3600,
-                                 managed_policies=[CW], inline_policies={"AppAccess": json.loads(json.dumps(APP))},
-                                 tags={"app": "my-app"}, path="/"), observed())
+                                       managed_policies=[CW], inline_policies={"AppAccess": json.loads(json.dumps(APP))},
+                                       tags={"app": "my-app"}, path="/"), observed())
     assert plan.actions() == []
     assert not plan.changed
 
@@ -209,7 +209,7 @@ def test_predict_update_keeps_unmanaged_and_aws_tags():
     assert role["tags"] == {"t": "v", "aws:cloudformation:stack-name": "s"}
     assert role["permissions_boundary"] is None
     purged = role_plan.predict_role(desired(managed_policies=[SSM], purge_managed_policies=True,
-                                      inline_policies={}, purge_inline_policies=True), observed(), None)
+                                            inline_policies={}, purge_inline_policies=True), observed(), None)
     assert purged["managed_policies"] == [SSM] and purged["inline_policies"] == {}
 
 
@@ -218,7 +218,7 @@ def test_predict_keeps_equivalent_documents_as_stored():
                                 "Effect": "Allow", "Sid": "S3"}], "Version": "2012-10-17"}
     same_trust = {"Statement": {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}}
     role = role_plan.predict_role(desired(inline_policies={"AppAccess": reordered}, assume_role_policy_document=same_trust),
-                            observed(), None)
+                                  observed(), None)
     assert role == observed()  # so --diff shows no false change
 
 
@@ -245,7 +245,7 @@ def params(**kw):
 
 def test_role_desired_ok():
     d, errors = role_params.role_desired(params(trusted_services=["ec2.amazonaws.com", "ssm.amazonaws.com"],
-                                        inline_policies={"AppAccess": json.dumps(APP)}, managed_policies=[CW, "service-role/X"]))
+                                                inline_policies={"AppAccess": json.dumps(APP)}, managed_policies=[CW, "service-role/X"]))
     assert errors == []
     services = d["assume_role_policy_document"]["Statement"][0]["Principal"]["Service"]
     assert services == ["ec2.amazonaws.com", "ssm.amazonaws.com"]
