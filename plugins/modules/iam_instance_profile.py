@@ -208,7 +208,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import (
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan, apply_plan_or_replan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
@@ -286,7 +286,12 @@ def present(module, ctx, desired, progress):
     if module.check_mode:
         partition, account = (ctx.partition, ctx.account_id) if current is None else (None, None)
         return plan, current, ip.predict(desired, current, partition, account, new_role_arn)
-    apply_plan(ctx.client, plan, progress)
+    def replan():  # another target of this account created the profile a moment ago (IAM is global)
+        nonlocal current
+        current = ip.observe_profile(iam, desired["name"], retry=IAM_NEW_ENTITY)
+        return ip.plan_present(desired, current, desired["purge_tags"])
+
+    plan = apply_plan_or_replan(ctx.client, plan, progress, replan)
     params = module.params
     if params["wait"] and any(c.operation in NEEDS_WAIT for c in plan):
         obj = ip.wait_profile_ready(iam, desired["name"], timeout=params["wait_timeout"], role=desired["role"])

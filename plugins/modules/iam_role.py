@@ -375,7 +375,7 @@ changes:
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan, diff
+from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan_or_replan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_NEW_ENTITY
 from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_checks, role_params, role_plan, roles
 
@@ -436,7 +436,12 @@ def converge(module, progress):
         arn = iam_arn(ctx.partition, ctx.account_id, "role", desired["path"], desired["name"])
     after = role_plan.predict_role(desired, before, arn)
     if plan.changed and not module.check_mode:
-        apply_plan(ctx.client, plan, progress)
+        def replan():  # another target of this account created the role a moment ago (IAM is global)
+            nonlocal before
+            before = roles.observe_role(client, desired["name"], retry=IAM_NEW_ENTITY)
+            return role_plan.plan_role(desired, before)
+
+        plan = apply_plan_or_replan(ctx.client, plan, progress, replan)
         if desired["state"] == "present":
             if before is None and module.params["wait"]:
                 roles.wait_role_ready(client, desired["name"], timeout=module.params["wait_timeout"])

@@ -18,6 +18,12 @@ Private to the collection.
     apply_plan(client_for, plan, progress) -> [response, ...]     client_for(service[, region]) -> client
         Makes the calls in order through retries.call, recording each one done in `progress`
         (module.Progress), so a failure half-way reports what was done and what was not.
+    apply_plan_or_replan(client_for, plan, progress, replan) -> the plan applied
+        apply_plan, except that when the plan's first call is a create that finds the object created
+        a moment ago by another run (EntityAlreadyExists: two inventory targets of one account converge
+        the account's IAM at the same time, IAM being global), it plans once more from a fresh
+        observation (replan() -> Plan) and applies that: the run converges what is left instead of
+        failing on work someone else just did.
     diff(before, after)   the `diff` return value
 Check mode never calls apply_plan: the module returns the plan and the predicted object.
 """
@@ -32,6 +38,8 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import Ret
 
 # Answers to a removal meaning the thing is gone already: the goal is reached.
 GONE_CODES = frozenset(("NoSuchEntity", "InvalidAssociationID.NotFound"))
+# Answers to a create meaning another run created the thing in the meantime: observe and plan again.
+CREATED_MEANWHILE_CODES = frozenset(("EntityAlreadyExists",))
 
 
 @dataclass
@@ -101,6 +109,22 @@ def apply_plan(client_for, plan, progress):
         progress.did(change)
         responses.append(response)
     return responses
+
+
+def apply_plan_or_replan(client_for, plan, progress, replan):
+    """apply_plan(plan); on a first create that another run did meanwhile, apply replan() instead (once)."""
+    try:
+        apply_plan(client_for, plan, progress)
+        return plan
+    except AwsCallError as exc:
+        first = plan.changes[0] if plan.changes else None
+        if (exc.code not in CREATED_MEANWHILE_CODES or first is None or not first.operation.startswith("Create")
+                or any(c is first for c in progress.done)):
+            raise
+    progress.expected = [c for c in progress.expected if not any(c is p for p in plan)]
+    fresh = replan()
+    apply_plan(client_for, fresh, progress)
+    return fresh
 
 
 def diff(before, after):

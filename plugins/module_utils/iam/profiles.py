@@ -59,14 +59,15 @@ def profile_from_boto3(raw):
 
 # ---------------------------------------------------------------------------------------------- observe
 
-def observe_profile(iam, name):
+def observe_profile(iam, name, retry=None):
     """The profile as returned by this collection, or None when it does not exist.
 
     GetInstanceProfile returns the profile's tags as well, complete (IAM allows 50 per resource), so one
-    call serves; ListInstanceProfileTags would add a call per profile (and moto lacks it).
+    call serves; ListInstanceProfileTags would add a call per profile (and moto lacks it). `retry`
+    (IAM_NEW_ENTITY) reads a profile known to exist through IAM's propagation delay.
     """
     try:
-        raw = call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, resource=name)["InstanceProfile"]
+        raw = call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, retry, resource=name)["InstanceProfile"]
     except AwsCallError as exc:
         if exc.code == "NoSuchEntity":
             return None

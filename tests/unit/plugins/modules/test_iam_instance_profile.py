@@ -182,3 +182,43 @@ def test_info_by_name_and_prefix_reads_tags(aws):
     assert run_module(iam_instance_profile_info.main, {"name": "Nope"})["instance_profiles"] == []
     bad = run_module(iam_instance_profile_info.main, {"path_prefix": "app"})
     assert bad.failed and "path_prefix='app'" in bad["msg"]
+
+
+def test_profile_created_meanwhile_by_another_target_is_converged_not_failed(aws, monkeypatch):
+    """Another target of this account created the profile (without its role yet) between this run's read and
+    its CreateInstanceProfile: the run reads again and adds the role instead of failing on EntityAlreadyExists."""
+    original = iam_instance_profile.ip.observe_profile
+    seen = []
+
+    def observe_then_other_run_creates(iam, name, retry=None):
+        got = original(iam, name, retry)
+        if not seen:
+            aws.create_instance_profile(InstanceProfileName=name)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", observe_then_other_run_creates)
+    result = profile({"name": "P", "role": "RoleA"})
+    assert result.changed and not result.failed, result
+    assert [c["action"] for c in result["changes"]] == ["add_role_to_instance_profile"]
+    assert seen[0] is None and seen[1] is not None
+    raw = aws.get_instance_profile(InstanceProfileName="P")["InstanceProfile"]
+    assert [r["RoleName"] for r in raw["Roles"]] == ["RoleA"]
+
+
+def test_a_create_that_fails_otherwise_is_not_replanned(aws, monkeypatch):
+    """Only EntityAlreadyExists on the first create means "someone else did it"; other errors fail as before."""
+    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", lambda iam, name, retry=None: None)
+    aws.create_instance_profile(InstanceProfileName="P")
+    calls = []
+    original = iam_instance_profile.apply_plan_or_replan
+
+    def count(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(iam_instance_profile, "apply_plan_or_replan", count)
+    result = profile({"name": "P", "role": "RoleA"})
+    # the replan observes None again (patched), so its CreateInstanceProfile fails too: no endless loop
+    assert result.failed and "EntityAlreadyExists" in result["msg"], result
+    assert len(calls) == 1

@@ -705,3 +705,32 @@ def test_a_failure_after_a_change_is_reported_as_changed_and_a_rerun_finishes(aw
     # the rerun makes exactly the calls the failed run had not made
     assert sorted(c["operation"] for c in rerun["changes"]) == sorted(c["operation"] for c in failed["not_done"])
     assert not run_module(iam_role.main, args).changed
+
+
+def test_role_created_meanwhile_by_another_target_is_converged_not_failed(aws, monkeypatch):
+    """Two targets of one account (two regions) converge the account's IAM at the same time: the role did not
+    exist when this run looked, the other run created it (with part of the job) before this run's CreateRole."""
+    original = roles.observe_role
+    seen = []
+
+    def observe_then_other_run_creates(client, name, retry=None):
+        got = original(client, name, retry)
+        if not seen:
+            trust = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+            aws.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description="app role")
+            aws.attach_role_policy(RoleName=name, PolicyArn=CW)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(roles, "observe_role", observe_then_other_run_creates)
+    result = run_module(iam_role.main, ROLE)
+    assert result.changed and not result.failed, result
+    actions = [c["action"] for c in result["changes"]]
+    assert "create_role" not in actions and "attach_role_policy" not in actions, actions
+    assert "put_role_policy" in actions
+    assert seen[0] is None and seen[1] is not None  # observed again after EntityAlreadyExists
+    assert aws.get_role_policy(RoleName="AppInstanceRole", PolicyName="AppAccess")["PolicyDocument"] == APP_ACCESS
+    assert aws.list_role_tags(RoleName="AppInstanceRole")["Tags"] == [{"Key": "app", "Value": "my-app"}]
+    monkeypatch.setattr(roles, "observe_role", original)
+    assert not run_module(iam_role.main, ROLE).changed
