@@ -63,7 +63,7 @@ def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatc
 
     res = run_playbook("keyless.aws.converge", url, inventory=inv, args=["-f", "3"])
     assert res.rc == 0, res
-    assert sorted(res.recap) == ["a1-eu-west-1", "a1-us-east-1", "a2-us-east-1"]
+    assert sorted(res.recap) == ["a1-eu-west-1", "a1-us-east-1", "a2-us-east-1", "localhost"]  # localhost: the summary
     for fleet, region, account, session in ((a1_east, "us-east-1", "123456789012", None),
                                             (a1_west, "eu-west-1", "123456789012", None),
                                             (a2_east, "us-east-1", OTHER_ACCOUNT, other)):
@@ -82,6 +82,30 @@ def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatc
         RoleName="FleetApp")["Role"]["Arn"].startswith("arn:aws:iam::%s:" % OTHER_ACCOUNT)
     for host in ("a1-us-east-1", "a1-eu-west-1", "a2-us-east-1"):
         assert (reports / ("%s-FleetApp.json" % host)).exists()
+    # one summary of the run, beside the targets' reports: its counts are the targets' own, summed
+    summary = json.loads((reports / "summary.json").read_text())
+    assert [t["target"] for t in summary["targets"]] == ["a1-us-east-1", "a1-eu-west-1", "a2-us-east-1"]
+    for entry in summary["targets"]:
+        own = json.loads((reports / ("%s-FleetApp.json" % entry["target"])).read_text())["result"]
+        assert entry["status"] == "ok" and entry["error"] is None
+        assert entry["changed"] == int(own["counts"]["changed"]) > 0
+        assert entry["instances"] == own["compliance"]["after"]["total"] and entry["report"] == own["report"]["markdown"]
+        assert entry["compliant"] + entry["non_compliant"] == entry["instances"]
+    by_target = {t["target"]: t for t in summary["targets"]}
+    assert by_target["a1-us-east-1"]["held"] == 1 and by_target["a2-us-east-1"]["region"] == "us-east-1"
+    for key in ("instances", "compliant", "changed", "held", "failed"):
+        assert summary["totals"][key] == sum(t[key] for t in summary["targets"]), key
+    assert summary["totals"]["targets"] == 3 and summary["totals"]["targets_failed"] == 0
+    markdown = (reports / "summary.md").read_text()
+    assert "| a2-us-east-1 |" in markdown and "| **total** |" in markdown
+    html = (reports / "summary.html").read_text()
+    assert html.count('class="bar"') == 4 and "<link" not in html and "<script" not in html  # self-contained
+    assert "keyless_summary" in res.stdout or res.rc == 0
+
+    # a second run changes nothing, and the summary says so
+    again = run_playbook("keyless.aws.converge", url, inventory=inv, args=["-f", "3"])
+    assert again.rc == 0 and again.changed == 0, again
+    assert json.loads((reports / "summary.json").read_text())["totals"]["changed"] == 0
 
     # audit, asked to fail when non-compliant: only the target with an IMDSv1 caller (held back) fails
     moto.reset_calls()
@@ -93,6 +117,12 @@ def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatc
     assert "1 of " in audit.stdout and "not compliant" in audit.stdout and a1_east["imdsv1_callers"][0] in audit.stdout
     assert mutating(moto.calls()) == {}
     assert json.loads((reports / "a1-us-east-1-FleetApp-audit.json").read_text())["result"]["compliant"] is False
+    # the audit's summary lists the failed target with its error, and the others as ok
+    audit_summary = json.loads((reports / "audit-summary.json").read_text())
+    states = {t["target"]: (t["status"], t["error"]) for t in audit_summary["targets"]}
+    assert states["a1-us-east-1"][0] == "failed" and "not compliant" in states["a1-us-east-1"][1], states
+    assert states["a1-eu-west-1"] == ("ok", None) and states["a2-us-east-1"] == ("ok", None), states
+    assert audit_summary["totals"]["targets_failed"] == 1 and audit_summary["kind"] == "audit"
 
 
 def test_rollback_needs_confirmation(moto, tmp_path):

@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One summary of a converge or audit run over many account/region targets (pure: reads host variables).
+
+Contract: for each target (an inventory host of keyless.aws.converge / keyless.aws.audit), read what the
+role left in its host variables - ec2_identity_result (converge), ec2_identity_audit_result (audit),
+keyless_target_error (set by the playbook when the target failed) - and return one entry per target with
+the same counts, plus totals. A target without a result and without an error did not run to its end
+(unreachable, or stopped by the play); it is reported as such, never left out.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: run_summary
+short_description: One summary of a converge or audit run across account/region targets
+version_added: 0.1.0
+description:
+  - Builds the run summary the playbooks C(keyless.aws.converge) and C(keyless.aws.audit) write as
+    C(summary.json), C(summary.md) and C(summary.html) and return with C(set_stats).
+  - For each target, reads the host variables the role C(keyless.aws.ec2_identity) leaves
+    (C(ec2_identity_result) after a converge, C(ec2_identity_audit_result) after an audit) and the error the
+    playbook records when the target failed (C(keyless_target_error)).
+  - A target with neither a result nor an error did not finish (unreachable, or stopped before the role
+    ended); it is listed with status V(not_finished) and counted in RV(_value.totals.targets_failed).
+author: keyless.aws maintainers (@keyless-aws)
+positional: hostvars
+options:
+  _input:
+    description: The inventory host names of the targets, in the order to report them.
+    type: list
+    elements: str
+    required: true
+  hostvars:
+    description: Ansible's C(hostvars) (or any mapping of host name to its variables).
+    type: dict
+    required: true
+  kind:
+    description: Which run to summarize.
+    type: str
+    choices: [converge, audit]
+    default: converge
+"""
+
+EXAMPLES = r"""
+- name: Summarize the converge of every target
+  ansible.builtin.set_fact:
+    run_summary: "{{ query('inventory_hostnames', 'aws_targets') | keyless.aws.run_summary(hostvars) }}"
+
+- name: Summarize an audit
+  ansible.builtin.debug:
+    msg: "{{ (['prod-us-east-1'] | keyless.aws.run_summary(hostvars, kind='audit')).totals }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The summary.
+  type: dict
+  contains:
+    kind:
+      description: V(converge) or V(audit).
+      type: str
+    check_mode:
+      description: Whether any target ran in check mode (its counts are predictions).
+      type: bool
+    targets:
+      description: One entry per target, in the order given.
+      type: list
+      elements: dict
+      contains:
+        target:
+          description: The inventory host name.
+          type: str
+        account_id:
+          description: The account (host variable C(aws_account_id)), or null when the inventory does not say.
+          type: str
+        account_name:
+          description: The account's name (host variable C(aws_account_name)), or null.
+          type: str
+        region:
+          description: The region of the target.
+          type: str
+        status:
+          description: V(ok), V(failed) (with RV(_value.targets[].error)) or V(not_finished).
+          type: str
+        error:
+          description: Why the target failed or did not finish; null when it is V(ok).
+          type: str
+        instances:
+          description: Instances selected on the target (terminated ones left out).
+          type: int
+        compliant:
+          description: Instances compliant after the run (predicted in check mode).
+          type: int
+        non_compliant:
+          description: Instances not compliant after the run.
+          type: int
+        changed:
+          description: Instances changed (would change in check mode); 0 for an audit.
+          type: int
+        held:
+          description: Instances held back at C(http_tokens=optional) because they still call IMDSv1.
+          type: int
+        failed:
+          description: Instances that failed to converge.
+          type: int
+        compliant_percent:
+          description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
+          type: float
+        identity_changed:
+          description: Whether the IAM role or instance profile changed on this target.
+          type: bool
+        report:
+          description: The target's Markdown report, or null.
+          type: str
+    totals:
+      description: The counts of RV(_value.targets) summed, with the number of targets.
+      type: dict
+      contains:
+        targets:
+          description: Targets in the run.
+          type: int
+        targets_ok:
+          description: Targets with status V(ok).
+          type: int
+        targets_failed:
+          description: Targets with status V(failed) or V(not_finished).
+          type: int
+        instances:
+          description: Instances over every target.
+          type: int
+        compliant:
+          description: Compliant instances over every target.
+          type: int
+        non_compliant:
+          description: Non-compliant instances over every target.
+          type: int
+        changed:
+          description: Changed instances over every target.
+          type: int
+        held:
+          description: Held instances over every target.
+          type: int
+        failed:
+          description: Failed instances over every target.
+          type: int
+        compliant_percent:
+          description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
+          type: float
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_text
+
+COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "failed")
+NOT_FINISHED = "no result: the target did not finish (unreachable, or stopped before the role ended; see the play recap)"
+
+
+def _int(value):
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _get(mapping, key, default=None):
+    try:
+        value = mapping[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def _converge_counts(result):
+    counts = _get(result, "counts", {})
+    after = _get(_get(result, "compliance", {}), "after", {})
+    # compliance covers the instances the run judged (terminated ones are left out): its total when present
+    instances = _int(_get(after, "total", _get(counts, "selected", _get(counts, "total"))))
+    compliant = _int(_get(after, "compliant")) if after else 0
+    return {
+        "instances": instances,
+        "compliant": compliant,
+        "non_compliant": _int(_get(after, "non_compliant", instances - compliant)) if after else instances,
+        "changed": _int(_get(counts, "changed")),
+        "held": _int(_get(counts, "held")),
+        "failed": _int(_get(counts, "failed")),
+        "identity_changed": bool(_get(result, "identity_changed", False)),
+        "report": _get(_get(result, "report", {}), "markdown"),
+        "check_mode": bool(_get(result, "check_mode", False)),
+    }
+
+
+def _audit_counts(result):
+    summary = _get(result, "summary", {})
+    return {
+        "instances": _int(_get(summary, "total")),
+        "compliant": _int(_get(summary, "compliant")),
+        "non_compliant": _int(_get(summary, "non_compliant")),
+        "changed": 0, "held": 0, "failed": 0, "identity_changed": False,
+        "report": _get(_get(result, "report", {}), "markdown"),
+        "check_mode": False,
+    }
+
+
+def run_summary(targets, hostvars, kind="converge"):
+    if kind not in ("converge", "audit"):
+        raise AnsibleFilterError("run_summary: kind must be converge or audit, not %r" % (kind,))
+    if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
+        raise AnsibleFilterError("run_summary: the input must be a list of inventory host names")
+    result_var, counts_of = (("ec2_identity_result", _converge_counts) if kind == "converge"
+                             else ("ec2_identity_audit_result", _audit_counts))
+    entries = []
+    for name in targets:
+        name = to_text(name)
+        host = _get(hostvars, name, {})
+        result = _get(host, result_var)
+        error = _get(host, "keyless_target_error")
+        entry = {"target": name, "account_id": _get(host, "aws_account_id"), "account_name": _get(host, "aws_account_name"),
+                 "region": _get(host, "aws_region", _get(result, "region") if result else None)}
+        if result:
+            counts = counts_of(result)
+        else:
+            counts = dict({key: 0 for key in COUNTS}, identity_changed=False, report=None, check_mode=False)
+        entry.update(counts)
+        entry["status"] = "failed" if error else ("ok" if result else "not_finished")
+        entry["error"] = to_text(error) if error else (None if result else NOT_FINISHED)
+        entries.append(entry)
+    totals = {key: sum(e[key] for e in entries) for key in COUNTS}
+    totals["targets"] = len(entries)
+    totals["targets_ok"] = sum(1 for e in entries if e["status"] == "ok")
+    totals["targets_failed"] = totals["targets"] - totals["targets_ok"]
+    totals["compliant_percent"] = (round(100.0 * totals["compliant"] / totals["instances"], 1)
+                                   if totals["instances"] else 100.0)
+    for entry in entries:
+        entry["compliant_percent"] = (round(100.0 * entry["compliant"] / entry["instances"], 1)
+                                      if entry["instances"] else 100.0)
+    check_mode = any(e.pop("check_mode") for e in entries)
+    return {"kind": kind, "check_mode": check_mode, "targets": entries, "totals": totals}
+
+
+class FilterModule(object):
+    """keyless.aws filters."""
+
+    def filters(self):
+        return {"run_summary": run_summary}
