@@ -30,7 +30,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import floor, one_pass, report  # noqa: E402
+from bench import floor, one_pass, organization, report  # noqa: E402
 from bench.servers import limiter_proxy, moto_server  # noqa: E402
 from tests.support.aws_env import aws_env  # noqa: E402
 from tests.support.aws_proxy import DEFAULT_LIMITS, bound_seconds, proxy_stats  # noqa: E402
@@ -99,13 +99,19 @@ class Runner:
         self.count = 0
 
     def run(self, text, endpoint_url, counter_url, check=False, extra_vars=None, measure_rss=True, timeout=7200,
-            extra_env=None):
+            extra_env=None, inventory=None, args=()):
+        """Run playbook `text` (YAML, or a collection playbook name such as keyless.aws.converge) on localhost,
+        or on the hosts of `inventory` (a path) with the extra ansible-playbook `args` (e.g. -f 8)."""
         self.count += 1
-        pb = self.workdir / ("pb%d.yml" % self.count)
-        pb.write_text(text)
+        if text.startswith("keyless.aws."):
+            pb = text
+        else:
+            pb = self.workdir / ("pb%d.yml" % self.count)
+            pb.write_text(text)
         tasks, rss = self.workdir / ("tasks%d.jsonl" % self.count), self.workdir / ("rss%d.jsonl" % self.count)
-        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), str(pb), "-i", "localhost,",
-               "-c", "local"]
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), str(pb)]
+        cmd += ["-i", str(inventory)] if inventory else ["-i", "localhost,", "-c", "local"]
+        cmd += list(args)
         if extra_vars:
             varfile = self.workdir / ("vars%d.json" % self.count)
             varfile.write_text(json.dumps(extra_vars))
@@ -368,6 +374,12 @@ def measure_amazon_loop(runner, url, n, problems):
     return [dict(res, n=n, module="amazon.aws ec2_instance loop", op="whole job")]
 
 
+def measure_organization(runner, moto_url, work, n, targets, scale, problems):
+    """`targets` account targets of n instances at once vs one alone, through the limiter (organization.py)."""
+    with limiter_proxy(moto_url, scale) as proxy:
+        return organization.measure(runner, proxy.url, moto_url, work, n, targets, scaled_limits(scale), log, problems)
+
+
 def ints(text):
     """'100,1000' -> [100, 1000]; '' or '0' -> [] (to skip a part of the run)."""
     return [int(x) for x in text.split(",") if x.strip() and int(x) > 0]
@@ -387,6 +399,9 @@ def parse_args(argv):
                         "+10000 with --with-10k; scale as --limiter)")
     parser.add_argument("--whole-job-n", help="fleet sizes of the whole job vs its floor (default 1000)")
     parser.add_argument("--amazon-n", help="fleet sizes of the amazon.aws ec2_instance loop (default 50)")
+    parser.add_argument("--org-n", help="instances per target of the parallel-targets part (default 300; 0 skips it)")
+    parser.add_argument("--org-targets", type=int, default=8, help="targets (accounts) run at once (default %(default)s)")
+    parser.add_argument("--org-scale", type=float, default=1.0, help="limiter time scale of that part (default x1)")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
@@ -400,7 +415,9 @@ def parse_args(argv):
         args.sizes, args.baseline, args.floor_sizes, args.role_sizes = [100], [5], [100], []
         args.limiter_sizes, args.limiter_scale = [200], {200: 20.0}
         args.role_limiter_sizes, args.whole_job_sizes, args.amazon_sizes = [], [], []
+        args.org_sizes = []
         return args
+    args.org_sizes = ints(args.org_n) if args.org_n is not None else [300]
     args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
     args.baseline = ints(args.baseline_n)
     args.floor_sizes = ints(args.floor_n) if args.floor_n is not None else list(args.sizes)
@@ -416,7 +433,7 @@ def parse_args(argv):
     args.whole_job_sizes = ints(args.whole_job_n) if args.whole_job_n is not None else [1000]
     args.amazon_sizes = ints(args.amazon_n) if args.amazon_n is not None else [50]
     if args.no_role:
-        args.role_sizes, args.role_limiter_sizes, args.whole_job_sizes = [], [], []
+        args.role_sizes, args.role_limiter_sizes, args.whole_job_sizes, args.org_sizes = [], [], [], []
     return args
 
 
@@ -427,7 +444,7 @@ def main(argv=None):
                "limiter_scale": {str(k): v for k, v in args.limiter_scale.items()},
                "machine": report.machine(), "versions": report.versions(), "date": report.now(),
                "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": [], "role_limiter": [],
-               "whole_job": [], "amazon_loop": []}
+               "whole_job": [], "amazon_loop": [], "organization": []}
     role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
@@ -453,6 +470,10 @@ def main(argv=None):
             for n in args.role_limiter_sizes:
                 results["role_limiter"].extend(measure_role_limiter(runner, moto.url, n, args.limiter_scale[n],
                                                                     problems))
+        if role_exists:
+            for n in args.org_sizes:
+                results["organization"].extend(measure_organization(runner, moto.url, work, n, args.org_targets,
+                                                                    args.org_scale, problems))
     results["seconds"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_end"] = report.loadavg()
     results["targets"] = report.targets(results, smoke=args.smoke)

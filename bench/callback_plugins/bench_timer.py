@@ -65,11 +65,16 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._start[task._uuid] = time.monotonic()
 
+    def v2_runner_on_start(self, host, task):
+        # per host: under the free strategy each target starts a task at its own time
+        self._start[(task._uuid, host.get_name())] = time.monotonic()
+
     def _done(self, result, status):
         task = result._task
-        started = self._start.get(task._uuid, time.monotonic())
-        record = {"task": task.get_name(), "action": task.action, "status": status,
-                  "seconds": round(time.monotonic() - started, 3)}
+        host = result._host.get_name()
+        started = self._start.get((task._uuid, host), self._start.get(task._uuid, time.monotonic()))
+        record = {"task": task.get_name(), "action": task.action, "status": status, "host": host,
+                  "seconds": round(time.monotonic() - started, 3), "ended": round(time.time(), 3)}
         record.update(_brief(result._result))
         self._write(record)
 

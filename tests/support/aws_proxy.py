@@ -30,8 +30,10 @@ exact request was seen before). Thread interleaving therefore does not change wh
 retry of a faulted request (same body) gets a fresh, equally deterministic draw. Across two fleets the
 instance ids differ, so the faulted requests differ while the rates stay the same.
 
-Simulated AWS rate limiter (limiter_scale set): AWS's published EC2 token buckets per account (access key)
-and region -- ModifyInstanceMetadataOptions 100/5 and AssociateIamInstanceProfile 100/5 (own buckets),
+Simulated AWS rate limiter (limiter_scale set): AWS's published EC2 token buckets per account and region
+(the account of an access key is learnt from the STS AssumeRole answers that pass the proxy, so every
+session of one assumed role draws from its account's buckets, as on AWS; other keys are their own
+account) -- ModifyInstanceMetadataOptions 100/5 and AssociateIamInstanceProfile 100/5 (own buckets),
 other mutating calls 50/5 (shared), Describe*/Get*/List*/Search* 100/20 -- answering HTTP 503
 RequestLimitExceeded exactly like EC2 when the request's bucket is empty. A throttled request takes no
 token (AWS needs a token to run a call).
@@ -209,6 +211,16 @@ def associations_in(xml_bytes):
     return found
 
 
+_ASSUMED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+_ASSUMED_ARN = re.compile(rb"<Arn>arn:[^:<]+:sts::([0-9]{12}):assumed-role/")
+
+
+def assumed_key_account(xml_bytes):
+    """(access key id, account id) of an STS AssumeRole answer, or (None, None)."""
+    key, arn = _ASSUMED_KEY.search(xml_bytes or b""), _ASSUMED_ARN.search(xml_bytes or b"")
+    return (key.group(1).decode(), arn.group(1).decode()) if key and arn else (None, None)
+
+
 class Request:
     """One parsed AWS request."""
 
@@ -281,6 +293,7 @@ class FaultState:
         self.profile_ready_at = {}
         self.association_instance = {}
         self.buckets = {}
+        self.key_account = {}  # access key id -> account id, from AssumeRole answers
         self.seed = seed
         self.throttle_rate = throttle_rate
         self.error_rate = error_rate
@@ -397,7 +410,7 @@ class FaultState:
 
     def _bucket(self, req):
         name = bucket_of(req.action)
-        key = (req.access_key, req.region, name)
+        key = (self.key_account.get(req.access_key, req.access_key), req.region, name)
         with self.lock:
             if key not in self.buckets:
                 capacity, refill = self.limits[name]
@@ -467,6 +480,11 @@ class FaultState:
             return
         if req.service == "iam" and req.action in PROFILE_WATCH and req.params.get("InstanceProfileName"):
             self.mark_profile_created(req.params["InstanceProfileName"])
+        elif req.service == "sts" and req.action == "AssumeRole":
+            key, account = assumed_key_account(body)
+            if key and account:
+                with self.lock:
+                    self.key_account[key] = account
         elif req.service == "ec2" and "IamInstanceProfileAssociation" in req.action:
             found = associations_in(body)
             if found:

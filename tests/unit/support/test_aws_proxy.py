@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT
-from tests.support.aws_proxy import (AwsProxy, FaultState, TokenBucket, bound_seconds, bucket_of, draw,
+from tests.support.aws_proxy import (AwsProxy, FaultState, TokenBucket, assumed_key_account, bound_seconds, bucket_of, draw,
                                      proxy_configure, proxy_stats)
 from tests.support.moto_server import MotoServer, calls, reset_moto
 
@@ -425,3 +425,32 @@ def test_control_endpoint_and_script_mode(upstream, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_limiter_buckets_are_per_account_for_every_session_of_an_assumed_role(upstream):
+    """Two sessions of one assumed role (two module runs of one target) share their account's bucket, as on
+    AWS; the caller's own account keeps its own."""
+    with AwsProxy(upstream, limiter_scale=1.0, limits={"non_mutating": (2, 0.001)}) as proxy:
+        sts = client("sts", proxy.url)
+        sessions = []
+        for name in ("run-1", "run-2"):
+            creds = sts.assume_role(RoleArn="arn:aws:iam::222233334444:role/deployer", RoleSessionName=name)["Credentials"]
+            sessions.append(boto3.client("ec2", region_name="us-east-1", endpoint_url=proxy.url, config=NO_RETRY,
+                                         aws_access_key_id=creds["AccessKeyId"],
+                                         aws_secret_access_key=creds["SecretAccessKey"],
+                                         aws_session_token=creds["SessionToken"]))
+        assert len({s._request_signer._credentials.access_key for s in sessions}) == 2  # pylint: disable=protected-access
+        sessions[0].describe_instances()
+        sessions[1].describe_instances()
+        with pytest.raises(ClientError) as raised:
+            sessions[1].describe_instances()  # the account's bucket (2) is empty, whichever session asks
+        assert raised.value.response["Error"]["Code"] == "RequestLimitExceeded"
+        client("ec2", proxy.url).describe_instances()  # the caller's account: its own bucket
+
+
+def test_assumed_key_account_reads_sts_answers():
+    body = (b"<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>"
+            b"</Credentials><AssumedRoleUser><Arn>arn:aws:sts::222233334444:assumed-role/deployer/run-1</Arn>"
+            b"</AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>")
+    assert assumed_key_account(body) == ("ASIAEXAMPLE", "222233334444")
+    assert assumed_key_account(b"<ErrorResponse/>") == (None, None)

@@ -1,0 +1,122 @@
+"""Parallel targets at their own limits: many account targets converged in one run of keyless.aws.converge.
+
+A part of bench/run.py (--org-targets, --org-n). AWS's EC2 buckets are per account and region, so targets
+must not wait on each other: a run over T targets with forks T should take about as long as its slowest
+target alone. Measured on one moto server behind the simulated limiter (tests/support/aws_proxy.py, which
+keys its buckets by account: every assumed-role session of one account draws from that account's buckets):
+
+- single: the playbook over one target, alone (two targets, one after the other, each on a fresh fleet:
+  the slowest of them is "the slowest single target");
+- parallel: the playbook over T targets (T member accounts reached through their assumed role, each with
+  its own mixed fleet of N instances seeded with the same mix) with -f T, the free strategy of the playbook.
+
+The figure is parallel wall time / slowest single wall time (issue target: <= 1.2 for 8 targets of 300).
+Each target's fleet task time and the run summary's totals are reported too, so a target that waited
+on another shows up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import time
+
+import boto3
+
+from tests.support import fleet_seed
+from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+
+DEPLOYER = "keyless-deployer"
+PROFILE = "BenchProfile"
+TAG = {"Fleet": "org-bench"}
+
+
+def account_ids(count, first):
+    return ["%012d" % (first + i) for i in range(count)]
+
+
+def assumed_session(url, account):
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url,
+                       aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
+    creds = sts.assume_role(RoleArn="arn:aws:iam::%s:role/%s" % (account, DEPLOYER),
+                            RoleSessionName="keyless-bench")["Credentials"]
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"])
+
+
+@contextlib.contextmanager
+def in_account(url, account):
+    """fleet_seed's calls made with the member account's assumed-role credentials."""
+    session = assumed_session(url, account)
+    original = fleet_seed._client  # pylint: disable=protected-access
+    fleet_seed._client = lambda service, endpoint, region: session.client(  # pylint: disable=protected-access
+        service, region_name=region, endpoint_url=endpoint)
+    try:
+        yield
+    finally:
+        fleet_seed._client = original  # pylint: disable=protected-access
+
+
+def seed_accounts(url, accounts, n, log):
+    start = time.monotonic()
+    fleets = {}
+    for account in accounts:
+        with in_account(url, account):
+            fleets[account] = fleet_seed.seed_fleet(url, n, mix="realistic", prefix="org", tag=TAG,
+                                                    correct_profile=PROFILE, seed=0, batch=250)
+    log("seeded %d accounts x %d instances in %.1fs" % (len(accounts), n, time.monotonic() - start))
+    return fleets
+
+
+def write_inventory(path, accounts, rate_limits, report_dir):
+    hosts = {"acct%s-us-east-1" % account: {"aws_region": "us-east-1", "aws_account_id": account,
+                                            "aws_assume_role_arn": "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)}
+             for account in accounts}
+    group_vars = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                  "ec2_identity_role_name": "BenchRole", "ec2_identity_instance_profile_name": PROFILE,
+                  "ec2_identity_instance_tags": TAG, "ec2_identity_rate_limits": rate_limits,
+                  "ec2_identity_safe_rollout": False, "ec2_identity_report_dir": str(report_dir)}
+    path.write_text(json.dumps({"aws_targets": {"hosts": hosts, "vars": group_vars}}))
+    return path
+
+
+def fleet_tasks(res):
+    """{target: seconds of its ec2_instance_identity task}."""
+    return {r["host"]: r["seconds"] for r in res["tasks"] if r["action"] == "keyless.aws.ec2_instance_identity"}
+
+
+def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, problems):
+    """Rows: two single-target runs, then one run over `targets` targets with -f targets."""
+    workdir = pathlib.Path(workdir)
+    singles = account_ids(2, 310000000001)
+    parallel = account_ids(targets, 320000000001)
+    seed_accounts(moto_url, singles + parallel, n, log)
+    rows = []
+    for label, accounts in [("single", [a]) for a in singles] + [("parallel", parallel)]:
+        report_dir = workdir / ("org-reports-%s-%s" % (label, accounts[0]))
+        inv = write_inventory(workdir / ("org-%s-%s.json" % (label, accounts[0])), accounts, rate_limits, report_dir)
+        res = runner.run("keyless.aws.converge", proxy_url, moto_url, inventory=inv, args=["-f", str(len(accounts))],
+                         measure_rss=False)
+        per_target = fleet_tasks(res)
+        summary_path = report_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        totals = summary.get("totals", {})
+        row = {"part": label, "targets": len(accounts), "n": n, "wall": res["wall"], "rc": res["rc"],
+               "calls": res["calls"], "mutating": res["mutating"], "fleet_task_seconds": per_target,
+               "slowest_fleet_task": max(per_target.values()) if per_target else None,
+               "summary_totals": totals,
+               "tasks": [[r.get("host"), r["task"], r["seconds"]] for r in res["tasks"]]}
+        rows.append(row)
+        log("org %s: %d target(s) x %d: wall %.1fs, fleet tasks %s, summary %s, rc %d"
+            % (label, len(accounts), n, res["wall"], sorted(per_target.values()), totals, res["rc"]))
+        if res["rc"] != 0:
+            problems.append("org %s run failed: %s" % (label, (res.get("stdout_tail") or "")[-1500:]))
+        elif totals.get("targets") != len(accounts) or totals.get("failed") or totals.get("targets_failed"):
+            problems.append("org %s: the summary does not add up: %s" % (label, totals))
+    slowest_single = max(r["wall"] for r in rows if r["part"] == "single")
+    for row in rows:
+        if row["part"] == "parallel":
+            row["slowest_single"] = slowest_single
+            row["ratio"] = round(row["wall"] / slowest_single, 3)
+    return rows
