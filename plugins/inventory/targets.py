@@ -159,8 +159,8 @@ options:
         nothing usable, or whose name equals another selected account's name ignoring case, is named by its
         id instead (all accounts of such a name), so two accounts never merge into one host.
       - V(id) makes them from the account id, for example C(111122223333-eu-west-1).
+      - V(name) or V(id); anything else fails, naming both.
     type: str
-    choices: [name, id]
     default: name
   profile:
     description:
@@ -418,6 +418,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if external_id is not None and (not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id)):
             errors.append("assume_role_external_id is not an external id: use 2 to 1224 letters, digits or "
                           "_+=,.@:/- (the value is not shown)")
+        if opts["hostname_source"] not in ("name", "id"):
+            errors.append("hostname_source=%r is not a host name source: use name (the account name) or id (the "
+                          "account id)" % (opts["hostname_source"],))
         errors.extend(validate_connection({key: opts[key] for key in CONNECTION_OPTIONS}))
         if errors:
             raise AnsibleParserError("keyless.aws.targets: invalid options: %s" % "; ".join(errors))
