@@ -631,11 +631,9 @@ class _Fetcher:
     def _describe_account(self, account_id):
         try:
             return self.org.describe_account(AccountId=account_id)["Account"]
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "AccountNotFoundException":
                 return None
-            raise self._fail(exc, "DescribeAccount", "account %s" % account_id)
-        except BotoCoreError as exc:
             raise self._fail(exc, "DescribeAccount", "account %s" % account_id)
 
     def _walk(self, unit):

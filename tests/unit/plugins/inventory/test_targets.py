@@ -18,11 +18,13 @@ The organization (management account 123456789012, moto's caller):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 
 import boto3
 import pytest
@@ -61,22 +63,29 @@ MANAGEMENT = "123456789012"
 PYTHON = sys.executable
 
 
-class DenyAssumeRole:
-    """WSGI middleware: STS AssumeRole of the role ARNs in `denied` answers AccessDenied, as STS does when the
-    trust policy does not trust the caller (moto never refuses an AssumeRole)."""
+class Deny:
+    """WSGI middleware in front of the counting moto server: AccessDenied as AWS answers it, for STS AssumeRole of
+    the role ARNs in `roles` (a trust policy that does not trust the caller; moto never refuses an AssumeRole)
+    and for the Organizations actions in `organizations` (a caller without the permission)."""
 
     def __init__(self, app):
         self.app = app
-        self.denied = set()
+        self.roles = set()
+        self.organizations = set()
 
     def __call__(self, environ, start_response):
-        import io
-        import urllib.parse
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AWSOrganizations") and target.rsplit(".", 1)[-1] in self.organizations:
+            text = json.dumps({"__type": "AccessDeniedException", "Message": "You don't have permissions to access "
+                               "this resource."}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                               ("Content-Length", str(len(text)))])
+            return [text]
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in self.denied:
+        if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in self.roles:
             text = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
                     "<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ctl is not authorized "
                     "to perform: sts:AssumeRole on resource: %s</Message></Error><RequestId>x</RequestId>"
@@ -93,7 +102,7 @@ def org():
     saved = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
     server = MotoServer()
-    deny = DenyAssumeRole(server.server.app)
+    deny = Deny(server.server.app)
     server.server.app = deny
     server.start()
     try:
@@ -207,6 +216,9 @@ def test_nested_ous_with_their_path_and_groups(org, tmp_path):
     assert groups["ou_" + ous["root"].replace("-", "_")] == ["Data-us-east-1", "Web_Prod-us-east-1"]
     assert counts["organizations:ListOrganizationalUnitsForParent"] == 2  # Prod and Web
     assert counts["organizations:ListAccountsForParent"] == 2
+    nested, _counts = build(org, tmp_path, {"organizational_units": [ous["web"]], "regions": ["us-east-1"]})
+    assert nested["hosts"]["Web_Prod-us-east-1"]["aws_organizational_unit_path"] == ["Root", "Prod", "Web"]
+    assert nested["order"] == ["Web_Prod-us-east-1"]
 
 
 def test_root_exclude_suspended_and_management_left_out(org, tmp_path):
@@ -263,12 +275,12 @@ def test_regions_enabled_assumes_each_accounts_role(org, tmp_path):
 def test_assume_role_failure_names_the_call_and_account(org, tmp_path):
     ids = org["ids"]
     role = "arn:aws:iam::%s:role/OrganizationAccountAccessRole" % ids["sandbox"]
-    org["deny"].denied.add(role)
+    org["deny"].roles.add(role)
     try:
         inventory, _counts = build(org, tmp_path, {"accounts": [ids["sandbox"], ids["data"]], "regions": "enabled",
                                                    "assume_role_external_id": "very-secret-external-id"})
     finally:
-        org["deny"].denied.discard(role)
+        org["deny"].roles.discard(role)
     message = failure(inventory)
     assert "AssumeRole (for DescribeRegions) failed for account %s (Sandbox)" % ids["sandbox"] in message
     assert "AccessDenied" in message and role in message
@@ -333,6 +345,17 @@ def test_cache_hit_makes_no_call(org, tmp_path):
     assert counts["organizations:DescribeAccount"] == 1
     wider, counts = build(org, tmp_path, dict(config, regions=["us-east-1", "eu-west-1"]))  # other options: a miss
     assert counts and wider["order"] == ["Data-eu-west-1", "Data-us-east-1"]
+
+
+def test_access_denied_on_list_accounts(org, tmp_path):
+    org["deny"].organizations.add("ListAccounts")
+    try:
+        inventory, _counts = build(org, tmp_path, {"all_accounts": True, "regions": ["us-east-1"]})
+    finally:
+        org["deny"].organizations.discard("ListAccounts")
+    message = failure(inventory)
+    assert "ListAccounts failed for the organization; AccessDeniedException" in message
+    assert "what to do: the credentials lack this permission" in message
 
 
 def test_controller_not_in_an_organization(org, tmp_path):
