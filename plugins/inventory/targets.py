@@ -19,7 +19,8 @@ AWS facts relied on:
   AccountNotFoundException; DescribeOrganizationalUnit of an unknown OU is
   OrganizationalUnitNotFoundException; a root id that ListRoots does not return is not in the organization.
 - An account's Status is ACTIVE, SUSPENDED or PENDING_CLOSURE; the newer State field (PENDING_ACTIVATION,
-  ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED) replaces it. Only ACTIVE accounts can be worked on.
+  ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED) replaces it (Status is deprecated, so either may be absent).
+  Only ACTIVE accounts can be worked on.
 - Ids: an account is 12 digits; a root is r- and 4-32 lowercase letters or digits; an OU is ou-, 4-32 of
   them (the root's), -, and 8-32 more. An IAM role name is 1-64 of letters, digits and _+=,.@-; a path
   starts and ends with / (at most 512 characters of ASCII 0x21-0x7E).
@@ -82,9 +83,10 @@ options:
       - V(enabled) (alone) takes, for each account, the regions enabled in that account (EC2
         C(DescribeRegions) with the account's own credentials, so one C(AssumeRole) per account), that is the
         default regions plus the opt-in regions the account opted in to.
+      - Required. The plugin checks it itself, so a missing or bad value fails with a message that says what
+        is allowed.
     type: list
     elements: str
-    required: true
   accounts:
     description:
       - Account ids (12 digits; quote them in YAML so a leading zero is kept) to include.
@@ -272,7 +274,8 @@ except ImportError:  # reported by AwsContext, with the missing library named
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
     _EXTERNAL_ID, _REGION, _SESSION_NAME, AwsContext, validate_connection)
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError, error_code
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import (
+    AwsCallError, InputError, error_code, error_message)
 
 display = Display()
 
@@ -313,8 +316,9 @@ def _account_list(option, values, errors):
 
 
 def _active(account):
-    """ACTIVE by Status, and by State when AWS returns it."""
-    return account.get("Status") == "ACTIVE" and account.get("State", "ACTIVE") == "ACTIVE"
+    """ACTIVE by Status and by State, each when AWS returns it (State replaces the deprecated Status)."""
+    states = [account[key] for key in ("Status", "State") if account.get(key)]
+    return bool(states) and all(state == "ACTIVE" for state in states)
 
 
 def _state_of(account):
@@ -510,6 +514,10 @@ class _Fetcher:
 
     @staticmethod
     def _fail(exc, operation, resource=None, hint=None):
+        if hint is None and error_code(exc) in ("AccessDenied", "AccessDeniedException"):
+            hint = ("the controller's credentials lack this permission: use those of the management account or of a "
+                    "delegated administrator, with the permissions in the plugin's notes (ansible-doc -t inventory "
+                    "keyless.aws.targets)")
         error = AwsCallError.from_exception(exc, operation, resource, hint)
         return AnsibleParserError("keyless.aws.targets: %s" % error.text())
 
@@ -576,9 +584,6 @@ class _Fetcher:
             if error_code(exc) == "AWSOrganizationsNotInUseException":
                 hint = ("the controller's account is not in an AWS Organization: use the management account's (or a "
                         "delegated administrator's) credentials (profile, keys or the environment)")
-            elif error_code(exc) in ("AccessDeniedException", "AccessDenied"):
-                hint = ("the controller's credentials may not read the organization: use those of the management "
-                        "account or of a delegated administrator, with the permissions in this plugin's notes")
             raise self._fail(exc, "DescribeOrganization", "the controller's organization", hint)
 
     def _caller_account(self):
@@ -604,17 +609,18 @@ class _Fetcher:
             problems = []
             if management in explicit and not settings["include_management_account"]:
                 problems.append("%s is the organization's management account, which is not a target unless "
-                                "include_management_account: true" % management)
+                                "include_management_account: true (set it, or remove the id)" % management)
             for account_id, account in zip(explicit, self._pool(self._describe_account, explicit)):
                 if account is None:
-                    problems.append("%s is not an account of this organization" % account_id)
+                    problems.append("%s is not an account of this organization (DescribeAccount: "
+                                    "AccountNotFoundException); fix or remove the id" % account_id)
                 elif not _active(account):
-                    problems.append("%s (%s) is %s, not ACTIVE" % (account_id, account.get("Name"), _state_of(account)))
+                    problems.append("%s (%s) is %s, not ACTIVE; remove it or wait until it is ACTIVE"
+                                    % (account_id, account.get("Name"), _state_of(account)))
                 elif account_id not in selected:
                     selected[account_id] = self._entry(account, None)
             if problems:
-                raise AnsibleParserError("keyless.aws.targets: accounts: %s; remove them from accounts (or fix the "
-                                         "ids)" % "; ".join(problems))
+                raise AnsibleParserError("keyless.aws.targets: accounts: %s" % "; ".join(problems))
         if not settings["include_management_account"]:
             selected.pop(management, None)
         for account_id in settings["exclude_accounts"]:
@@ -668,7 +674,8 @@ class _Fetcher:
             except (ClientError, BotoCoreError) as exc:
                 if error_code(exc) == "OrganizationalUnitNotFoundException":
                     raise AnsibleParserError("keyless.aws.targets: organizational_units: %s is not an OU of this "
-                                             "organization (DescribeOrganizationalUnit: %s)" % (unit, exc))
+                                             "organization (DescribeOrganizationalUnit: %s: %s)"
+                                             % (unit, error_code(exc), error_message(exc)))
                 raise self._fail(exc, "DescribeOrganizationalUnit", "OU %s" % node)
             path.insert(0, {"id": node, "name": ou.get("Name") or node})
             parents = self._pages("ListParents", "OU %s" % node, "Parents", ChildId=node)

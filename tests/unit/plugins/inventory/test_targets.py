@@ -355,7 +355,8 @@ def test_access_denied_on_list_accounts(org, tmp_path):
         org["deny"].organizations.discard("ListAccounts")
     message = failure(inventory)
     assert "ListAccounts failed for the organization; AccessDeniedException" in message
-    assert "what to do: the credentials lack this permission" in message
+    assert "what to do: the controller's credentials lack this permission" in message
+    assert "ansible-doc -t inventory keyless.aws.targets" in message
 
 
 def test_controller_not_in_an_organization(org, tmp_path):
@@ -375,6 +376,7 @@ def test_controller_not_in_an_organization(org, tmp_path):
 
 @pytest.mark.parametrize("config,fragments", [
     ({"regions": ["us-east-1"]}, ["no accounts are selected", "all_accounts: true"]),
+    ({"accounts": ["111122223333"]}, ["regions is required: give a list of region names", "'enabled'"]),
     ({"regions": ["us-east-1"], "all_accounts": True, "accounts": ["111122223333"]},
      ["all_accounts: true selects every account", "cannot be combined"]),
     ({"accounts": ["111122223333"], "regions": ["us_east_1", "eu-west-1"]},
@@ -397,7 +399,7 @@ def test_controller_not_in_an_organization(org, tmp_path):
      ["profile='prod' and access_key and secret_key cannot be used together"]),
     ({"accounts": ["111122223333"], "regions": ["us-east-1"], "hostname_source": "alias"},
      ["hostname_source='alias' is not a host name source: use name (the account name) or id"]),
-], ids=["no-selector", "all-and-accounts", "region", "enabled-mixed", "account-id", "exclude-id", "ou-id",
+], ids=["no-selector", "no-regions", "all-and-accounts", "region", "enabled-mixed", "account-id", "exclude-id", "ou-id",
         "role-name-path", "external-id", "profile-and-keys", "hostname-source"])
 def test_bad_options_refused_before_any_call(org, tmp_path, config, fragments):
     inventory, counts = build(org, tmp_path, config)
@@ -440,3 +442,17 @@ def test_many_accounts_regions_enabled_one_assume_role_each(org, tmp_path):
     accounts = sorted({h["aws_account_name"] for h in inventory["hosts"].values()})
     assert accounts == ["app-%02d" % n for n in range(40)]
     assert inventory["order"] == sorted(inventory["order"])
+
+
+@pytest.mark.parametrize("account,active", [
+    ({"Status": "ACTIVE", "State": "ACTIVE"}, True),
+    ({"Status": "ACTIVE"}, True),  # before State existed
+    ({"State": "ACTIVE"}, True),  # once the deprecated Status is gone
+    ({"Status": "ACTIVE", "State": "PENDING_CLOSURE"}, False),
+    ({"Status": "SUSPENDED", "State": "SUSPENDED"}, False),
+    ({"State": "PENDING_ACTIVATION"}, False),
+    ({}, False),
+])
+def test_only_active_accounts(account, active):
+    from ansible_collections.keyless.aws.plugins.inventory.targets import _active
+    assert _active(account) is active
