@@ -17,15 +17,11 @@ on another shows up.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import pathlib
 import time
 
-import boto3
-
 from tests.support import fleet_seed
-from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 
 DEPLOYER = "keyless-deployer"
 PROFILE = "BenchProfile"
@@ -36,33 +32,11 @@ def account_ids(count, first):
     return ["%012d" % (first + i) for i in range(count)]
 
 
-def assumed_session(url, account):
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url,
-                       aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
-    creds = sts.assume_role(RoleArn="arn:aws:iam::%s:role/%s" % (account, DEPLOYER),
-                            RoleSessionName="keyless-bench")["Credentials"]
-    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                 aws_session_token=creds["SessionToken"])
-
-
-@contextlib.contextmanager
-def in_account(url, account):
-    """fleet_seed's calls made with the member account's assumed-role credentials."""
-    session = assumed_session(url, account)
-    original = fleet_seed._client  # pylint: disable=protected-access
-    fleet_seed._client = lambda service, endpoint, region: session.client(  # pylint: disable=protected-access
-        service, region_name=region, endpoint_url=endpoint)
-    try:
-        yield
-    finally:
-        fleet_seed._client = original  # pylint: disable=protected-access
-
-
 def seed_accounts(url, accounts, n, log):
     start = time.monotonic()
     fleets = {}
     for account in accounts:
-        with in_account(url, account):
+        with fleet_seed.as_role(url, "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)):
             fleets[account] = fleet_seed.seed_fleet(url, n, mix="realistic", prefix="org", tag=TAG,
                                                     correct_profile=PROFILE, seed=0, batch=250)
     log("seeded %d accounts x %d instances in %.1fs" % (len(accounts), n, time.monotonic() - start))

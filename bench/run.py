@@ -318,7 +318,8 @@ def measure_role_limiter(runner, moto_url, n, scale, problems):
             bound, serial, per = one_pass.bounds(res["counts"], DEFAULT_LIMITS, scale)
             row = dict(res, n=n, module="role ec2_identity", op="limiter %s" % op, scale=scale, bound=round(bound, 3),
                        sum_of_buckets=round(serial, 3), bucket_bounds={k: round(v, 3) for k, v in per.items()},
-                       throttled=stats["total_throttles"], identity_seconds=task.get("seconds"),
+                       throttled=stats["total_throttles"], throttles=stats["throttles"],
+                       identity_seconds=task.get("seconds"),
                        identity_timings=task.get("timings"), summary=task.get("summary") or {},
                        failed_instances=(task.get("summary") or {}).get("failed"))
             row["ratio_wall"] = round(res["wall"] / bound, 3) if bound else None

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import random
@@ -283,3 +284,30 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def assumed_session(endpoint_url, role_arn, session_name="keyless-tests"):
+    """A boto3 Session with the credentials of `role_arn` (moto's AssumeRole credentials select the role's
+    account, so resources made with them live in that account)."""
+    sts = _client("sts", endpoint_url, "us-east-1")
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"])
+
+
+@contextlib.contextmanager
+def as_role(endpoint_url, role_arn):
+    """Every call of this module (seed_fleet, fleet_state) made with `role_arn`'s credentials: seeding and
+    reading the fleets of member accounts with the same code. Yields the session."""
+    global _client  # pylint: disable=global-statement
+    session = assumed_session(endpoint_url, role_arn)
+    original = _client
+
+    def member_client(service, endpoint, region):
+        return session.client(service, region_name=region, endpoint_url=endpoint)
+
+    _client = member_client
+    try:
+        yield session
+    finally:
+        _client = original
