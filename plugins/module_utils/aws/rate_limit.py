@@ -95,10 +95,12 @@ def merged_limits(value):
 
 # Our bucket starts when we reserve the first token; AWS's schedule starts when that first request
 # arrives, one network latency later. A later request that travels faster would then arrive a token
-# early and be throttled, so every wait beyond the initial burst is shifted by this constant guard
-# (it does not accumulate: the whole run takes (N - capacity) / refill + GUARD_SECONDS). A quarter of a
-# second: at 0.1 s, one call in 10,000 still arrived early (measured through the simulated limiter on a
-# loaded 2-core machine, where a thread's send can stall that long); the cost is 0.25 s per run.
+# early and be throttled, so once calls queue, the whole queue is shifted by this constant guard: the
+# guard's worth of refill (GUARD_SECONDS * refill tokens) is set aside once, when the first call has to
+# wait, and comes back only when the bucket is full again. It does not accumulate: the whole run takes
+# (N - capacity) / refill + GUARD_SECONDS. (Adding the guard to each wait instead is refunded by the
+# refill during that wait, so with refill * guard >= 1 the next call went out early; measured through the
+# simulated limiter: one throttled call in 10,000 at refill 10/s, guard 0.1 s.)
 GUARD_SECONDS = 0.25
 
 
@@ -115,21 +117,27 @@ class TokenBucket:
         self.tokens = float(capacity)
         self.stamp = clock()
         self.guard = guard
+        self.shifted = False  # the guard is set aside (calls queue); undone when the bucket is full again
         self.lock = threading.Lock()
 
     def _update(self, now):
         if now > self.stamp:
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
             self.stamp = now
+            if self.tokens >= self.capacity:
+                self.shifted = False
 
     def reserve(self):
         """Take one token; return how long the caller must wait before using it (0 if available now)."""
         with self.lock:
             self._update(self.clock())
+            if self.tokens < 1.0 and not self.shifted:
+                self.tokens -= self.guard * self.refill
+                self.shifted = True
             self.tokens -= 1.0
             if self.tokens >= 0:
                 return 0.0
-            return -self.tokens / self.refill + self.guard
+            return -self.tokens / self.refill
 
     def acquire(self):
         wait = self.reserve()

@@ -142,3 +142,25 @@ def test_attach_paces_every_http_attempt():
     assert limiter.stats()["by_operation"] == {"DescribeInstances": 3}
     # 1 token at start, then 2 more at 2/s (plus the guard once: the clock advanced in the first sleep)
     assert sum(clock.slept) == pytest.approx(1.0 + rl.GUARD_SECONDS)
+
+
+@pytest.mark.parametrize("refill", [5.0, 10.0, 40.0])
+def test_guard_shifts_the_queue_once_and_is_not_refunded(refill):
+    """Past the burst, sends are exactly 1/refill apart, all shifted by the guard: no two calls go out together
+    (adding the guard to each wait let the refill during the wait pay for the next call when refill*guard >= 1)."""
+    clock = FakeClock()
+    bucket = rl.TokenBucket(10, refill, clock, clock.sleep)
+    sent = []
+    for dummy in range(40):
+        bucket.acquire()
+        sent.append(clock.now - 1000.0)
+    queued = sent[10:]
+    assert queued[0] == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
+    gaps = [b - a for a, b in zip(queued, queued[1:])]
+    assert gaps == [pytest.approx(1.0 / refill)] * len(gaps)
+    # idle until full again: a new burst, then the guard once more
+    clock.now += 10 / refill + 1
+    start = clock.now
+    waits = [bucket.acquire() for dummy in range(11)]
+    assert waits[:10] == [0.0] * 10 and waits[10] == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
+    assert clock.now - start == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
