@@ -18,7 +18,9 @@ on another shows up.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import resource
 import time
 
 from tests.support import fleet_seed
@@ -60,8 +62,25 @@ def fleet_tasks(res):
     return {r["host"]: r["seconds"] for r in res["tasks"] if r["action"] == "keyless.aws.ec2_instance_identity"}
 
 
-def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, problems):
-    """Rows: two single-target runs, then one run over `targets` targets with -f targets."""
+def process_cpu(pid):
+    """User + system CPU seconds of a running process (Linux /proc), or 0.0."""
+    try:
+        fields = pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, problems, servers=None):
+    """Rows: two single-target runs, then one run over `targets` targets with -f targets. Each row also has the
+    CPU seconds spent: by ansible-playbook and everything it ran (forks, modules), and by the servers
+    (moto, the limiter proxy), since on a small machine CPU, not the buckets, can set the pace."""
+    servers = servers or {}
     workdir = pathlib.Path(workdir)
     singles = account_ids(2, 310000000001)
     parallel = account_ids(targets, 320000000001)
@@ -70,8 +89,11 @@ def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, 
     for label, accounts in [("single", [a]) for a in singles] + [("parallel", parallel)]:
         report_dir = workdir / ("org-reports-%s-%s" % (label, accounts[0]))
         inv = write_inventory(workdir / ("org-%s-%s.json" % (label, accounts[0])), accounts, rate_limits, report_dir)
+        cpu_before = dict({name: process_cpu(pid) for name, pid in servers.items()}, ansible=children_cpu())
         res = runner.run("keyless.aws.converge", proxy_url, moto_url, inventory=inv, args=["-f", str(len(accounts))],
                          measure_rss=False)
+        cpu = dict({name: process_cpu(pid) for name, pid in servers.items()}, ansible=children_cpu())
+        cpu = {name: round(cpu[name] - cpu_before[name], 1) for name in cpu}
         per_target = fleet_tasks(res)
         summary_path = report_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -79,11 +101,11 @@ def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, 
         row = {"part": label, "targets": len(accounts), "n": n, "wall": res["wall"], "rc": res["rc"],
                "calls": res["calls"], "mutating": res["mutating"], "fleet_task_seconds": per_target,
                "slowest_fleet_task": max(per_target.values()) if per_target else None,
-               "summary_totals": totals,
+               "summary_totals": totals, "cpu_seconds": cpu,
                "tasks": [[r.get("host"), r["task"], r["seconds"]] for r in res["tasks"]]}
         rows.append(row)
-        log("org %s: %d target(s) x %d: wall %.1fs, fleet tasks %s, summary %s, rc %d"
-            % (label, len(accounts), n, res["wall"], sorted(per_target.values()), totals, res["rc"]))
+        log("org %s: %d target(s) x %d: wall %.1fs, fleet tasks %s, CPU s %s, summary %s, rc %d"
+            % (label, len(accounts), n, res["wall"], sorted(per_target.values()), cpu, totals, res["rc"]))
         if res["rc"] != 0:
             problems.append("org %s run failed: %s" % (label, (res.get("stdout_tail") or "")[-1500:]))
         elif totals.get("targets") != len(accounts) or totals.get("failed") or totals.get("targets_failed"):

@@ -375,10 +375,12 @@ def measure_amazon_loop(runner, url, n, problems):
     return [dict(res, n=n, module="amazon.aws ec2_instance loop", op="whole job")]
 
 
-def measure_organization(runner, moto_url, work, n, targets, scale, problems):
+def measure_organization(runner, moto, work, n, targets, scale, problems):
     """`targets` account targets of n instances at once vs one alone, through the limiter (organization.py)."""
-    with limiter_proxy(moto_url, scale) as proxy:
-        return organization.measure(runner, proxy.url, moto_url, work, n, targets, scaled_limits(scale), log, problems)
+    with limiter_proxy(moto.url, scale) as proxy:
+        servers = {"moto": moto.proc.pid, "proxy": proxy.proc.pid}
+        return organization.measure(runner, proxy.url, moto.url, work, n, targets, scaled_limits(scale), log, problems,
+                                    servers=servers)
 
 
 def ints(text):
@@ -473,7 +475,7 @@ def main(argv=None):
                                                                     problems))
         if role_exists:
             for n in args.org_sizes:
-                results["organization"].extend(measure_organization(runner, moto.url, work, n, args.org_targets,
+                results["organization"].extend(measure_organization(runner, moto, work, n, args.org_targets,
                                                                     args.org_scale, problems))
     results["seconds"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_end"] = report.loadavg()

@@ -84,3 +84,6 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         result._result.setdefault("failed", True)
         self._done(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._done(result, "skipped")  # a skipped task still costs its `when` (templating on the controller)

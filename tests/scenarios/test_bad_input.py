@@ -249,6 +249,12 @@ CASES = [
     C("imds_info-retries-negative", "imds_info", {"retries": -1}, "retries", "-1", [("0", "negative")]),
     C("imds_info-endpoint-not-http", "imds_info", {"endpoint": "ftp://169.254.169.254"}, "endpoint",
       "ftp://169.254.169.254", ["http://"]),
+    # --- report_files (an action on the controller: no endpoint, no AWS call) ---------------------------------
+    C("report_files-name-with-directory", "report_files", {"dir": "/tmp/keyless-bad-input", "files": {"../x.md": "x"}},
+      "files", "../x.md", ["plain file name"]),
+    C("report_files-mode-not-octal", "report_files", {"dir": "/tmp/keyless-bad-input", "files": {"x.md": "x"},
+                                                      "mode": "rw-r--r--"},
+      "mode", "rw-r--r--", ["octal"]),
     # --- the ec2_identity role (argument spec + its validate.yml) -----------------------------------------------
     C("role-name-too-long", "role", {"ec2_identity_role_name": "r" * 65, "ec2_identity_manage_fleet": False},
       "ec2_identity_role_name", "r" * 65, ["64"]),
@@ -282,6 +288,8 @@ def _task(index, case, url):
     args = dict(case.args)
     if case.module == "imds_info":
         args.setdefault("endpoint", url)
+    elif case.module == "report_files":
+        pass  # runs on the controller, talks to no endpoint
     else:
         args.setdefault("endpoint_url", url)
     return [{"name": name, "keyless.aws.%s" % case.module: args, "register": "r%03d" % index,

@@ -24,6 +24,14 @@ DEPLOYER = "keyless-deployer"
 ALIVE = ("running", "stopped")
 
 
+def plain(value):
+    """ansible-inventory --list shows a dynamic inventory's values as {"__ansible_unsafe": value} (ansible-core 2.19
+    marks what an inventory plugin returns as untrusted)."""
+    if isinstance(value, dict):
+        return value["__ansible_unsafe"] if set(value) == {"__ansible_unsafe"} else {k: plain(v) for k, v in value.items()}
+    return [plain(v) for v in value] if isinstance(value, list) else value
+
+
 def role_arn(account):
     return "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)
 
@@ -85,7 +93,7 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
     data = json.loads(listed.stdout)
     hosts = sorted(data["aws_targets"]["hosts"])
     assert hosts == sorted("%s-%s" % (name, region) for name in ("billing", "shop") for region in REGIONS), hosts
-    hostvars = data["_meta"]["hostvars"]
+    hostvars = plain(data["_meta"]["hostvars"])
     assert hostvars["shop-eu-west-1"]["aws_assume_role_arn"] == role_arn(accounts["shop"])
     assert hostvars["shop-eu-west-1"]["aws_account_id"] == accounts["shop"]
     assert hostvars["billing-us-east-1"]["aws_region"] == "us-east-1"
