@@ -9,7 +9,8 @@ which files changed. No module runs: the copy and template actions cost two modu
 copy) per file, about 0.3 s of CPU each, which for the role's reports was a third of a converged target's
 run, and what hundreds of targets of an organization run at once pay together. Check mode writes nothing
 unless the task says check_mode: false (the role's reports are artifacts, written under --check too).
-Paths are checked before anything is written: plain file names, no directories, no "..".
+Paths are checked before anything is written: plain file names, no directories, no "..". A text file
+ends with a newline: one is added to content that has none.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _files(value):
                                     % (name,))
         if content is None:
             raise AnsibleActionFail("files: %s has no content" % name)
-        out.append((name, to_text(content)))
+        content = to_text(content)
+        out.append((name, content if content.endswith("\n") or not content else content + "\n"))
     return out
 
 

@@ -26,7 +26,7 @@ options:
     required: true
   files:
     description:
-      - File name (no directory part) to its text content.
+      - File name (no directory part) to its text content; a newline is added at the end if the content has none.
     type: dict
     required: true
   mode:

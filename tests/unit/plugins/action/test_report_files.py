@@ -71,7 +71,7 @@ def test_report_files(tmp_path):
     proc = run(tmp_path, "--check")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     out = tmp_path / "nested" / "dir"
-    assert (out / "a.json").read_text() == '{\n    "n": 1\n}'
+    assert (out / "a.json").read_text() == '{\n    "n": 1\n}\n'  # a text file ends with a newline
     assert not (tmp_path / "escape.md").exists()
     assert sorted(p.name for p in out.iterdir()) == ["a.json", "b.md"]  # no temporary file left behind
     # under --check, the task in check mode wrote nothing; the one with check_mode: false wrote, with its mode
