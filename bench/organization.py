@@ -62,6 +62,12 @@ def fleet_tasks(res):
     return {r["host"]: r["seconds"] for r in res["tasks"] if r["action"] == "keyless.aws.ec2_instance_identity"}
 
 
+def fleet_timings(res):
+    """{target: the fleet module's own seconds per phase (observe, apply, wait)}: a target whose apply phase
+    took longer than alone waited on something shared; a longer observe is the machine's CPU."""
+    return {r["host"]: r.get("timings") for r in res["tasks"] if r["action"] == "keyless.aws.ec2_instance_identity"}
+
+
 def process_cpu(pid):
     """User + system CPU seconds of a running process (Linux /proc), or 0.0."""
     try:
@@ -77,16 +83,18 @@ def children_cpu():
 
 
 def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, problems, servers=None):
-    """Rows: two single-target runs, then one run over `targets` targets with -f targets. Each row also has the
+    """Rows: two single-target runs, then one run over `targets` targets (an int or a list of ints) with -f targets,
+    each on its own accounts. Each row also has the
     CPU seconds spent: by ansible-playbook and everything it ran (forks, modules), and by the servers
     (moto, the limiter proxy), since on a small machine CPU, not the buckets, can set the pace."""
     servers = servers or {}
     workdir = pathlib.Path(workdir)
+    sizes = sorted(set(targets)) if isinstance(targets, (list, tuple)) else [targets]
     singles = account_ids(2, 310000000001)
-    parallel = account_ids(targets, 320000000001)
-    seed_accounts(moto_url, singles + parallel, n, log)
+    groups = [account_ids(size, 320000000001 + 1000 * index) for index, size in enumerate(sizes)]
+    seed_accounts(moto_url, singles + [a for group in groups for a in group], n, log)
     rows = []
-    for label, accounts in [("single", [a]) for a in singles] + [("parallel", parallel)]:
+    for label, accounts in [("single", [a]) for a in singles] + [("parallel", group) for group in groups]:
         report_dir = workdir / ("org-reports-%s-%s" % (label, accounts[0]))
         inv = write_inventory(workdir / ("org-%s-%s.json" % (label, accounts[0])), accounts, rate_limits, report_dir)
         cpu_before = dict({name: process_cpu(pid) for name, pid in servers.items()}, ansible=children_cpu())
@@ -102,7 +110,8 @@ def measure(runner, proxy_url, moto_url, workdir, n, targets, rate_limits, log, 
                "calls": res["calls"], "mutating": res["mutating"], "fleet_task_seconds": per_target,
                "slowest_fleet_task": max(per_target.values()) if per_target else None,
                "summary_totals": totals, "cpu_seconds": cpu,
-               "tasks": [[r.get("host"), r["task"], r["seconds"]] for r in res["tasks"]]}
+               "fleet_timings": fleet_timings(res),
+               "tasks": [[r.get("host"), r["task"], r["seconds"], r.get("ended")] for r in res["tasks"]]}
         rows.append(row)
         log("org %s: %d target(s) x %d: wall %.1fs, fleet tasks %s, CPU s %s, summary %s, rc %d"
             % (label, len(accounts), n, res["wall"], sorted(per_target.values()), cpu, totals, res["rc"]))

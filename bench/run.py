@@ -403,7 +403,8 @@ def parse_args(argv):
     parser.add_argument("--whole-job-n", help="fleet sizes of the whole job vs its floor (default 1000)")
     parser.add_argument("--amazon-n", help="fleet sizes of the amazon.aws ec2_instance loop (default 50)")
     parser.add_argument("--org-n", help="instances per target of the parallel-targets part (default 300; 0 skips it)")
-    parser.add_argument("--org-targets", type=int, default=8, help="targets (accounts) run at once (default %(default)s)")
+    parser.add_argument("--org-targets", default="8", help="targets (accounts) run at once, comma-separated for several "
+                        "runs (default %(default)s)")
     parser.add_argument("--org-scale", type=float, default=1.0, help="limiter time scale of that part (default x1)")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
     parser.add_argument("--concurrency", type=int, default=10)
@@ -421,6 +422,7 @@ def parse_args(argv):
         args.org_sizes = []
         return args
     args.org_sizes = ints(args.org_n) if args.org_n is not None else [300]
+    args.org_targets = ints(args.org_targets)
     args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
     args.baseline = ints(args.baseline_n)
     args.floor_sizes = ints(args.floor_n) if args.floor_n is not None else list(args.sizes)
