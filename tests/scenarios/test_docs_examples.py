@@ -16,6 +16,12 @@ says ```yaml example-only: <why it cannot run>):
   each host answered by the IMDS emulator for a seeded instance that carries `keyless_expected_role`: a
   second inventory source gives each host `ansible_connection: local`, the instance's Python
   (/usr/bin/python3, which has no boto3) and its emulator URL: the only things a test without machines adds.
+- targets (a keyless.aws.targets inventory file): an organization is built to match it - for each OU id it
+  names, an OU (and an OU nested in it) with a member account in each, and an account in an OU it does not
+  name - and the example's OU ids are replaced by the ones AWS gave. `ansible-inventory --list` must list
+  exactly the selected accounts x its regions; with the application of playbooks/inventory/example.yml in
+  group_vars/aws_targets.yml beside it (as the README says), the same runs as an inventory of aws_targets
+  follow, and the run summary must count every target.
 - tasks (a list of tasks) run in a play on localhost; vars (a mapping of ec2_identity_* variables) are the
   role's variables in such a play. Then as a playbook.
 
@@ -98,6 +104,8 @@ def classify(block):
             return "playbook", data
         if not any("hosts" in p for p in data):
             return "tasks", data
+    if isinstance(data, dict) and data.get("plugin") == "keyless.aws.targets":
+        return "targets", data
     if isinstance(data, dict) and data:
         groups = [v for v in data.values() if isinstance(v, dict) and v and set(v) <= {"hosts", "vars", "children"}]
         if len(groups) == len(data):
@@ -126,6 +134,16 @@ def applications(data):
         for value in data:
             found.extend(applications(value))
     return found
+
+
+def plain(value):
+    """A value of `ansible-inventory --list` without ansible-core 2.19's {"__ansible_unsafe": v} wrapping (what a
+    dynamic inventory plugin returns is marked untrusted)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    return [plain(v) for v in value] if isinstance(value, list) else value
 
 
 def literal(value):
@@ -199,7 +217,7 @@ class Harness:
         hosts = listing[group].get("hosts") or []
         for child in listing[group].get("children") or ():
             hosts += listing.get(child, {}).get("hosts") or []
-        return {h: listing["_meta"]["hostvars"][h] for h in hosts}
+        return {h: plain(listing["_meta"]["hostvars"].get(h, {})) for h in hosts}
 
     def targets(self, inventory):
         targets = []
@@ -371,6 +389,69 @@ def run_inventory_block(h, block, data):
         raise NotRunnable("an inventory without aws_targets or ec2_instances: the harness knows no playbook for it")
 
 
+def run_targets_block(h, block, data):
+    """An organization shaped after the example's selector, then the runs of an aws_targets inventory."""
+    for option in ("accounts", "exclude_accounts", "all_accounts"):
+        if data.get(option):
+            raise NotRunnable("%s names this organization's accounts, which the harness cannot give fixed ids: "
+                              "select by organizational_units in the docs" % option)
+    regions = data.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise NotRunnable("regions must be a list here (the harness seeds each of them)")
+    orgs = h.moto.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    text, selected, number = block.body, {}, 0
+
+    def account(name, parent):
+        status = orgs.create_account(Email="%s@example.com" % name, AccountName=name)["CreateAccountStatus"]
+        orgs.move_account(AccountId=status["AccountId"], SourceParentId=root, DestinationParentId=parent)
+        return status["AccountId"]
+
+    for example_id in data.get("organizational_units") or ():
+        number += 1
+        ou = orgs.create_organizational_unit(ParentId=root, Name="ou%d" % number)["OrganizationalUnit"]["Id"]
+        nested = orgs.create_organizational_unit(ParentId=ou, Name="nested%d" % number)["OrganizationalUnit"]["Id"]
+        text = text.replace(example_id, ou)
+        selected["docs-a%d" % number] = account("docs-a%d" % number, ou)
+        selected["docs-n%d" % number] = account("docs-n%d" % number, nested)
+    other = orgs.create_organizational_unit(ParentId=root, Name="elsewhere")["OrganizationalUnit"]["Id"]
+    account("docs-elsewhere", other)
+    path = h.dir / "org.targets.yml"
+    path.write_text(text)
+    (h.dir / "group_vars").mkdir()
+    example = yaml.safe_load(EXAMPLE_INVENTORY.read_text())["aws_targets"]["vars"]
+    (h.dir / "group_vars" / "aws_targets.yml").write_text(yaml.safe_dump(
+        {k: v for k, v in example.items() if k.startswith("ec2_identity_")}))
+
+    listed = h.inventory_hosts(path, "aws_targets")
+    want = {"%s-%s" % (name, region) for name in selected for region in regions}
+    assert set(listed) == want, (sorted(listed), sorted(want))
+    role = data.get("assume_role_name", "OrganizationAccountAccessRole")
+    for name, account_id in selected.items():
+        assert listed["%s-%s" % (name, regions[0])]["aws_assume_role_arn"] == \
+            "arn:aws:iam::%s:role/%s" % (account_id, role)
+    targets = h.targets(path)
+    h.seed_targets(targets)
+    h.moto.reset_calls()
+    check = h.playbook("keyless.aws.converge", "-i", path, "-f", "4", "--check", "--diff")
+    mutating = {k: v for k, v in h.moto.calls()["counts"].items()
+                if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
+    assert mutating == {} and check.changed > 0, (mutating, check)
+    h.moto.reset_calls()
+    h.playbook("keyless.aws.converge", "-i", path, "-f", "4")
+    h.check_targets(targets)
+    summary = json.loads((h.dir / "ec2_identity_reports" / "summary.json").read_text())
+    assert sorted(t["target"] for t in summary["targets"]) == sorted(want)
+    assert summary["totals"]["targets_ok"] == len(want) and summary["totals"]["changed"] > 0, summary["totals"]
+    again = h.playbook("keyless.aws.converge", "-i", path, "-f", "4")
+    assert again.changed == 0, again
+    assert json.loads((h.dir / "ec2_identity_reports" / "summary.json").read_text())["totals"]["changed"] == 0
+    h.playbook("keyless.aws.audit", "-i", path, "-f", "4")
+    assert json.loads((h.dir / "ec2_identity_reports" / "audit-summary.json").read_text())["totals"]["targets"] == \
+        len(want)
+
+
 def run_verify(h, path):
     from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator
 
@@ -417,6 +498,8 @@ def test_example_runs_as_written(item, moto, tmp_path, monkeypatch):
         h = Harness(moto, tmp_path, monkeypatch)
         if kind == "inventory":
             run_inventory_block(h, block, data)
+        elif kind == "targets":
+            run_targets_block(h, block, data)
         elif kind == "playbook":
             run_playbook_block(h, block, data)
         else:
@@ -435,6 +518,7 @@ def test_example_runs_as_written(item, moto, tmp_path, monkeypatch):
     ("", "aws_targets:\n  hosts:\n    a: {aws_region: us-east-1}\n", "inventory"),
     ("", "- name: A task\n  ansible.builtin.debug: {msg: hi}\n", "tasks"),
     ("", "ec2_identity_role_name: App\n", "vars"),
+    ("", "plugin: keyless.aws.targets\nregions: [us-east-1]\n", "targets"),
     ("example-only: a fragment of ~/.aws/config", "[profile prod]\n", "example-only"),
 ])
 def test_classify_blocks(info, body, expected):

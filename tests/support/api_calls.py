@@ -18,6 +18,10 @@ the IAM actions they need: what policies/*.json must grant, no less and no more.
         the calls AWS documents as needing it.
     granted_actions(policy) -> {"iam:GetRole", ...}   the actions its Allow statements name
 
+The inventory plugins (plugins/inventory/) are scanned apart (part="inventory"): they run with the controller's
+credentials, whose policy is policies/organizations.json, and a service they create a client for must not make
+the modules' names count as its calls (organizations CreatePolicy for IAM's).
+
 Left out of the scan (NOT_CALLS): data tables that name operations the code never calls, activity/action_map.py
 (CloudTrail event names: S3 "CopyObject", ...) and iam/escalation.py (the escalation catalogue:
 "iam:CreateAccessKey", ...); the unit test checks that they create no client and call nothing.
@@ -34,6 +38,7 @@ from botocore import xform_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOT_CALLS = ("plugins/module_utils/activity/action_map.py", "plugins/module_utils/iam/escalation.py")
+INVENTORY = "plugins/inventory/"
 
 # Calls that AWS authorizes with a second action on another resource: iam:PassRole on the role in the
 # instance profile (EC2 User Guide, "Grant a user permission to pass an IAM role to an instance"; IAM API
@@ -56,9 +61,14 @@ Mention = collections.namedtuple("Mention", "path line service operation how")
 _SESSION = botocore.session.get_session()
 
 
-def plugin_files(root=ROOT):
+def plugin_files(root=ROOT, part="modules"):
+    """The files of one part: "modules" (everything the modules, actions and filters run, with the
+    credentials of a target: policies/deployer.json) or "inventory" (the inventory plugins, with the
+    controller's credentials: policies/organizations.json, plus what they call in a target account)."""
     root = pathlib.Path(root)
-    return [p for p in sorted((root / "plugins").rglob("*.py")) if p.relative_to(root).as_posix() not in NOT_CALLS]
+    files = [p for p in sorted((root / "plugins").rglob("*.py")) if p.relative_to(root).as_posix() not in NOT_CALLS]
+    inventory = [p for p in files if p.relative_to(root).as_posix().startswith(INVENTORY)]
+    return inventory if part == "inventory" else [p for p in files if p not in inventory]
 
 
 def _trees(root, files=None):
@@ -103,7 +113,7 @@ class _Operations:
 
 def operation_mentions(root=ROOT, files=None, services=None):
     """Every place in plugins/ that names an operation of a service the code creates a client for."""
-    services = services or client_services(root)
+    services = services or client_services(root, files)
     ops = _Operations(services)
     found = []
     for rel, tree in _trees(root, files):
@@ -138,10 +148,12 @@ def actions_of(service, operation):
     return tuple(dict.fromkeys(actions))
 
 
-def needed_actions(root=ROOT, mentions=None):
-    """{IAM action: [Mention, ...]} for every operation the code names."""
+def needed_actions(root=ROOT, mentions=None, part="modules"):
+    """{IAM action: [Mention, ...]} for every operation the code of that part (plugin_files) names."""
     needed = {}
-    for mention in mentions if mentions is not None else operation_mentions(root):
+    if mentions is None:
+        mentions = operation_mentions(root, files=plugin_files(root, part))
+    for mention in mentions:
         for action in actions_of(mention.service, mention.operation):
             needed.setdefault(action, []).append(mention)
     return needed

@@ -1,5 +1,7 @@
-"""policies/*.json against the code: the deployer policy grants every IAM action some module can need, and
-nothing else; the auditor policy is its read-only part; the controller policy only assumes the deployer.
+"""policies/*.json against the code: the deployer policy grants every IAM action some module can need (and what
+the inventory plugin calls in a target account), and nothing else; the auditor policy is its read-only part; the
+controller policy only assumes the deployer; the organizations policy is what the inventory plugin reads of the
+organization with the controller's credentials.
 
 The actions come from reading plugins/ (tests/support/api_calls.py: every boto3 method, paginator, waiter
 or operation name of the services the code creates clients for, mapped to IAM actions). A module that
@@ -26,7 +28,8 @@ NO_RESOURCE_TYPES = frozenset((
     "ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeLaunchTemplates",
     "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceMetadataDefaults", "ec2:ModifyInstanceMetadataDefaults",
     "cloudwatch:GetMetricData", "cloudtrail:LookupEvents", "iam:ListRoles", "iam:ListInstanceProfiles",
-    "iam:ListPolicies", "access-analyzer:ValidatePolicy",
+    "iam:ListPolicies", "access-analyzer:ValidatePolicy", "ec2:DescribeRegions",
+    "organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListRoots",
 ))
 MANAGED_POLICY_QUOTA = 6144  # characters, whitespace outside strings not counted
 
@@ -49,9 +52,30 @@ def gaps(needed, granted):
             for action in sorted(set(needed) - set(granted))]
 
 
+# What the inventory plugin asks of the organization, with the controller's own credentials
+ORGANIZATION_PREFIXES = ("organizations:",)
+
+
 @pytest.fixture(scope="module")
-def needed():
-    return needed_actions()
+def inventory_needed():
+    return needed_actions(part="inventory")
+
+
+@pytest.fixture(scope="module")
+def needed(inventory_needed):
+    """What a target's deployer role is asked: by the modules, and by the inventory plugin in the account."""
+    found = needed_actions()
+    for action, mentions in inventory_needed.items():
+        if not action.startswith(ORGANIZATION_PREFIXES) and action != "sts:AssumeRole":
+            found.setdefault(action, []).extend(mentions)
+    return found
+
+
+def test_organizations_policy_is_what_the_inventory_plugin_reads(inventory_needed):
+    want = {a for a in inventory_needed if a.startswith(ORGANIZATION_PREFIXES)}
+    assert want and granted_actions(load("organizations.json")) == want
+    # and the roles it assumes in the accounts are the controller policy's
+    assert "sts:AssumeRole" in inventory_needed and "sts:AssumeRole" in granted_actions(load("controller.json"))
 
 
 def test_deployer_grants_every_action_the_code_needs(needed):
@@ -88,7 +112,7 @@ def test_controller_policy_only_assumes_the_deployer_role():
     assert "sts:AssumeRole" not in granted_actions(load("deployer.json"))
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "auditor.json", "controller.json"])
+@pytest.mark.parametrize("name", ["deployer.json", "auditor.json", "controller.json", "organizations.json"])
 def test_policy_is_least_privilege_and_fits_a_managed_policy(name):
     policy = load(name)
     assert policy["Version"] == "2012-10-17"
@@ -135,7 +159,7 @@ def test_the_deployer_changes_iam_only_under_the_keyless_path():
 
 def test_readme_explains_every_statement():
     readme = (ROOT / "README.md").read_text()
-    for name in ("deployer.json", "auditor.json", "controller.json"):
+    for name in ("deployer.json", "auditor.json", "controller.json", "organizations.json"):
         assert "policies/%s" % name in readme
     for statement in load("deployer.json")["Statement"]:
         assert "`%s`" % statement["Sid"] in readme, "README does not explain statement %s" % statement["Sid"]
