@@ -19,11 +19,12 @@ Private to the collection.
         Makes the calls in order through retries.call, recording each one done in `progress`
         (module.Progress), so a failure half-way reports what was done and what was not.
     apply_plan_or_replan(client_for, plan, progress, replan) -> the plan applied
-        apply_plan, except that when the plan's first call is a create that finds the object created
-        a moment ago by another run (EntityAlreadyExists: two inventory targets of one account converge
-        the account's IAM at the same time, IAM being global), it plans once more from a fresh
-        observation (replan() -> Plan) and applies that: the run converges what is left instead of
-        failing on work someone else just did.
+        apply_plan, except that when a call finds that another run did its work a moment ago (two
+        inventory targets of one account converge the account's IAM at the same time, IAM being global):
+        a create answered EntityAlreadyExists, or AddRoleToInstanceProfile answered LimitExceeded (a
+        profile holds one role: the other run added it), it plans once more from a fresh observation
+        (replan() -> Plan) and applies that: the run converges what is left instead of failing on work
+        someone else just did, and fails as usual if what is there is not what it wants.
     diff(before, after)   the `diff` return value
 Check mode never calls apply_plan: the module returns the plan and the predicted object.
 """
@@ -38,8 +39,15 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import Ret
 
 # Answers to a removal meaning the thing is gone already: the goal is reached.
 GONE_CODES = frozenset(("NoSuchEntity", "InvalidAssociationID.NotFound"))
-# Answers to a create meaning another run created the thing in the meantime: observe and plan again.
-CREATED_MEANWHILE_CODES = frozenset(("EntityAlreadyExists",))
+# Answers meaning another run did this call's work in the meantime: observe and plan again.
+DONE_MEANWHILE = {"Create": frozenset(("EntityAlreadyExists",)), "AddRoleToInstanceProfile": frozenset(("LimitExceeded",))}
+
+
+def _done_meanwhile(change, code):
+    for operation, codes in DONE_MEANWHILE.items():
+        if change.operation.startswith(operation) and code in codes:
+            return True
+    return False
 
 
 @dataclass
@@ -112,19 +120,20 @@ def apply_plan(client_for, plan, progress):
 
 
 def apply_plan_or_replan(client_for, plan, progress, replan):
-    """apply_plan(plan); on a first create that another run did meanwhile, apply replan() instead (once)."""
+    """apply_plan(plan); when a call finds its work done meanwhile by another run, apply replan() (once): the
+    calls already made stay done, the rest is planned again from what is there now."""
     try:
         apply_plan(client_for, plan, progress)
         return plan
     except AwsCallError as exc:
-        first = plan.changes[0] if plan.changes else None
-        if (exc.code not in CREATED_MEANWHILE_CODES or first is None or not first.operation.startswith("Create")
-                or any(c is first for c in progress.done)):
+        failed = next((c for c in plan if not any(c is d for d in progress.done)), None)
+        if failed is None or not _done_meanwhile(failed, exc.code):
             raise
-    progress.expected = [c for c in progress.expected if not any(c is p for p in plan)]
+    done = [c for c in plan if any(c is d for d in progress.done)]
+    progress.expected = [c for c in progress.expected if not any(c is p for p in plan) or any(c is d for d in done)]
     fresh = replan()
     apply_plan(client_for, fresh, progress)
-    return fresh
+    return Plan(done + list(fresh))
 
 
 def diff(before, after):
