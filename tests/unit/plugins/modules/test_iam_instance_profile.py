@@ -224,9 +224,8 @@ def test_a_create_that_fails_otherwise_is_not_replanned(aws, monkeypatch):
     assert len(calls) == 1
 
 
-def test_role_added_meanwhile_by_another_target_is_not_a_failure(aws, monkeypatch):
-    """The profile exists without its role; another target adds the same role between this run's read and its
-    AddRoleToInstanceProfile (LimitExceeded: a profile holds one role): the run reads again and is done."""
+def other_target_adds_after_the_read(aws, monkeypatch, role):
+    """The profile exists without a role; another target adds `role` between this run's read and its own add."""
     aws.create_instance_profile(InstanceProfileName="P")
     original = iam_instance_profile.ip.observe_profile
     seen = []
@@ -234,32 +233,26 @@ def test_role_added_meanwhile_by_another_target_is_not_a_failure(aws, monkeypatc
     def observe_then_other_run_adds(iam, name, retry=None):
         got = original(iam, name, retry)
         if not seen:
-            aws.add_role_to_instance_profile(InstanceProfileName=name, RoleName="RoleA")
+            aws.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
         seen.append(got)
         return got
 
     monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", observe_then_other_run_adds)
+    return seen
+
+
+def test_role_added_meanwhile_by_another_target_is_not_a_failure(aws, monkeypatch):
+    """AddRoleToInstanceProfile answers LimitExceeded (a profile holds one role): the run reads again and is done."""
+    seen = other_target_adds_after_the_read(aws, monkeypatch, "RoleA")
     result = profile({"name": "P", "role": "RoleA"})
     assert not result.failed, result
     assert result["changes"] == [] and not result.changed  # the other target did it
-    assert result["instance_profile"]["roles"] == ["RoleA"]
+    assert result["instance_profile"]["roles"] == ["RoleA"] and len(seen) >= 2  # read again after LimitExceeded
 
 
 def test_another_role_added_meanwhile_is_swapped_for_the_declared_one(aws, monkeypatch):
     """If what the other run put there is not what this run wants, the replan converges it like any run would."""
-    aws.create_instance_profile(InstanceProfileName="P")
-    original = iam_instance_profile.ip.observe_profile
-    seen = []
-
-    def observe_then_other_run_adds(iam, name, retry=None):
-        got = original(iam, name, retry)
-        if not seen:
-            aws.add_role_to_instance_profile(InstanceProfileName=name, RoleName="RoleB")
-        seen.append(got)
-        return got
-
-    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", observe_then_other_run_adds)
+    other_target_adds_after_the_read(aws, monkeypatch, "RoleB")
     result = profile({"name": "P", "role": "RoleA"})
-    # the replan swaps RoleB for RoleA: the declared role wins, as on any run that finds another role there
     assert not result.failed and result.changed, result
     assert aws.get_instance_profile(InstanceProfileName="P")["InstanceProfile"]["Roles"][0]["RoleName"] == "RoleA"
