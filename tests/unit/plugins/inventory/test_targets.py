@@ -454,5 +454,5 @@ def test_many_accounts_regions_enabled_one_assume_role_each(org, tmp_path):
     ({}, False),
 ])
 def test_only_active_accounts(account, active):
-    from ansible_collections.keyless.aws.plugins.inventory.targets import _active
+    from ansible_collections.keyless.aws.plugins.plugin_utils.organizations import _active
     assert _active(account) is active
