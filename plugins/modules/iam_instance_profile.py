@@ -286,6 +286,7 @@ def present(module, ctx, desired, progress):
     if module.check_mode:
         partition, account = (ctx.partition, ctx.account_id) if current is None else (None, None)
         return plan, current, ip.predict(desired, current, partition, account, new_role_arn)
+
     def replan():  # another target of this account created the profile a moment ago (IAM is global)
         nonlocal current
         current = ip.observe_profile(iam, desired["name"], retry=IAM_NEW_ENTITY)

@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Writes each entry of O(files) as a file in O(dir) on the controller, atomically, and only when its content
     or mode differs.
-  - Runs in the controller's own process, like M(ansible.builtin.debug): no module process per file, where
-    M(ansible.builtin.copy) and M(ansible.builtin.template) start two per file. The role
+  - Runs in the controller's own process, like M(ansible.builtin.debug), so no module process is started per file,
+    where M(ansible.builtin.copy) and M(ansible.builtin.template) start two per file. The role
     C(keyless.aws.ec2_identity) writes its reports and run summary with it.
   - Render a template with the C(ansible.builtin.template) lookup and pass the text as content.
 author: keyless.aws maintainers (@keyless-aws)
