@@ -228,6 +228,7 @@ notes:
 """
 
 EXAMPLES = r"""
+---
 # org.targets.yml: two OUs (nested OUs included) in two regions, without the sandbox account
 plugin: keyless.aws.targets
 organizational_units: [ou-ab12-prod0001, ou-ab12-stag0001]
@@ -238,6 +239,7 @@ keyed_groups:
   - key: aws_account_tags.Environment | default('none')
     prefix: env
 
+---
 # all.targets.yml: every account of the organization, in every region enabled in it, cached for an hour
 plugin: keyless.aws.targets
 all_accounts: true
@@ -248,6 +250,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/keyless-targets
 cache_timeout: 3600
 
+---
 # gov.targets.yml: named accounts in GovCloud (role ARNs in arn:aws-us-gov:...), hosts named by id
 plugin: keyless.aws.targets
 accounts: ["111122223333", "222233334444"]

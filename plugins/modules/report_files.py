@@ -43,6 +43,7 @@ attributes:
     description: Writes nothing in check mode unless the task sets C(check_mode=false) (reports are written under C(--check) so).
   diff_mode:
     support: none
+    description: Returns the paths written (RV(written)), not a diff of their content.
   platform:
     support: full
     platforms: posix
