@@ -18,7 +18,7 @@ the IAM actions they need: what policies/*.json must grant, no less and no more.
         the calls AWS documents as needing it.
     granted_actions(policy) -> {"iam:GetRole", ...}   the actions its Allow statements name
 
-The inventory plugins (plugins/inventory/) are scanned apart (part="inventory"): they run with the controller's
+The inventory plugins (plugins/inventory/, with their reads in plugins/plugin_utils/organizations.py) are scanned apart (part="inventory"): they run with the controller's
 credentials, whose policy is policies/organizations.json, and a service they create a client for must not make
 the modules' names count as its calls (organizations CreatePolicy for IAM's).
 
@@ -38,7 +38,8 @@ from botocore import xform_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOT_CALLS = ("plugins/module_utils/activity/action_map.py", "plugins/module_utils/iam/escalation.py")
-INVENTORY = "plugins/inventory/"
+# The inventory plugins and the code only they run (their AWS reads)
+INVENTORY = ("plugins/inventory/", "plugins/plugin_utils/organizations.py")
 
 # Calls that AWS authorizes with a second action on another resource: iam:PassRole on the role in the
 # instance profile (EC2 User Guide, "Grant a user permission to pass an IAM role to an instance"; IAM API
