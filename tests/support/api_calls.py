@@ -18,9 +18,10 @@ the IAM actions they need: what policies/*.json must grant, no less and no more.
         the calls AWS documents as needing it.
     granted_actions(policy) -> {"iam:GetRole", ...}   the actions its Allow statements name
 
-The inventory plugins (plugins/inventory/, with their reads in plugins/plugin_utils/organizations.py) are scanned apart (part="inventory"): they run with the controller's
-credentials, whose policy is policies/organizations.json, and a service they create a client for must not make
-the modules' names count as its calls (organizations CreatePolicy for IAM's).
+The inventory plugins (plugins/inventory/, with their reads in plugins/plugin_utils/organizations.py) are
+scanned apart (part="inventory"): they run with the controller's credentials, whose policy is
+policies/organizations.json, and a service they create a client for must not make the modules' names count
+as its calls (organizations CreatePolicy for IAM's).
 
 Left out of the scan (NOT_CALLS): data tables that name operations the code never calls, activity/action_map.py
 (CloudTrail event names: S3 "CopyObject", ...) and iam/escalation.py (the escalation catalogue:
