@@ -164,6 +164,11 @@ def _int(value):
         return 0
 
 
+def _percent(part, whole):
+    """part of whole in percent, one decimal; 100 for an empty whole (nothing to fix is compliant)."""
+    return round(100.0 * part / whole, 1) if whole else 100.0
+
+
 def _get(mapping, key, default=None):
     try:
         value = mapping[key]
@@ -230,11 +235,9 @@ def run_summary(targets, hostvars, kind="converge"):
     totals["targets"] = len(entries)
     totals["targets_ok"] = sum(1 for e in entries if e["status"] == "ok")
     totals["targets_failed"] = totals["targets"] - totals["targets_ok"]
-    totals["compliant_percent"] = (round(100.0 * totals["compliant"] / totals["instances"], 1)
-                                   if totals["instances"] else 100.0)
+    totals["compliant_percent"] = _percent(totals["compliant"], totals["instances"])
     for entry in entries:
-        entry["compliant_percent"] = (round(100.0 * entry["compliant"] / entry["instances"], 1)
-                                      if entry["instances"] else 100.0)
+        entry["compliant_percent"] = _percent(entry["compliant"], entry["instances"])
     check_mode = any(e.pop("check_mode") for e in entries)
     return {"kind": kind, "check_mode": check_mode, "targets": entries, "totals": totals}
 

@@ -13,7 +13,6 @@ docstring. Private to the collection.
 from __future__ import annotations
 
 import concurrent.futures
-import re
 import threading
 
 from ansible.errors import AnsibleParserError
@@ -27,6 +26,7 @@ except ImportError:  # reported by AwsContext, with the missing library named
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import (
     AwsCallError, InputError, error_code, error_message)
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import xform_name
 
 display = Display()
 
@@ -84,7 +84,7 @@ class Fetcher:
             raise self._fail(exc, operation, resource)
 
     def _pages(self, operation, resource, key, **kwargs):
-        name = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+        name = xform_name(operation)
         items = []
         try:
             for page in self.org.get_paginator(name).paginate(**kwargs):

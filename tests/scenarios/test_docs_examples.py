@@ -58,7 +58,7 @@ from tests.support.api_calls import call_actions, granted_actions
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT, aws_env
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.markdown_blocks import fenced_blocks
-from tests.support.playbook import Result
+from tests.support.playbook import Result, plain
 
 pytestmark = pytest.mark.integration
 
@@ -136,16 +136,6 @@ def applications(data):
     return found
 
 
-def plain(value):
-    """A value of `ansible-inventory --list` without ansible-core 2.19's {"__ansible_unsafe": v} wrapping (what a
-    dynamic inventory plugin returns is marked untrusted)."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {k: plain(v) for k, v in value.items()}
-    return [plain(v) for v in value] if isinstance(value, list) else value
-
-
 def literal(value):
     return value is not None and "{{" not in json.dumps(value)
 
@@ -161,12 +151,7 @@ class Target:
     def session(self, url):
         if not self.role_arn:
             return boto3.session.Session(aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
-        sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url, aws_access_key_id=FAKE_ACCESS_KEY,
-                           aws_secret_access_key=FAKE_SECRET_KEY)
-        creds = sts.assume_role(RoleArn=self.role_arn, RoleSessionName="keyless-docs")["Credentials"]
-        return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
-                                     aws_secret_access_key=creds["SecretAccessKey"],
-                                     aws_session_token=creds["SessionToken"])
+        return fleet_seed.assumed_session(url, self.role_arn, "keyless-docs")
 
 
 @contextlib.contextmanager

@@ -15,21 +15,13 @@ import pytest
 from tests.support import fleet_seed
 from tests.support.aws_env import ROOT, aws_env
 from tests.support.fleet_seed import fleet_state, seed_fleet
-from tests.support.playbook import run_playbook
+from tests.support.playbook import plain, run_playbook
 
 pytestmark = pytest.mark.integration
 
 REGIONS = ("us-east-1", "eu-west-1")
 DEPLOYER = "keyless-deployer"
 ALIVE = ("running", "stopped")
-
-
-def plain(value):
-    """ansible-inventory --list shows a dynamic inventory's values as {"__ansible_unsafe": value} (ansible-core 2.19
-    marks what an inventory plugin returns as untrusted)."""
-    if isinstance(value, dict):
-        return value["__ansible_unsafe"] if set(value) == {"__ansible_unsafe"} else {k: plain(v) for k, v in value.items()}
-    return [plain(v) for v in value] if isinstance(value, list) else value
 
 
 def role_arn(account):

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from tests.support import fleet_seed
-from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.playbook import run_playbook
 
@@ -23,11 +21,7 @@ ALIVE = ("running", "stopped")
 
 def assumed_session(url):
     """Credentials of the other account: moto's AssumeRole credentials select the role's account."""
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url,
-                       aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
-    creds = sts.assume_role(RoleArn=DEPLOYER, RoleSessionName="keyless-tests")["Credentials"]
-    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                 aws_session_token=creds["SessionToken"])
+    return fleet_seed.assumed_session(url, DEPLOYER)
 
 
 def inventory(tmp_path, hosts, **group_vars):

@@ -38,6 +38,16 @@ class Result:
         return "<playbook rc=%s recap=%s>\nSTDOUT:\n%s\nSTDERR:\n%s" % (self.rc, self.recap, self.stdout[-6000:], self.stderr[-3000:])
 
 
+def plain(value):
+    """A value of `ansible-inventory --list` without ansible-core 2.19's {"__ansible_unsafe": v} wrapping (what a
+    dynamic inventory plugin returns is marked untrusted)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    return [plain(v) for v in value] if isinstance(value, list) else value
+
+
 def run_playbook(playbook, endpoint_url, extra_vars=None, check=False, diff=False, verbosity=0,
                  inventory=None, env=None, timeout=900, args=()):
     """Run ansible-playbook; `playbook` is a path or YAML text."""

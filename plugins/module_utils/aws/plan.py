@@ -126,11 +126,13 @@ def apply_plan_or_replan(client_for, plan, progress, replan):
         apply_plan(client_for, plan, progress)
         return plan
     except AwsCallError as exc:
-        failed = next((c for c in plan if not any(c is d for d in progress.done)), None)
+        made = {id(c) for c in progress.done}
+        failed = next((c for c in plan if id(c) not in made), None)
         if failed is None or not _done_meanwhile(failed, exc.code):
             raise
-    done = [c for c in plan if any(c is d for d in progress.done)]
-    progress.expected = [c for c in progress.expected if not any(c is p for p in plan) or any(c is d for d in done)]
+    done = [c for c in plan if id(c) in made]
+    planned = {id(c) for c in plan}
+    progress.expected = [c for c in progress.expected if id(c) not in planned or id(c) in made]
     fresh = replan()
     apply_plan(client_for, fresh, progress)
     return Plan(done + list(fresh))
