@@ -150,7 +150,10 @@ instances:
           as M(keyless.aws.ec2_metadata_options) reports it.
       type: dict
 summary:
-  description: Counts over RV(instances), plus the counts of each step under V(profile) and V(metadata).
+  description:
+    - Counts over RV(instances), plus the counts of each step under V(profile) and V(metadata).
+    - V(not_reached) counts the skipped instances that the rollout did not reach because it stopped
+      (O(max_fail_percentage)); V(skipped) includes them.
   returned: always
   type: dict
   sample:
@@ -160,8 +163,17 @@ summary:
     skipped: 1
     held: 0
     failed: 0
+    not_reached: 0
     profile: {total: 4, changed: 1, unchanged: 2, skipped: 1, held: 0, failed: 0, by_action: {associate: 1}}
     metadata: {total: 4, changed: 2, unchanged: 1, skipped: 1, held: 0, failed: 0, by_action: {modify: 2}}
+skipped_instances:
+  description:
+    - The skipped instances that the rollout reached (not running or stopped, or not selected), and why; the
+      instances a stopped rollout did not reach are counted in RV(summary.not_reached) instead.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{instance_id: i-0123456789abcdef1, reason: instance is terminated}]
 failed_instances:
   description: The instances that failed, the step that failed and why. The task fails when this is not empty.
   returned: always

@@ -263,6 +263,11 @@ CASES = [
       "ec2_identity_max_session_duration", "60", ["3600", "43200"]),
     C("role-empty-selector", "role", {"ec2_identity_role_name": "r1"}, "ec2_identity_all_instances",
       ("ec2_identity_instance_ids",), ["ec2_identity_all_instances"]),
+    # every broken rule of validate.yml is named at once, not only the first
+    C("role-several-rules-at-once", "role",
+      {"ec2_identity_role_name": "r1", "ec2_identity_batch_size": 0, "ec2_identity_http_put_response_hop_limit": 65,
+       "ec2_identity_manage_fleet": False},
+      "ec2_identity_batch_size", "0", ["1 to 10000", "ec2_identity_http_put_response_hop_limit=65", "1 to 64"]),
     C("role-session-not-int", "role",
       {"ec2_identity_role_name": "r1", "ec2_identity_max_session_duration": "long", "ec2_identity_manage_fleet": False},
       "ec2_identity_max_session_duration", "long", ["int"]),

@@ -91,8 +91,10 @@ def _combined(entry, steps):
 def combine_steps(results_by_step, skipped, order_ids, batch_size=None, stop_reason=None):
     """One record per instance from each step's result records (pure): {instance_id, status, reason, <step>:
     record or None}, with summary (combined counts, and each step's own under its name), failed_instances
-    ({instance_id, step, reason}) and batches (per batch_size instances of order_ids: changed, failed, held,
-    and not_reached: skipped because the rollout stopped with stop_reason before their calls started)."""
+    ({instance_id, step, reason}), batches (per batch_size instances of order_ids: changed, failed, held,
+    and not_reached: skipped because the rollout stopped with stop_reason before their calls started) and
+    skipped_instances ({instance_id, reason} of the skipped instances that were reached: not actionable or not
+    selected). summary counts not_reached too, so a caller needs no pass over instances for these figures."""
     steps = list(results_by_step)
     by_id = {}
     for rec in skipped:
@@ -116,6 +118,8 @@ def combine_steps(results_by_step, skipped, order_ids, batch_size=None, stop_rea
                 failed.append({"instance_id": entry["instance_id"], "step": name, "reason": entry[name]["reason"]})
         if entry["status"] == "failed" and not any(entry.get(name) for name in steps):
             failed.append({"instance_id": entry["instance_id"], "step": "selection", "reason": entry["reason"]})
+    not_reached = {e["instance_id"] for e in instances if _not_reached(e, steps, stop_reason)}
+    summary["not_reached"] = len(not_reached)
     size = batch_size or max(1, len(order_ids))
     batches = []
     for number, start in enumerate(range(0, len(order_ids), size), 1):
@@ -124,13 +128,20 @@ def combine_steps(results_by_step, skipped, order_ids, batch_size=None, stop_rea
                         "changed": sum(1 for e in chunk if any((e.get(n) or {}).get("status") == "changed" for n in steps)),
                         "failed": sum(1 for e in chunk if e["status"] == "failed"),
                         "held": sum(1 for e in chunk if e["status"] == "held"),
-                        "not_reached": sum(1 for e in chunk if stop_reason and all(
-                            (e.get(n) or {}).get("status") in (None, "skipped", "unchanged") and
-                            (e.get(n) or {}).get("reason") in (None, stop_reason) for n in steps)
-                            and e["status"] == "skipped")})
+                        "not_reached": sum(1 for e in chunk if e["instance_id"] in not_reached)})
+    skipped_instances = [{"instance_id": e["instance_id"], "reason": e["reason"]} for e in instances
+                         if e["status"] == "skipped" and e["instance_id"] not in not_reached]
     return {"changed": any(e["status"] == "changed" or any((e.get(n) or {}).get("status") == "changed" for n in steps)
                            for e in instances),
-            "instances": instances, "summary": summary, "failed_instances": failed, "batches": batches}
+            "instances": instances, "summary": summary, "failed_instances": failed, "batches": batches,
+            "skipped_instances": skipped_instances}
+
+
+def _not_reached(entry, steps, stop_reason):
+    """Skipped because the rollout stopped (stop_reason) before any call of the instance started."""
+    return bool(stop_reason) and entry["status"] == "skipped" and any(entry.get(n) for n in steps) and all(
+        (entry.get(n) or {}).get("status") in (None, "skipped", "unchanged")
+        and (entry.get(n) or {}).get("reason") in (None, stop_reason) for n in steps)
 
 
 def combined_diff(instances, max_instances):

@@ -85,7 +85,8 @@ def test_both_steps_in_one_pass_on_a_mixed_fleet(aws):
         assert aws.options_of(iid)["HttpTokens"] == "required"
     assert aws.options_of(hop2)["HttpPutResponseHopLimit"] == 2  # only the fields given change
     summary = first["summary"]
-    assert summary["changed"] == 5 and summary["skipped"] == 1
+    assert summary["changed"] == 5 and summary["skipped"] == 1 and summary["not_reached"] == 0
+    assert first["skipped_instances"] == [{"instance_id": gone, "reason": rows[gone]["reason"]}]
     assert summary["profile"]["by_action"] == {"associate": 2, "replace": 1, "disassociate_associate": 1}
     assert summary["metadata"]["by_action"] == {"modify": 5}
     # one observe: one DescribeInstances page and one association read, however many steps
@@ -143,7 +144,8 @@ def test_max_fail_percentage_stops_after_a_batch(aws, monkeypatch):
     assert all(rows[i]["status"] in ("changed", "skipped") for i in ids[2:4])
     assert all(rows[i]["status"] == "skipped" and "rollout stopped" in rows[i]["reason"] for i in ids[4:])
     assert result["batches"][0] == {"batch": 1, "instances": 2, "changed": 0, "failed": 2, "held": 0, "not_reached": 0}
-    assert result["batches"][2]["not_reached"] == 2
+    assert result["batches"][2]["not_reached"] == 2 and result["summary"]["not_reached"] >= 2
+    assert not {rec["instance_id"] for rec in result["skipped_instances"]} & set(ids[4:])
     assert all(aws.profile_of(i) is None for i in ids[4:])
 
 

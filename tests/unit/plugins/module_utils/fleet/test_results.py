@@ -54,6 +54,28 @@ def test_bounded_diff():
     assert len(bounded["after"]) == 51 and "9950 more" in bounded["after"]["not_shown"]
 
 
+def test_combine_steps_counts_the_instances_a_stopped_rollout_did_not_reach():
+    """not_reached and skipped_instances come from the module, so the role needs no pass over instances."""
+    stop = "rollout stopped after batch 1/3: 2 of 2 instances failed (100.0% > max_fail_percentage=10)"
+    profile = [fr.result("i-1", "associate", None, None, "failed", "AccessDenied"),
+               fr.result("i-2", "associate", None, None, "failed", "AccessDenied"),
+               fr.result("i-3", "associate", {"p": None}, {"p": "A"}, "changed"),
+               fr.result("i-4", "none", {"p": "A"}, {"p": "A"}, "unchanged"),
+               fr.result("i-5", "none", None, None, "skipped", stop),
+               fr.result("i-6", "none", None, None, "skipped", stop)]
+    metadata = [fr.result(r["instance_id"], "none", None, None, "skipped", stop) for r in profile[4:]]
+    gone = [fr.result("i-0", "none", None, None, "skipped", "instance is terminated")]
+    order = ["i-1", "i-2", "i-3", "i-4", "i-5", "i-6"]
+    out = fr.combine_steps({"profile": profile, "metadata": metadata}, gone, order, 2, stop)
+    assert out["summary"]["not_reached"] == 2 and out["summary"]["skipped"] == 3
+    assert out["skipped_instances"] == [{"instance_id": "i-0", "reason": "instance is terminated"}]
+    assert [b["not_reached"] for b in out["batches"]] == [0, 0, 2]
+    # without a stop, a skipped step is a reason of its own, never "not reached"
+    calm = fr.combine_steps({"profile": profile[2:4]}, gone, ["i-3", "i-4"])
+    assert calm["summary"]["not_reached"] == 0 and [b["not_reached"] for b in calm["batches"]] == [0]
+    assert calm["skipped_instances"] == out["skipped_instances"]
+
+
 def test_lanes_isolate_failures_and_run_follow_ups():
     def work(n):
         if n % 3 == 0:
