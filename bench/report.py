@@ -277,12 +277,15 @@ def markdown(results):
     if results.get("role_limiter"):
         lines += ["", "## The role in one pass, through the simulated limiter (mixed fleet, AWS's buckets on both sides)", "",
                   "| N | scale | op | wall s | fleet task s | bound s (max bucket) | sum of buckets s | ratio | calls | "
-                  "mutating | throttled | failed |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "mutating | throttled | failed | fewest tokens a call found (AWS's side) |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in results["role_limiter"]:
-            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
+            low = ", ".join("%s %.2f" % (k, v) for k, v in sorted((r.get("headroom") or {}).items())
+                            if k != "non_mutating") or "-"
+            lines.append("| %d | x%g | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %s |" % (
                 r["n"], r["scale"], r["op"], _f(r["wall"]), _f(r.get("identity_seconds")), _f(r["bound"]),
                 _f(r["sum_of_buckets"]), _f(r.get("ratio_identity"), "%.3f"), r["calls"], r["mutating"], r["throttled"],
-                r.get("failed_instances")))
+                r.get("failed_instances"), low))
     if results.get("whole_job") or results.get("amazon_loop"):
         lines += ["", "## The whole job (IAM included) beside its floor and amazon.aws's loop", "",
                   "| N | what | wall s | per instance ms | calls | mutating |", "|---:|---|---:|---:|---:|---:|"]

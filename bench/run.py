@@ -304,6 +304,13 @@ def identity_task(res):
     return {}
 
 
+def headroom(stats):
+    """The fewest tokens a call found on arrival, per limiter bucket ({bucket: tokens}; below 1 it was throttled).
+    A paced client's lowest is usually the end of its opening burst (capacity calls at once), a token and what
+    refilled while the burst was in flight; a figure under that points at calls arriving bunched up."""
+    return {key.rsplit("/", 1)[-1]: low for key, low in sorted(stats["limiter"].get("headroom", {}).items())}
+
+
 def measure_role_limiter(runner, moto_url, n, scale, problems):
     """The role over a mixed fleet through the limiter, AWS's buckets on both sides (one_pass.py)."""
     seed_mixed(moto_url, n)
@@ -319,15 +326,16 @@ def measure_role_limiter(runner, moto_url, n, scale, problems):
             row = dict(res, n=n, module="role ec2_identity", op="limiter %s" % op, scale=scale, bound=round(bound, 3),
                        sum_of_buckets=round(serial, 3), bucket_bounds={k: round(v, 3) for k, v in per.items()},
                        throttled=stats["total_throttles"], throttles=stats["throttles"],
-                       identity_seconds=task.get("seconds"),
+                       headroom=headroom(stats), identity_seconds=task.get("seconds"),
                        identity_timings=task.get("timings"), summary=task.get("summary") or {},
                        failed_instances=(task.get("summary") or {}).get("failed"))
             row["ratio_wall"] = round(res["wall"] / bound, 3) if bound else None
             row["ratio_identity"] = round(task["seconds"] / bound, 3) if bound and task.get("seconds") else None
             rows.append(row)
             log("N=%d role limiter x%g %s: wall %.1fs, fleet task %ss, bound %.1fs (sum of buckets %.1fs), %d calls, "
-                "%d throttled, rc %d" % (n, scale, op, res["wall"], task.get("seconds"), bound, serial, res["calls"],
-                                         row["throttled"], res["rc"]))
+                "%d throttled, rc %d; fewest tokens a call found: %s" % (
+                    n, scale, op, res["wall"], task.get("seconds"), bound, serial, res["calls"], row["throttled"],
+                    res["rc"], row["headroom"]))
             if res["rc"] != 0:
                 problems.append("role limiter N=%d %s failed: %s" % (n, op, (res.get("stdout_tail") or "")[-1500:]))
             if op == "rerun" and res["mutating"]:

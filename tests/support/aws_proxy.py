@@ -134,6 +134,8 @@ class TokenBucket:
         self.tokens = float(capacity)
         self.stamp = clock()
         self.lock = threading.Lock()
+        # the fewest tokens a call found on arrival: the headroom a paced client kept (below 1: throttled)
+        self.low = self.tokens
 
     def _update(self):
         now = self.clock()
@@ -144,6 +146,7 @@ class TokenBucket:
         """Spend one token if there is one; False means throttle (and nothing is spent)."""
         with self.lock:
             self._update()
+            self.low = min(self.low, self.tokens)
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
                 return True
@@ -346,6 +349,8 @@ class FaultState:
             self.started = self.clock()
             self.first_mutating = None
             self.last_mutating = None
+            for bucket in getattr(self, "buckets", {}).values():
+                bucket.low = bucket.capacity
 
     def stats(self, reset=False):
         with self.lock:
@@ -365,7 +370,8 @@ class FaultState:
                 "mutating_window": [None if self.first_mutating is None else self.first_mutating - self.started,
                                     None if self.last_mutating is None else self.last_mutating - self.started],
                 "limiter": {"scale": self.limiter_scale,
-                            "buckets": {"%s/%s/%s" % k: round(b.level(), 3) for k, b in self.buckets.items()}},
+                            "buckets": {"%s/%s/%s" % k: round(b.level(), 3) for k, b in self.buckets.items()},
+                            "headroom": {"%s/%s/%s" % k: round(b.low, 3) for k, b in self.buckets.items()}},
             }
         if reset:
             self.reset_stats()

@@ -12,7 +12,7 @@ attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refi
 
     TokenBucket(capacity, refill, clock=time.monotonic, sleep=time.sleep)
         .reserve() -> seconds to wait for the token just reserved (tokens may go negative: a queue;
-                      a wait includes GUARD_SECONDS, a constant shift for network latency jitter)
+                      near empty, GUARD_SECONDS of refill are set aside once against latency jitter)
         .acquire() -> seconds waited;  .drain(): the server said it is empty, so believe it
     RateLimiter(rate_limits=None, clock=..., sleep=...)
         .bucket_for(service, operation) -> TokenBucket or None
@@ -94,14 +94,20 @@ def merged_limits(value):
 
 
 # Our bucket starts when we reserve the first token; AWS's schedule starts when that first request
-# arrives, one network latency later. A later request that travels faster would then arrive a token
-# early and be throttled, so once calls queue, the whole queue is shifted by this constant guard: the
-# guard's worth of refill (GUARD_SECONDS * refill tokens) is set aside once, when the first call has to
-# wait, and comes back only when the bucket is full again. It does not accumulate: the whole run takes
-# (N - capacity) / refill + GUARD_SECONDS. (Adding the guard to each wait instead is refunded by the
-# refill during that wait, so with refill * guard >= 1 the next call went out early; measured through the
-# simulated limiter: one throttled call in 10,000 at refill 10/s, guard 0.1 s.)
-GUARD_SECONDS = 0.25
+# arrives, one network latency later, and each later request travels a little faster or slower. A request
+# that travels faster than those before it arrives early on AWS's schedule, and one that arrives when AWS's
+# bucket holds less than a token is throttled. So a guard's worth of refill (GUARD_SECONDS * refill tokens)
+# is set aside once, when the bucket first gets within that margin of empty (fewer than 1 + margin tokens),
+# and comes back only when the bucket is full again: from then on every call leaves AWS's bucket at least
+# the margin above ours, and the run still takes (N - capacity) / refill + GUARD_SECONDS, the guard does not
+# accumulate. Measured through the simulated limiter at 10,000 instances (refill 10/s): adding the guard
+# to each wait instead was refunded by the refill during that wait (one throttled call at guard 0.1 s);
+# setting it aside only once the bucket was empty left the calls that took the last tokens on the way down
+# with no margin at all (1 to 4 throttled calls in ~4,950 AssociateIamInstanceProfile, whose demand
+# hovers around the refill rate, with guard 0.25 s and 1 s alike); setting it aside on the way down: 0.
+# The guard is the jitter tolerated between our reservation and AWS's arrival (max latency - min latency,
+# GIL and scheduler stalls included); one second costs at most one second per bucket per queue episode.
+GUARD_SECONDS = 1.0
 
 
 class TokenBucket:
@@ -117,7 +123,7 @@ class TokenBucket:
         self.tokens = float(capacity)
         self.stamp = clock()
         self.guard = guard
-        self.shifted = False  # the guard is set aside (calls queue); undone when the bucket is full again
+        self.shifted = False  # the guard is set aside (near empty); undone when the bucket is full again
         self.lock = threading.Lock()
 
     def _update(self, now):
@@ -131,8 +137,10 @@ class TokenBucket:
         """Take one token; return how long the caller must wait before using it (0 if available now)."""
         with self.lock:
             self._update(self.clock())
-            if self.tokens < 1.0 and not self.shifted:
-                self.tokens -= self.guard * self.refill
+            margin = self.guard * self.refill
+            # within the margin of empty (or, for a bucket smaller than the margin, below full): set it aside
+            if not self.shifted and self.tokens < 1.0 + min(margin, self.capacity - 1.0):
+                self.tokens -= margin
                 self.shifted = True
             self.tokens -= 1.0
             if self.tokens >= 0:

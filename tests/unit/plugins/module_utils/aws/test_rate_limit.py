@@ -24,11 +24,12 @@ def test_bucket_starts_full_then_paces_at_refill():
     clock = FakeClock()
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep)
     waits = [bucket.acquire() for dummy in range(1000)]
-    assert waits[:100] == [0.0] * 100
-    # the whole run takes exactly (N - capacity) / refill, plus the constant latency guard
+    # the guard's worth of refill (1 s * 5 tokens) is set aside on the way down: 95 calls go at once
+    margin = int(rl.GUARD_SECONDS * 5)
+    assert waits[:100 - margin] == [0.0] * (100 - margin)
+    assert waits[100 - margin:] == [pytest.approx(0.2)] * (900 + margin)
+    # the whole run takes exactly (N - capacity) / refill, plus the constant latency guard once
     assert clock.now - 1000.0 == pytest.approx((1000 - 100) / 5.0 + rl.GUARD_SECONDS)
-    assert waits[100] == pytest.approx(0.2 + rl.GUARD_SECONDS)
-    assert waits[101] == pytest.approx(0.2)  # the guard shifts the schedule once, it does not accumulate
 
 
 def test_reservations_queue_without_sleeping_in_the_lock():
@@ -150,17 +151,67 @@ def test_guard_shifts_the_queue_once_and_is_not_refunded(refill):
     (adding the guard to each wait let the refill during the wait pay for the next call when refill*guard >= 1)."""
     clock = FakeClock()
     bucket = rl.TokenBucket(10, refill, clock, clock.sleep)
-    sent = []
+    sent, waits = [], []
     for dummy in range(40):
-        bucket.acquire()
+        waits.append(bucket.acquire())
         sent.append(clock.now - 1000.0)
-    queued = sent[10:]
-    assert queued[0] == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
-    gaps = [b - a for a, b in zip(queued, queued[1:])]
+    first = next(i for i, w in enumerate(waits) if w > 0)
+    assert first == max(1, 10 - int(rl.GUARD_SECONDS * refill))  # a bucket smaller than the margin: one call
+    gaps = [b - a for a, b in zip(sent[first:], sent[first + 1:])]
     assert gaps == [pytest.approx(1.0 / refill)] * len(gaps)
+    assert sent[-1] == pytest.approx((40 - 10) / refill + rl.GUARD_SECONDS)
     # idle until full again: a new burst, then the guard once more
     clock.now += 10 / refill + 1
     start = clock.now
     waits = [bucket.acquire() for dummy in range(11)]
-    assert waits[:10] == [0.0] * 10 and waits[10] == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
+    assert waits[0] == 0.0
     assert clock.now - start == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
+
+
+class ServerBucket:
+    """AWS's side: a plain token bucket that throttles a request arriving with less than one token."""
+
+    def __init__(self, capacity, refill):
+        self.capacity, self.refill = float(capacity), float(refill)
+        self.tokens, self.stamp, self.throttled, self.low = float(capacity), None, 0, float(capacity)
+
+    def arrive(self, at):
+        if self.stamp is not None:
+            self.tokens = min(self.capacity, self.tokens + (at - self.stamp) * self.refill)
+        self.stamp = at
+        self.low = min(self.low, self.tokens)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+        else:
+            self.throttled += 1
+
+
+@pytest.mark.parametrize("demand", ["saturated", "around the refill", "waves", "bursts"])
+def test_latency_jitter_below_the_guard_is_never_throttled(demand):
+    """Calls reserved at the demand's times, each arriving at AWS after its wait plus a latency that varies by
+    up to 0.9 guard: AWS's own bucket never throttles one. Demand that hovers around the refill rate reaches
+    the last tokens slowly; before the margin was set aside on the way down, those calls had none (measured
+    through the simulated limiter: 2 throttled AssociateIamInstanceProfile calls in 4,953 at 10,000
+    instances, guard 1 s) and this test failed for "around the refill" and "waves"."""
+    import math
+    import random
+    refill, capacity, jitter = 10.0, 100, 0.9 * rl.GUARD_SECONDS
+    rates = {"saturated": lambda t: 50.0, "around the refill": lambda t: 10.05,
+             "waves": lambda t: 10.0 + 3.0 * math.sin(t / 20.0), "bursts": lambda t: 40.0 if int(t / 30) % 2 else 2.0}
+    throttled, low, calls = 0, float(capacity), 0
+    for seed in range(4):
+        rnd = random.Random(seed)
+        clock = FakeClock()
+        bucket = rl.TokenBucket(capacity, refill, clock, clock.sleep)
+        arrivals, t, end = [], clock.now, clock.now + 600.0
+        while t < end:
+            t += rnd.expovariate(rates[demand](t - 1000.0))
+            clock.now = t  # each call is reserved when the demand asks for it, its wait runs in its own thread
+            arrivals.append(t + bucket.reserve() + rnd.uniform(0.0, jitter))
+        server = ServerBucket(capacity, refill)
+        for at in sorted(arrivals):
+            server.arrive(at)
+        throttled, low, calls = throttled + server.throttled, min(low, server.low), calls + len(arrivals)
+    assert calls > 4 * 3000
+    # AWS's bucket keeps at least the margin less what the jitter ate: 1 + refill * (guard - jitter) tokens
+    assert throttled == 0 and low >= 1.0 + refill * (rl.GUARD_SECONDS - jitter) - 1e-9, (throttled, calls, low)
