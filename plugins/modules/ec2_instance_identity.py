@@ -169,7 +169,7 @@ summary:
 skipped_instances:
   description:
     - The skipped instances that the rollout reached (not running or stopped, or not selected), and why; the
-      instances a stopped rollout did not reach are counted in RV(summary.not_reached) instead.
+      instances a stopped rollout did not reach are counted in V(not_reached) of RV(summary) instead.
   returned: always
   type: list
   elements: dict
