@@ -168,24 +168,6 @@ def test_guard_shifts_the_queue_once_and_is_not_refunded(refill):
     assert clock.now - start == pytest.approx(1.0 / refill + rl.GUARD_SECONDS)
 
 
-class ServerBucket:
-    """AWS's side: a plain token bucket that throttles a request arriving with less than one token."""
-
-    def __init__(self, capacity, refill):
-        self.capacity, self.refill = float(capacity), float(refill)
-        self.tokens, self.stamp, self.throttled, self.low = float(capacity), None, 0, float(capacity)
-
-    def arrive(self, at):
-        if self.stamp is not None:
-            self.tokens = min(self.capacity, self.tokens + (at - self.stamp) * self.refill)
-        self.stamp = at
-        self.low = min(self.low, self.tokens)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-        else:
-            self.throttled += 1
-
-
 @pytest.mark.parametrize("demand", ["saturated", "around the refill", "waves", "bursts"])
 def test_latency_jitter_below_the_guard_is_never_throttled(demand):
     """Calls reserved at the demand's times, each arriving at AWS after its wait plus a latency that varies by
@@ -195,6 +177,7 @@ def test_latency_jitter_below_the_guard_is_never_throttled(demand):
     instances, guard 1 s) and this test failed for "around the refill" and "waves"."""
     import math
     import random
+    from tests.support.aws_proxy import TokenBucket as TokenBucketOfAws
     refill, capacity, jitter = 10.0, 100, 0.9 * rl.GUARD_SECONDS
     rates = {"saturated": lambda t: 50.0, "around the refill": lambda t: 10.05,
              "waves": lambda t: 10.0 + 3.0 * math.sin(t / 20.0), "bursts": lambda t: 40.0 if int(t / 30) % 2 else 2.0}
@@ -208,10 +191,12 @@ def test_latency_jitter_below_the_guard_is_never_throttled(demand):
             t += rnd.expovariate(rates[demand](t - 1000.0))
             clock.now = t  # each call is reserved when the demand asks for it, its wait runs in its own thread
             arrivals.append(t + bucket.reserve() + rnd.uniform(0.0, jitter))
-        server = ServerBucket(capacity, refill)
+        arrival = FakeClock()  # AWS's side: the simulated limiter's own bucket, on the arrivals' clock
+        server = TokenBucketOfAws(capacity, refill, clock=arrival)
         for at in sorted(arrivals):
-            server.arrive(at)
-        throttled, low, calls = throttled + server.throttled, min(low, server.low), calls + len(arrivals)
+            arrival.now = at
+            throttled += not server.take()
+        low, calls = min(low, server.low), calls + len(arrivals)
     assert calls > 4 * 3000
     # AWS's bucket keeps at least the margin less what the jitter ate: 1 + refill * (guard - jitter) tokens
     assert throttled == 0 and low >= 1.0 + refill * (rl.GUARD_SECONDS - jitter) - 1e-9, (throttled, calls, low)
