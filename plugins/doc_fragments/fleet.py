@@ -60,10 +60,13 @@ options:
       - Client-side token buckets, API name to C({capacity, refill}) (tokens; tokens per second). Each
         bucket starts full and refills continuously, like AWS's own, so the run stays under the
         account's limit instead of being throttled.
-      - Defaults are AWS's published EC2 buckets per account and region - C(ModifyInstanceMetadataOptions)
-        100/5, C(AssociateIamInstanceProfile) 100/5, C(mutating) 50/5 (shared by
-        C(ReplaceIamInstanceProfileAssociation) and C(DisassociateIamInstanceProfile)), C(describe) 100/20
-        (every C(Describe*)). Keys given here override those; another API name gets its own bucket.
+      - Defaults are AWS's EC2 buckets per account and region, one per API (EC2 evaluates each API
+        individually) - C(ModifyInstanceMetadataOptions) 100/5 and C(AssociateIamInstanceProfile) 100/5
+        (their own published buckets), every other mutating API such as C(ReplaceIamInstanceProfileAssociation)
+        or C(DisassociateIamInstanceProfile) 50/5, every C(Describe*)/C(Get*)/C(List*) 100/20. An API name
+        given here overrides its bucket; an API of another service (IAM, CloudWatch) is paced only when named.
+      - Deprecated keys C(mutating) and C(describe) (once EC2's shared buckets) still work - each sets the
+        default of every EC2 API of its category that is not named, and each API keeps its own bucket.
       - Other tasks or tools in the same account and region draw from the same AWS buckets; lower the
         refill to leave them room.
     type: dict

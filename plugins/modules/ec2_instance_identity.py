@@ -16,10 +16,10 @@ description:
   - The fleet is read once (C(DescribeInstances) and C(DescribeIamInstanceProfileAssociations), 1,000 a
     page) and each instance gets only the calls it needs, planned exactly as the two single-purpose
     modules plan them.
-  - "The calls drain AWS's token buckets at the same time: C(AssociateIamInstanceProfile) (100, refilling
-    5 a second), the mutating bucket of C(ReplaceIamInstanceProfileAssociation) and
-    C(DisassociateIamInstanceProfile) (50/5), and C(ModifyInstanceMetadataOptions) (100/5) each have a lane
-    of O(concurrency) threads, so a fleet converges in the time of its slowest bucket, not the sum of them:
+  - "The calls drain AWS's token buckets, one per API, at the same time: C(AssociateIamInstanceProfile) (100,
+    refilling 5 a second), C(ReplaceIamInstanceProfileAssociation) (50/5), C(DisassociateIamInstanceProfile)
+    (50/5) and C(ModifyInstanceMetadataOptions) (100/5) each have a lane of O(concurrency) threads (and a
+    client of their own), so a fleet converges in the time of its slowest bucket, not the sum of them:
     at 1,000 instances on AWS about 180 seconds instead of 360."
   - Each step stands alone unless O(order=profile_first), where an instance's metadata options change only
     after its profile step succeeded. The result says, per instance, which step failed.

@@ -28,7 +28,9 @@ description:
   - Calls run on O(concurrency) threads, paced by a client-side token bucket that mirrors AWS's
     C(ModifyInstanceMetadataOptions) bucket. One instance's failure never stops the others; the task fails
     at the end naming every failed instance and why. Works on running and stopped instances; never
-    launches, starts or stops one.
+    launches, starts or stops one. A running instance is waited for until its options read C(applied); a
+    stopped one gets them at its next start (AWS keeps its state C(pending) until then), so it is reported
+    changed with that reason and never waited on or failed.
   - To converge the instance profile in the same pass, use M(keyless.aws.ec2_instance_identity).
 author: keyless.aws maintainers (@keyless-aws)
 options:

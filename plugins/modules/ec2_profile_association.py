@@ -17,11 +17,12 @@ description:
   - "Per instance: nothing when it already has the profile; C(AssociateIamInstanceProfile) when it has
     none; C(ReplaceIamInstanceProfileAssociation) when a running instance has another profile;
     disassociate then associate when a stopped instance has another profile (Replace is for running
-    instances), or when Replace answers that the association is not active; C(state=absent)
-    disassociates."
-  - Calls run in one lane of O(concurrency) threads per AWS bucket (C(AssociateIamInstanceProfile), and the
-    mutating bucket of Replace and Disassociate), paced by client-side token buckets that mirror AWS's rate
-    limits, with botocore's retries for throttling left over. One instance's failure never stops the
+    instances). A running instance is never disassociated to change its profile (that would leave it
+    without credentials) - an association still C(associating) is waited for, then replaced; one that
+    changed since the read is read again and acted on. C(state=absent) disassociates."
+  - Calls run in one lane of O(concurrency) threads per AWS API bucket (C(AssociateIamInstanceProfile),
+    C(ReplaceIamInstanceProfileAssociation), C(DisassociateIamInstanceProfile)), paced by client-side token
+    buckets that mirror AWS's rate limits, with botocore's retries for throttling left over. One instance's failure never stops the
     others; the task fails at the end naming every failed instance and why.
   - To converge the metadata options in the same pass, use M(keyless.aws.ec2_instance_identity).
   - Right after an instance profile is created, EC2 may refuse it (C(Invalid IAM Instance Profile name))
@@ -88,7 +89,7 @@ EXAMPLES = r"""
       subnet-id: subnet-0123456789abcdef0
     state: absent
     rate_limits:
-      mutating: {capacity: 20, refill: 2}
+      DisassociateIamInstanceProfile: {capacity: 20, refill: 2}
 """
 
 RETURN = r"""

@@ -23,7 +23,7 @@ try:
 except ImportError:  # reported by AwsContext, with the missing library named
     BotoCoreError = ClientError = Exception
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext, retry_any_5xx
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import (
     AwsCallError, InputError, error_code, error_message)
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import xform_name
@@ -281,10 +281,10 @@ class Fetcher:
             except (ClientError, BotoCoreError) as exc:
                 raise self._fail(exc, "AssumeRole (for DescribeRegions)", resource, hint)
             with self._client_lock:
-                ec2 = ctx.session.client(
+                ec2 = retry_any_5xx(ctx.session.client(
                     "ec2", region_name=ctx.region, endpoint_url=ctx.endpoint_url, verify=ctx.verify,
                     config=ctx.config, aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+                    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]))
         try:
             answer = ec2.describe_regions(AllRegions=False)
         except (ClientError, BotoCoreError) as exc:

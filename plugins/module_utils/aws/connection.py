@@ -20,6 +20,17 @@ AWS facts relied on:
 - STS AssumeRole: DurationSeconds 900 to 43200 (default 3600; the role's MaxSessionDuration caps it,
   and role chaining caps it at one hour); RoleSessionName 2 to 64 characters of letters, digits and
   _+=,.@-; ExternalId 2 to 1224 characters of letters, digits and _+=,.@:/-.
+- STS endpoints are regional, and the session credentials from any of them work in every region (IAM user
+  guide, "Manage AWS STS in an AWS Region"). An opt-in region (me-south-1, ap-east-1, ...) that the
+  CALLER's account has not enabled answers 403 InvalidClientTokenId, and a region where the account
+  deactivated STS answers RegionDisabledException: so AssumeRole goes to the region of the base
+  credentials (AWS_REGION / AWS_DEFAULT_REGION / the profile's region), else the partition's global
+  region, never to the target's region.
+- Any HTTP 5xx answer is transient, whatever its body (AWS general reference, "Error retries and
+  exponential backoff"). A load balancer or an overloaded front end may answer with an HTML page that is
+  no AWS error; botocore then raises ResponseParserError, which no retry mode retries. Every client made
+  here reads such a body as an empty 5xx answer (botocore's generic error for the status code), which
+  botocore's retry modes retry like any 500/502/503/504.
 """
 
 from __future__ import annotations
@@ -223,7 +234,7 @@ def _assume_role_refresher(base_session, request, sts_kwargs):
 
     def refresh():  # botocore calls it holding the credentials' refresh lock
         if not clients:
-            clients.append(base_session.client("sts", **sts_kwargs))
+            clients.append(retry_any_5xx(base_session.client("sts", **sts_kwargs)))
         try:
             response = clients[0].assume_role(**request)
         except ClientError as exc:
@@ -250,21 +261,54 @@ def _assume_role_refresher(base_session, request, sts_kwargs):
     return refresh
 
 
+def base_region(profile=None):
+    """The region of the base credentials' own calls, as the controller's environment sets it without the
+    module's region option: AWS_REGION, AWS_DEFAULT_REGION, else the profile's region; None when unset."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        return botocore.session.Session(profile=profile).get_config_variable("region")
+    except BotoCoreError:  # e.g. the profile is not there: the caller's own session reports that
+        return None
+
+
+def _is_xml_or_json(body):
+    head = (body or b"").lstrip()[:1]
+    return head in (b"<", b"{") and not (body or b"").lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+
+
+def _generic_5xx(response_dict=None, **kwargs):
+    """botocore `before-parse`: a 5xx answer whose body is not an AWS error (an HTML page) becomes an empty
+    5xx answer, which botocore parses as a generic error of that status and its retry modes retry."""
+    if response_dict and response_dict.get("status_code", 0) >= 500 and \
+            not _is_xml_or_json(response_dict.get("body")):
+        response_dict["body"] = b""
+
+
+def retry_any_5xx(client):
+    """Register _generic_5xx on a client (every client this file makes)."""
+    client.meta.events.register("before-parse", _generic_5xx)
+    return client
+
+
 def assumed_role_session(base_session, role_arn, session_name="keyless-aws", external_id=None, duration=None,
-                         region=None, endpoint_url=None, verify=None, config=None):
+                         region=None, endpoint_url=None, verify=None, config=None, sts_region=None):
     """A boto3 Session acting as role_arn whose credentials refresh themselves (STS AssumeRole) before they expire.
 
     base_session's credentials (any botocore source, refreshable ones included) sign the AssumeRole calls;
     nothing is called before the first request of a client of the returned session. The STS client uses
     endpoint_url, verify and config like the caller's other clients. duration is DurationSeconds
-    (900..43200; None: STS's default, one hour). region defaults to base_session's region. A failed
-    AssumeRole surfaces at the call that needed the credentials, as AssumeRoleError (a BotoCoreError).
+    (900..43200; None: STS's default, one hour). region (the returned session's) defaults to base_session's
+    region. sts_region is where AssumeRole goes (default: base_session's region, else the partition's
+    global region): the base credentials' own region, never the target's (see the module docstring). A
+    failed AssumeRole surfaces at the call that needed the credentials, as AssumeRoleError (a BotoCoreError).
     """
     if duration is not None and not ASSUME_ROLE_SECONDS[0] <= duration <= ASSUME_ROLE_SECONDS[1]:
         raise ValueError("duration=%r is out of range: DurationSeconds is 900 to 43200" % (duration,))
     region = region or base_session.region_name
     partition = role_arn.split(":")[1] if role_arn.count(":") >= 5 else "aws"
-    sts_kwargs = {"region_name": region or STS_FALLBACK_REGIONS.get(partition, "us-east-1"),
+    sts_kwargs = {"region_name": sts_region or base_session.region_name or STS_FALLBACK_REGIONS.get(partition, "us-east-1"),
                   "endpoint_url": endpoint_url, "verify": verify, "config": config}
     request = {"RoleArn": role_arn, "RoleSessionName": session_name or "keyless-aws"}
     if external_id:
@@ -337,19 +381,23 @@ class AwsContext:
                               "environment variable, or region in profile %r of %s"
                               % (profile or "default", _config_files(core))])
         if params.get("assume_role_arn"):
+            role_arn = params["assume_role_arn"]
             self.session = assumed_role_session(
-                self.session, params["assume_role_arn"], session_name=params.get("assume_role_session_name"),
+                self.session, role_arn, session_name=params.get("assume_role_session_name"),
                 external_id=params.get("assume_role_external_id"), duration=params.get("assume_role_duration"),
-                region=self.region, endpoint_url=self.endpoint_url, verify=self.verify, config=self.config)
+                region=self.region, endpoint_url=self.endpoint_url, verify=self.verify, config=self.config,
+                sts_region=base_region(profile) or STS_FALLBACK_REGIONS.get(role_arn.split(":")[1], IAM_DEFAULT_REGION))
 
-    def client(self, service, region=None):
+    def client(self, service, region=None, lane=None):
+        """The cached client of `service` in `region` (default: the session's); `lane` names a client of its
+        own (its own connection pool and botocore retry quota) for one lane of work."""
         region = region or self.region or IAM_DEFAULT_REGION
-        key = (service, region)
+        key = (service, region, lane)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
+                self._clients[key] = retry_any_5xx(self.session.client(
                     service, region_name=region, endpoint_url=self.endpoint_url,
-                    verify=self.verify, config=self.config)
+                    verify=self.verify, config=self.config))
             return self._clients[key]
 
     def _identity(self):

@@ -8,7 +8,9 @@ EC2 meters API calls per account and region with token buckets: a bucket starts 
 refills continuously at `refill` tokens a second; a call takes one token or is answered
 RequestLimitExceeded. Mirroring that exactly (start full, refill continuously, one token per HTTP
 attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refill) seconds: a
-1,000-instance converge takes (1000 - 100) / 5 = 180 s and no more.
+1,000-instance converge takes (1000 - 100) / 5 = 180 s and no more. Each API has its own bucket (EC2 evaluates
+each API individually), so the calls of different APIs never wait for each other: a run takes the time of its
+slowest API's bucket.
 
     TokenBucket(capacity, refill, clock=time.monotonic, sleep=time.sleep)
         .reserve() -> seconds to wait for the token just reserved (tokens may go negative: a queue;
@@ -19,7 +21,8 @@ attempt, retries included) makes the k-th call wait max(0, (k - capacity) / refi
         .attach(client): every HTTP attempt of that client takes a token first (botocore
             `before-send`); a throttled answer drains the bucket (botocore `needs-retry`).
         .stats() -> {"by_operation": {op: attempts}, "total": n, "throttled": n, "waited_seconds": s}
-    DEFAULT_RATE_LIMITS, validate_rate_limits(value) -> list[str], merged_limits(value) -> dict
+    CATEGORY_LIMITS, DEFAULT_RATE_LIMITS, category_of(operation), validate_rate_limits(value) -> list[str],
+    merged_limits(value) -> (per-API limits, per-category limits), limit_of(...) -> {capacity, refill} or None
 
 Private to the collection: no stable API.
 """
@@ -32,21 +35,27 @@ import time
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import THROTTLE_CODES
 
-# AWS's published EC2 buckets (capacity, refill per second). Replace/Disassociate have no bucket of
-# their own and share the "mutating" one; every Describe* shares the non-mutating one.
+# EC2 meters each API action with its own token bucket per account and region ("each API is evaluated
+# individually": EC2 developer guide, "Request throttling for the Amazon EC2 API"); an action's default bucket
+# comes from its category, and some actions have published buckets of their own. One bucket per API here too,
+# (capacity, refill per second) from that page:
+CATEGORY_LIMITS = {
+    "non_mutating": {"capacity": 100, "refill": 20.0},   # Describe*, Get*, List*, Search*
+    "mutating": {"capacity": 50, "refill": 5.0},         # every other action without a bucket of its own
+}
+# Actions whose published bucket differs from their category's default.
 DEFAULT_RATE_LIMITS = {
     "ModifyInstanceMetadataOptions": {"capacity": 100, "refill": 5.0},
     "AssociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
-    "mutating": {"capacity": 50, "refill": 5.0},
-    "describe": {"capacity": 100, "refill": 20.0},
 }
-GROUPS = {
-    "mutating": ("ReplaceIamInstanceProfileAssociation", "DisassociateIamInstanceProfile"),
-}
+# Deprecated keys of the rate_limits option, kept working: before EC2's buckets were modelled per API, these
+# named shared buckets. Each now overrides its category's default for every API of the category that has no
+# entry of its own (each API still has its own bucket): "mutating" -> mutating, "describe" -> non-mutating.
 GROUP_NAMES = ("mutating", "describe")
+GROUP_CATEGORY = {"mutating": "mutating", "describe": "non_mutating"}
 # The default buckets are EC2's; other services (IAM, CloudWatch, STS) get one only when asked.
 DEFAULT_SERVICE = "ec2"
-# EC2's non-mutating bucket covers every read: Describe*, Get*, List*, Search*.
+# EC2's non-mutating category: every read.
 READ_PREFIXES = ("Describe", "Get", "List", "Search")
 OPERATION_RE = re.compile(r"^[A-Z][A-Za-z0-9]{2,100}$")
 
@@ -60,14 +69,16 @@ def validate_rate_limits(value):
     errors = []
     for name, spec in value.items():
         if name not in GROUP_NAMES and not OPERATION_RE.match(str(name)):
-            errors.append("rate_limits key %r: use an AWS API name such as ModifyInstanceMetadataOptions, or "
-                          "'mutating' / 'describe' for EC2's shared buckets" % (name,))
+            errors.append("rate_limits key %r: use an AWS API name such as ModifyInstanceMetadataOptions (or the "
+                          "deprecated 'mutating' / 'describe', the default of every EC2 API of that category)"
+                          % (name,))
             continue
         if not isinstance(spec, dict) or set(spec) - {"capacity", "refill"} or not spec:
             errors.append("rate_limits[%r]=%r: must be {capacity: int >= 1, refill: number > 0}" % (name, spec))
             continue
-        capacity = spec.get("capacity", DEFAULT_RATE_LIMITS.get(name, {}).get("capacity"))
-        refill = spec.get("refill", DEFAULT_RATE_LIMITS.get(name, {}).get("refill"))
+        base = DEFAULT_RATE_LIMITS.get(name) or CATEGORY_LIMITS.get(GROUP_CATEGORY.get(name), {})
+        capacity = spec.get("capacity", base.get("capacity"))
+        refill = spec.get("refill", base.get("refill"))
         try:
             ok_cap = capacity is not None and int(capacity) == float(capacity) and int(capacity) >= 1
         except (TypeError, ValueError):
@@ -83,14 +94,37 @@ def validate_rate_limits(value):
     return errors
 
 
+def category_of(operation):
+    """EC2's throttling category of an API action: non_mutating (reads) or mutating."""
+    return "non_mutating" if operation.startswith(READ_PREFIXES) else "mutating"
+
+
+def _overlay(base, spec):
+    return {"capacity": int(spec.get("capacity", base.get("capacity", 1))),
+            "refill": float(spec.get("refill", base.get("refill", 1.0)))}
+
+
 def merged_limits(value):
-    """DEFAULT_RATE_LIMITS overlaid with the rate_limits option (already validated)."""
+    """(per-API limits, per-category limits): the defaults overlaid with the rate_limits option (validated)."""
+    categories = {k: dict(v) for k, v in CATEGORY_LIMITS.items()}
     limits = {k: dict(v) for k, v in DEFAULT_RATE_LIMITS.items()}
     for name, spec in (value or {}).items():
-        base = limits.get(name, {})
-        limits[name] = {"capacity": int(spec.get("capacity", base.get("capacity", 1))),
-                        "refill": float(spec.get("refill", base.get("refill", 1.0)))}
-    return limits
+        if name in GROUP_CATEGORY:
+            category = GROUP_CATEGORY[name]
+            categories[category] = _overlay(categories[category], spec)
+    for name, spec in (value or {}).items():
+        if name not in GROUP_CATEGORY:
+            limits[name] = _overlay(limits.get(name) or categories[category_of(name)], spec)
+    return limits, categories
+
+
+def limit_of(limits, categories, service, operation):
+    """{capacity, refill} of one API's bucket, or None when the API is not paced (see RateLimiter)."""
+    if operation in limits:
+        return limits[operation]
+    if service == DEFAULT_SERVICE:
+        return categories[category_of(operation)]
+    return None
 
 
 # Our bucket starts when we reserve the first token; AWS's schedule starts when that first request
@@ -161,11 +195,13 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """One TokenBucket per AWS API (or shared group), applied to botocore clients through events."""
+    """One TokenBucket per AWS API, as AWS meters them, applied to botocore clients through events.
+
+    EC2 APIs get their bucket by default (their published one, else their category's); an API of another
+    service only when the rate_limits option names it."""
 
     def __init__(self, rate_limits=None, clock=time.monotonic, sleep=time.sleep):
-        self.limits = merged_limits(rate_limits)
-        self.explicit = set(rate_limits or ())
+        self.limits, self.categories = merged_limits(rate_limits)
         self.clock = clock
         self.sleep = sleep
         self.buckets = {}
@@ -175,29 +211,15 @@ class RateLimiter:
         self.waited = 0.0
         self._attached = set()
 
-    def _bucket_name(self, service, operation):
-        if operation in self.explicit and operation not in GROUP_NAMES:
-            return operation
-        if service != DEFAULT_SERVICE:
-            return None
-        if operation in self.limits and operation not in GROUP_NAMES:
-            return operation
-        for group, members in GROUPS.items():
-            if operation in members:
-                return group
-        if operation.startswith(READ_PREFIXES):
-            return "describe"
-        return None
-
     def bucket_for(self, service, operation):
-        name = self._bucket_name(service, operation)
-        if name is None:
-            return None
         with self.lock:
-            bucket = self.buckets.get(name)
+            bucket = self.buckets.get(operation)
             if bucket is None:
-                spec = self.limits[name]
-                bucket = self.buckets[name] = TokenBucket(spec["capacity"], spec["refill"], self.clock, self.sleep)
+                spec = limit_of(self.limits, self.categories, service, operation)
+                if spec is None:
+                    return None
+                bucket = self.buckets[operation] = TokenBucket(spec["capacity"], spec["refill"], self.clock,
+                                                               self.sleep)
             return bucket
 
     def before_send(self, service, operation):

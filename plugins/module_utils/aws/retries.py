@@ -31,6 +31,7 @@ lives here, in rate_limit.py (token waits) and in imds.py (which runs on instanc
     RetryPolicy(name, codes, message_mark="", timeout=15, first_delay=1, max_delay=8).within(seconds)
     poll(pending, check, timeout, first_delay=1, max_delay=10) -> set still pending
     wait_consecutive(read, ready, consecutive, timeout, delay=1, what=...) -> the last value read
+    read_until_arn(read, timeout=120) -> an IAM structure whose Arn is an ARN (not the unique id)
 """
 
 from __future__ import annotations
@@ -67,8 +68,15 @@ TRANSIENT_CODES = frozenset((
 IAM_SETTLING_CODES = frozenset(("ConcurrentModification", "NoSuchEntity", "DeleteConflict"))
 PROPAGATION_MARK = "invalid iam instance profile"
 
-THROTTLE_HINT = ("AWS throttled the call after every retry: lower the client-side rate_limits, raise "
-                 "max_attempts, or run fewer tasks against this account and region at once")
+THROTTLE_HINT = ("AWS throttled the call on every one of max_attempts attempts: lower the client-side "
+                 "rate_limits, raise max_attempts, or run fewer tasks against this account and region at once")
+# botocore's standard mode gives each client a retry quota (500 tokens, 5 a retry, 10 after a timeout, one back
+# per success: botocore/retries/quota.py); once it is spent, a throttled call fails after ONE attempt whatever
+# max_attempts says. Each lane of a fleet run has a client (and so a quota) of its own.
+QUOTA_HINT = ("AWS throttled the call and botocore's retry quota of this client was spent (standard retry mode: "
+              "500 tokens a client, 5 a retry), so it was not retried: something else calls this account and "
+              "region heavily; lower the client-side rate_limits, run fewer tasks at once, or use "
+              "retry_mode=adaptive")
 TRANSIENT_HINT = "AWS answered with an internal error after every retry: rerun the task"
 
 
@@ -93,8 +101,11 @@ class RetryPolicy:
 
 
 IAM_SETTLING = RetryPolicy("IAM settling", frozenset(("ConcurrentModification",)))
+# IAM propagation takes seconds, sometimes longer: Terraform waits up to 2 minutes (PropagationTimeout,
+# terraform-provider-aws internal/service/iam) and retries NoSuchEntity "The role with name ... cannot be found"
+# on AddRoleToInstanceProfile; so do we, paying only when IAM is actually behind.
 IAM_NEW_ENTITY = RetryPolicy("a just-created IAM entity propagating", frozenset(("NoSuchEntity", "ConcurrentModification")),
-                             timeout=30.0)
+                             timeout=120.0, max_delay=10.0)
 IAM_DELETE = RetryPolicy("IAM detachments settling", frozenset(("DeleteConflict", "ConcurrentModification")))
 PROFILE_PROPAGATION = RetryPolicy("EC2 learning a new instance profile", frozenset(("InvalidParameterValue",)),
                                   message_mark=PROPAGATION_MARK, timeout=120.0, max_delay=10.0)
@@ -110,9 +121,25 @@ def is_throttle(exc):
     return error_code(exc) in THROTTLE_CODES
 
 
+def retry_metadata(exc):
+    """botocore's retry record of a failed call: {"attempts", "max_attempts_reached", "quota_reached"}."""
+    meta = (getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}
+    return {"attempts": (meta.get("RetryAttempts") or 0) + 1,
+            "max_attempts_reached": bool(meta.get("MaxAttemptsReached")),
+            "quota_reached": bool(meta.get("RetryQuotaReached"))}
+
+
 def _phrase(exc, operation, resource):
-    code = error_code(exc)
-    hint = THROTTLE_HINT if code in THROTTLE_CODES else TRANSIENT_HINT if code in TRANSIENT_CODES else None
+    code = error_code(exc) or ""
+    retried = code in THROTTLE_CODES or code in TRANSIENT_CODES or code.isdigit()
+    if retried and retry_metadata(exc)["quota_reached"]:
+        hint = QUOTA_HINT
+    elif code in THROTTLE_CODES:
+        hint = THROTTLE_HINT
+    elif code in TRANSIENT_CODES or (code[:1] == "5" and code.isdigit()):
+        hint = TRANSIENT_HINT
+    else:
+        hint = None
     return AwsCallError.from_exception(exc, operation, resource, hint)
 
 
@@ -164,6 +191,14 @@ def poll(pending, check, timeout, first_delay=1.0, max_delay=10.0):
         _sleep(delay)
         delay = min(max_delay, delay * 1.5)
     return pending
+
+
+def read_until_arn(read, timeout=IAM_NEW_ENTITY.timeout, what="the IAM entity", operation="read"):
+    """read() -> an IAM structure with "Arn" (or None) until its Arn is an ARN: right after CreateRole /
+    CreateInstanceProfile, IAM may answer with the entity's unique id (AROA... / AIPA...) in Arn
+    (terraform-provider-aws documents this); such an answer is read again, never trusted."""
+    return wait_consecutive(read, lambda raw: raw is None or str(raw.get("Arn") or "").startswith("arn:"), 1,
+                            timeout, 1.0, "%s (an ARN, not its unique id)" % what, operation)
 
 
 def wait_consecutive(read, ready, consecutive, timeout, delay=1.0, what="the resource", operation="wait"):

@@ -9,7 +9,8 @@ AssociateIamInstanceProfile works on running and stopped instances; ReplaceIamIn
 documented for running instances only, so a stopped instance with another profile is disassociated, then
 associated. Right after a profile is created EC2 may answer InvalidParameterValue "Invalid IAM Instance
 Profile name" for seconds; right after a disassociate the old association stays `disassociating` for a
-moment and a new Associate gets IncorrectState.
+moment and a new Associate gets IncorrectState; a new association reads `associating` for a moment, and
+Replace or Disassociate of it answers IncorrectState until it is `associated`.
 
     plan_association(instance_state, current, desired_arn, state="present") -> action
         instance_state: "running" | "stopped"; current: the active association
@@ -18,15 +19,20 @@ moment and a new Associate gets IncorrectState.
         disassociate_associate (stopped). absent: association -> disassociate; none (or one already
         disassociating) -> none.
     first_lane(action) -> the AWS bucket the action's first call draws from (executor lanes)
-    apply_association(ec2, action, instance_id, current, profile_arn, propagation) -> dict
+    apply_association(ec2, action, instance_id, current, profile_arn, propagation, instance_state="running")
         Makes the calls; returns {"association_id", "state", "action"} (action may differ from the one
-        planned when AWS forced a fallback). Replace answering that the association is not active
-        (IncorrectState / IncorrectInstanceState / InvalidAssociationID.NotFound) falls back to
-        disassociate then associate. Associate answering IncorrectState (an association appeared since
-        the observe) re-reads it and replaces it. Associate and Replace ride out profile propagation under
+        planned when the association changed under us). Replace answering IncorrectState (the association
+        is still `associating`) is retried until it is associated (retries.ASSOCIATION_SETTLING): on a
+        running instance we never disassociate to replace, which would leave it without credentials.
+        Replace answering that the association is gone (InvalidAssociationID.NotFound, or IncorrectState
+        past the wait), or Associate answering IncorrectState (an association appeared since the observe),
+        re-reads the instance's association and acts on what is there: associate (waiting out one that is
+        disassociating; never a second Disassociate of it), nothing (ours), or replace it (running) /
+        disassociate then associate (stopped). Associate and Replace ride out profile propagation under
         `propagation` (retries.PROFILE_PROPAGATION within the propagation_timeout option); after our own
         disassociate an IncorrectState is waited out (retries.ASSOCIATION_SETTLING) unless the association
-        it reports is ours (a retry whose first response was lost).
+        it reports is ours (a retry whose first response was lost). Disassociate waits out an association
+        still `associating`.
     validate_profile_option(value) -> list[str]
 """
 
@@ -41,8 +47,9 @@ NOT_ACTIVE_CODES = ("IncorrectState", "IncorrectInstanceState", "InvalidAssociat
 # Association states, most current first: during a Replace the new one is associating while the old is
 # disassociating; `disassociated` ones are history.
 ASSOCIATION_RANK = {"associating": 3, "associated": 2, "disassociating": 1}
-LANES = {"associate": "AssociateIamInstanceProfile", "replace": "mutating", "disassociate": "mutating",
-         "disassociate_associate": "mutating"}
+# The lane of an action is the bucket of its first call: one bucket per EC2 API.
+LANES = {"associate": "AssociateIamInstanceProfile", "replace": "ReplaceIamInstanceProfileAssociation",
+         "disassociate": "DisassociateIamInstanceProfile", "disassociate_associate": "DisassociateIamInstanceProfile"}
 OPERATION = {"associate": "AssociateIamInstanceProfile", "replace": "ReplaceIamInstanceProfileAssociation",
              "disassociate_associate": "DisassociateIamInstanceProfile + AssociateIamInstanceProfile",
              "disassociate": "DisassociateIamInstanceProfile"}
@@ -118,8 +125,11 @@ def _associate(ec2, instance_id, profile_arn, propagation, settle=False):
 
 
 def _disassociate(ec2, association_id, instance_id):
+    """Disassociate; an association still `associating` answers IncorrectState until it is associated: wait
+    for that (ASSOCIATION_SETTLING). One already gone is the goal reached."""
     try:
-        resp = call(ec2, "DisassociateIamInstanceProfile", {"AssociationId": association_id}, resource=instance_id)
+        resp = call(ec2, "DisassociateIamInstanceProfile", {"AssociationId": association_id}, ASSOCIATION_SETTLING,
+                    instance_id)
     except AwsCallError as exc:
         if exc.code == "InvalidAssociationID.NotFound":
             return {"association_id": None, "state": "disassociated"}  # already gone: that is the goal
@@ -128,8 +138,43 @@ def _disassociate(ec2, association_id, instance_id):
     return {"association_id": association_id, "state": assoc.get("State")}
 
 
-def apply_association(ec2, action, instance_id, current, profile_arn, propagation):
+def _replace(ec2, association_id, instance_id, profile_arn, propagation):
+    """Replace, riding out profile propagation and an association still `associating` (IncorrectState until it
+    is associated): on a running instance Replace is the only way that never leaves it without credentials."""
+    def settling(exc):
+        return exc.response.get("Error", {}).get("Code") == "IncorrectState"
+    retry = propagation.within(max(propagation.timeout, ASSOCIATION_SETTLING.timeout))
+    resp = call(ec2, "ReplaceIamInstanceProfileAssociation",
+                {"AssociationId": association_id, "IamInstanceProfile": {"Arn": profile_arn}}, retry, instance_id,
+                retry_if=settling)
+    assoc = resp.get("IamInstanceProfileAssociation") or {}
+    return {"association_id": assoc.get("AssociationId"), "state": assoc.get("State")}
+
+
+def _act_on_current(ec2, instance_id, instance_state, profile_arn, propagation, tried):
+    """The association changed under us (since the observe, or while we waited): read it and act on it.
+
+    None or one already going away (disassociating): associate, waiting the old one out. Ours: nothing to do.
+    Another profile's, active: replace it (running) or disassociate then associate (stopped) -- never a
+    disassociate on a running instance, and never a second disassociate of one already disassociating."""
+    found = current_association(ec2, instance_id)
+    if found is not None and found.get("profile_arn") == profile_arn and found["state"] != "disassociating":
+        return {"association_id": found["association_id"], "state": found["state"], "action": "none"}
+    if found is None or found["state"] == "disassociating":
+        return dict(_associate(ec2, instance_id, profile_arn, propagation, settle=True), action="associate")
+    if found["association_id"] in tried:
+        raise AwsCallError("ReplaceIamInstanceProfileAssociation", "IncorrectState",
+                           "association %s of %s did not become replaceable" % (found["association_id"], instance_id),
+                           instance_id, "rerun the task once the instance's association is settled")
+    tried.add(found["association_id"])
+    action = "replace" if instance_state == "running" else "disassociate_associate"
+    return apply_association(ec2, action, instance_id, found, profile_arn, propagation, instance_state, tried)
+
+
+def apply_association(ec2, action, instance_id, current, profile_arn, propagation, instance_state="running",
+                      tried=None):
     """Make the calls of one instance's action (see module docstring)."""
+    tried = set() if tried is None else tried
     if action == "none":
         return {"association_id": (current or {}).get("association_id"), "state": (current or {}).get("state"),
                 "action": "none"}
@@ -142,22 +187,15 @@ def apply_association(ec2, action, instance_id, current, profile_arn, propagatio
             if exc.code != "IncorrectState":
                 raise
         # an association appeared since the observe (e.g. one still associating): act on it instead
-        found = current_association(ec2, instance_id)
-        if found is None or found.get("profile_arn") == profile_arn:
-            return {"association_id": (found or {}).get("association_id"), "state": (found or {}).get("state"),
-                    "action": "none"}
-        return apply_association(ec2, "disassociate_associate", instance_id, found, profile_arn, propagation)
+        return _act_on_current(ec2, instance_id, instance_state, profile_arn, propagation, tried)
     if action == "replace":
         try:
-            resp = call(ec2, "ReplaceIamInstanceProfileAssociation",
-                        {"AssociationId": current["association_id"], "IamInstanceProfile": {"Arn": profile_arn}},
-                        propagation, instance_id)
+            return dict(_replace(ec2, current["association_id"], instance_id, profile_arn, propagation), action=action)
         except AwsCallError as exc:
             if exc.code not in NOT_ACTIVE_CODES:
                 raise
-            return apply_association(ec2, "disassociate_associate", instance_id, current, profile_arn, propagation)
-        assoc = resp.get("IamInstanceProfileAssociation") or {}
-        return {"association_id": assoc.get("AssociationId"), "state": assoc.get("State"), "action": "replace"}
+        tried.add(current["association_id"])
+        return _act_on_current(ec2, instance_id, instance_state, profile_arn, propagation, tried)
     if action == "disassociate_associate":
         _disassociate(ec2, current["association_id"], instance_id)
         return dict(_associate(ec2, instance_id, profile_arn, propagation, settle=True), action=action)

@@ -5,15 +5,19 @@
 buckets at the same time. Private to the collection.
 
 AWS meters each EC2 API with its own token bucket per account and region (AssociateIamInstanceProfile
-100/5, ModifyInstanceMetadataOptions 100/5, the shared mutating bucket 50/5 of Replace/Disassociate). One
+100/5, ModifyInstanceMetadataOptions 100/5, ReplaceIamInstanceProfileAssociation and
+DisassociateIamInstanceProfile 50/5 each). One
 thread pool for every call would let threads waiting for one bucket's tokens hold up calls that another
 bucket could serve now, so a fleet would converge in the sum of the buckets' times. Each lane here is the
 pool of one bucket: the lanes run at the same time, and a fleet converges in the time of its slowest bucket.
 
     execution_argument_spec() -> dict   concurrency, rate_limits, wait, wait_timeout, max_diff_instances
     validate_execution(params) -> list[str]
-    FleetRun(ctx, params)               .client(service) -> a boto3 client whose every HTTP attempt takes a
-                                        token from its API's bucket (rate_limit.RateLimiter); .stats();
+    FleetRun(ctx, params)               .client(service, lane=None) -> a boto3 client whose every HTTP attempt
+                                        takes a token from its API's bucket (rate_limit.RateLimiter); each lane
+                                        has a client of its own, so a lane's retries draw on its own retry
+                                        quota (botocore's standard mode: 500 tokens a client) and throttling
+                                        in one lane never exhausts another's; .stats();
                                         .phase(name) / .timing_report() -> {observe, apply, wait, total} s
     Lanes(concurrency)                  .submit(lane, fn, *args) -> Future, from any thread (a task may submit
                                         the next step of its instance); .join() waits for every task,
@@ -30,8 +34,8 @@ import time
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import RateLimiter, validate_rate_limits
 
 CONCURRENCY_RANGE = (1, 64)
-# Lanes a fleet run may open at once: Associate, the mutating bucket, Modify, plus one spare.
-MAX_LANES = 4
+# Lanes a fleet run may open at once: Associate, Replace, Disassociate, Modify, plus one spare.
+MAX_LANES = 5
 
 
 def execution_argument_spec():
@@ -90,11 +94,12 @@ class FleetRun:
         report["total"] = round(self.clock() - self._start, 3)
         return report
 
-    def client(self, service):
+    def client(self, service, lane=None):
+        key = (service, lane)
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.limiter.attach(self.ctx.client(service))
-            return self._clients[service]
+            if key not in self._clients:
+                self._clients[key] = self.limiter.attach(self.ctx.client(service, lane=lane))
+            return self._clients[key]
 
     def stats(self):
         return self.limiter.stats()

@@ -26,7 +26,7 @@ drain at the same time, so the fleet converges in the time of its slowest bucket
         (raises TaskFailure to fail with it when any instance failed or `failure` is given)
 
 A step provides: name, verb, prepare(run, actionable), plan(record) -> InstanceChange or a result record,
-apply(run, change) -> {"action", "settled"}, settled(run, pending_ids) -> still pending, wait_reason.
+apply(run, change) -> {"action", "settled", "reason" (optional)}, settled(run, pending_ids) -> still pending, wait_reason.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _record(step, change, outcome, results, pending):
     else:
         action = outcome.get("action") or change.action
         results.append(result(iid, action if action != "none" else change.action, change.before, change.after,
-                              "changed"))
+                              "changed", outcome.get("reason")))
         if not outcome.get("settled", True):
             pending.add(iid)
 

@@ -31,6 +31,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import 
     full_request,
     metadata_changes,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import FILTER_VALUES_MAX, chunks
 
 TEMPLATE_ID_RE = re.compile(r"^lt-[0-9a-f]{8,17}$")
 TEMPLATE_NAME_RE = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
@@ -129,7 +130,9 @@ def select_templates(ec2, params):
             found[item["LaunchTemplateId"]] = item
     if names:
         # the name filter answers for the names that exist instead of failing the whole request
-        items = _describe(ec2, ", ".join(names), Filters=[{"Name": "launch-template-name", "Values": list(names)}])
+        # at most 200 filter values a call (FilterLimitExceeded): the names in chunks of that
+        items = [item for chunk in chunks(sorted(set(names)), FILTER_VALUES_MAX)
+                 for item in _describe(ec2, ", ".join(chunk), Filters=[{"Name": "launch-template-name", "Values": chunk}])]
         missing = sorted(set(names) - {t["LaunchTemplateName"] for t in items})
         if missing:
             raise AwsCallError("DescribeLaunchTemplates", "InvalidLaunchTemplateName.NotFoundException",

@@ -11,16 +11,17 @@ ec2_instance_identity) and ec2_fleet_info:
     validate_selector(params) -> list[str]
         Pure. Every problem as "option=value ...: what is allowed". Refuses an empty selector unless
         all_instances is true, and all_instances combined with other selectors.
+    filter_value_count(params) -> int   the values the selector's filters and tags put in every call
     build_filters(params) -> list[{"Name": str, "Values": [str]}]
         EC2 filters of the selector (tags become tag:<key>); instance_ids are not in it (see chunks).
     observe_instances(ec2, params, page_size=1000) -> Selection
-        Bulk DescribeInstances (1,000 instances a page; instance_ids as instance-id filters of at most
-        200 values a call). Selection.instances: {id: record} in the selected states;
+        Bulk DescribeInstances (1,000 instances a page; instance_ids as instance-id filters, chunked so that
+        every call carries at most 200 filter values in all, the selector's own included). Selection.instances: {id: record} in the selected states;
         Selection.skipped: [record] selected but in another state (record["skip_reason"]);
         Selection.missing: [id] asked for by instance_ids but not found; Selection.calls: API calls made.
     instance_record(raw) -> dict
         A small record of one DescribeInstances instance: instance_id, state, name, profile_arn,
-        profile_association_id, metadata (MetadataOptions as returned), launch_template ({id, name,
+        profile_id (the profile's AIPA... id), metadata (MetadataOptions as returned), launch_template ({id, name,
         version} or None). Kept small so 10,000 instances fit in little memory.
     association_index(ec2, instance_ids, page_size=1000) -> dict[instance_id, association]
         The active IAM instance profile association of each given instance (association:
@@ -40,7 +41,9 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations imp
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
 DEFAULT_STATES = ["running", "stopped"]
 PAGE_SIZE = 1000
-# EC2 accepts at most 200 values in one filter; chunk instance-id filters at that.
+# EC2 accepts at most 200 filter values in one Describe call, counted over every filter of the call
+# (FilterLimitExceeded, "The maximum number of filter values specified on a single call is 200"): instance ids
+# are chunked into what the selector's own filter values leave of that budget.
 FILTER_VALUES_MAX = 200
 # Up to this many instances, look associations up by instance-id filter; beyond, list them all.
 ASSOCIATION_LOOKUP_MAX = 1000
@@ -120,6 +123,12 @@ def validate_selector(params):
             errors.append("states has %s: choose from %s" % (", ".join(repr(s) for s in bad), ", ".join(INSTANCE_STATES)))
         elif not states:
             errors.append("states=[] selects nothing: give at least one of %s" % ", ".join(INSTANCE_STATES))
+    values = filter_value_count(params) if filters is not None or tags is not None else 0
+    budget = FILTER_VALUES_MAX - (1 if ids else 0)
+    if values > budget:
+        errors.append("filters and tags give %d values: EC2 takes at most %d filter values in one call%s; select "
+                      "with fewer values (e.g. a tag that all these instances share)"
+                      % (values, FILTER_VALUES_MAX, " (and instance_ids need at least one)" if ids else ""))
     has_selector = bool(ids or filters or tags)
     if params.get("all_instances"):
         if has_selector:
@@ -141,6 +150,16 @@ def _scalar(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def filter_value_count(params):
+    """How many filter values the selector's filters and tags put in every Describe call."""
+    count = 0
+    for option in ("filters", "tags"):
+        value = params.get(option)
+        if isinstance(value, dict):
+            count += sum(len(v) if isinstance(v, (list, tuple)) else 1 for v in value.values())
+    return count
 
 
 def build_filters(params):
@@ -176,7 +195,7 @@ def instance_record(raw):
         "state": (raw.get("State") or {}).get("Name"),
         "name": tags.get("Name"),
         "profile_arn": profile.get("Arn"),
-        "profile_association_id": profile.get("Id"),
+        "profile_id": profile.get("Id"),  # the profile's unique id (AIPA...), not an association id
         "metadata": dict(raw.get("MetadataOptions") or {}),
         "launch_template": _launch_template(tags),
     }
@@ -208,12 +227,17 @@ def describe_pages(ec2, filters, page_size=PAGE_SIZE):
 
 
 def describe_instances(ec2, filters, instance_ids=None, page_size=PAGE_SIZE):
-    """(records, calls): every instance matching filters (and instance_ids, chunked), as small records."""
+    """(records, calls): every instance matching filters (and instance_ids, chunked into what the filters' own
+    values leave of the 200 values a call may carry), as small records."""
     records = {}
     calls = 0
     if instance_ids:
+        room = FILTER_VALUES_MAX - sum(len(f["Values"]) for f in filters)
+        if room < 1:
+            raise ValueError("the filters carry %d values: no room for instance ids in one call (at most %d)"
+                             % (FILTER_VALUES_MAX - room, FILTER_VALUES_MAX))
         batches = [filters + [{"Name": "instance-id", "Values": chunk}]
-                   for chunk in chunks(sorted(set(instance_ids)), FILTER_VALUES_MAX)]
+                   for chunk in chunks(sorted(set(instance_ids)), room)]
     else:
         batches = [filters]
     for batch in batches:

@@ -36,6 +36,9 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import
 from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import resolve_instance_profile
 
 MODIFY_LANE = "ModifyInstanceMetadataOptions"
+# A metadata-options change to a stopped instance is applied at its next start (its state reads `pending` until
+# then): it is reported changed, never waited on or failed.
+STOPPED_APPLIES_AT_START = "instance is stopped: AWS applies the change at its next start (state pending until then)"
 
 
 def _profile_view(arn):
@@ -81,14 +84,16 @@ class ProfileStep:
         action = plan_association(rec["state"], current, self.desired_arn, self.state)
         if action == "none":
             return result(iid, "none", before, before, "unchanged")
-        return InstanceChange(iid, action, before, _profile_view(self.desired_arn), first_lane(action), current)
+        return InstanceChange(iid, action, before, _profile_view(self.desired_arn), first_lane(action),
+                              {"current": current, "instance_state": rec["state"]})
 
     def operation(self, change):
         return OPERATION[change.action]
 
     def apply(self, run, change):
-        out = apply_association(run.client("ec2"), change.action, change.instance_id, change.data, self.desired_arn,
-                                self.propagation)
+        out = apply_association(run.client("ec2", change.lane), change.action, change.instance_id,
+                                change.data["current"], self.desired_arn, self.propagation,
+                                change.data["instance_state"])
         final = "disassociated" if self.state == "absent" else "associated"
         return {"action": out["action"], "settled": out["state"] == final}
 
@@ -146,15 +151,19 @@ class MetadataStep:
             return result(iid, "modify", before, md.options_view(request), "held",
                           "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break them"
                           % (self.held[iid], self.params["imdsv1_lookback_days"]))
-        return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE, request)
+        return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE,
+                              {"request": request, "instance_state": rec["state"]})
 
     def operation(self, change):
         return "ModifyInstanceMetadataOptions"
 
     def apply(self, run, change):
-        resp = call(run.client("ec2"), "ModifyInstanceMetadataOptions",
-                    dict(change.data, InstanceId=change.instance_id), resource=change.instance_id)
+        resp = call(run.client("ec2", change.lane), "ModifyInstanceMetadataOptions",
+                    dict(change.data["request"], InstanceId=change.instance_id), resource=change.instance_id)
         state = (resp.get("InstanceMetadataOptions") or {}).get("State")
+        if change.data["instance_state"] == "stopped" and state != "applied":
+            # AWS applies it at the next start; the state reads `pending` until then: nothing to wait for
+            return {"action": "modify", "settled": True, "reason": STOPPED_APPLIES_AT_START}
         return {"action": "modify", "settled": state == "applied"}
 
     def settled(self, run, pending):

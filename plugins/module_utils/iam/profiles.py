@@ -18,11 +18,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_ar
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import (
-    IAM_NEW_ENTITY, IAM_SETTLING, call, paginate, poll, wait_consecutive,
+    IAM_NEW_ENTITY, IAM_SETTLING, call, paginate, poll, read_until_arn, wait_consecutive,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
     apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import get_role
 
 # An association in one of these states still hands the profile's credentials to the instance.
 ACTIVE_ASSOCIATION_STATES = ("associating", "associated")
@@ -66,13 +67,15 @@ def observe_profile(iam, name, retry=None):
     call serves; ListInstanceProfileTags would add a call per profile (and moto lacks it). `retry`
     (IAM_NEW_ENTITY) reads a profile known to exist through IAM's propagation delay.
     """
-    try:
-        raw = call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, retry, resource=name)["InstanceProfile"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
-    return profile_from_boto3(raw)
+    def read():
+        try:
+            return call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, retry, resource=name)["InstanceProfile"]
+        except AwsCallError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+    raw = read_until_arn(read, what="instance profile %s" % name, operation="GetInstanceProfile")
+    return profile_from_boto3(raw) if raw is not None else None
 
 
 def list_profiles(iam, path_prefix=None):
@@ -90,13 +93,8 @@ def list_profiles(iam, path_prefix=None):
 def role_ref(iam, name, retry=None):
     """{name, arn} of a role, or None when IAM does not know it. `retry` (IAM_NEW_ENTITY) covers a role
     created a moment ago, which IAM answers NoSuchEntity for until it has propagated."""
-    try:
-        raw = call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
-    return {"name": raw["RoleName"], "arn": raw["Arn"]}
+    raw = get_role(iam, name, retry)
+    return {"name": raw["RoleName"], "arn": raw["Arn"]} if raw is not None else None
 
 
 def profile_roles(iam, names):

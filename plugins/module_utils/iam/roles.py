@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate, wait_consecutive
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate, read_until_arn, wait_consecutive
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import tags_from_boto3
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
 
@@ -31,13 +31,15 @@ READY_DELAY = 1.0  # seconds between the consecutive reads of wait_role_ready
 # ---- observe -------------------------------------------------------------------------------------
 
 def get_role(iam, name, retry=None):
-    """The GetRole `Role` structure, or None when the role does not exist."""
-    try:
-        return call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
+    """The GetRole `Role` structure, or None when the role does not exist (its Arn an ARN: read_until_arn)."""
+    def read():
+        try:
+            return call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
+        except AwsCallError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+    return read_until_arn(read, what="role %s" % name, operation="GetRole")
 
 
 def attached_policies(iam, name, retry=None):

@@ -462,7 +462,7 @@ class FlakyIam:
         self.reads += 1
         if not self.outcomes.pop(0):
             raise ClientError({"Error": {"Code": "NoSuchEntity", "Message": "not yet"}}, "GetRole")
-        return {"Role": {"RoleName": RoleName}}
+        return {"Role": {"RoleName": RoleName, "Arn": "arn:aws:iam::123456789012:role/" + RoleName}}
 
 
 @pytest.fixture
@@ -476,6 +476,19 @@ def test_wait_counts_consecutive_reads(no_sleep):
     client = FlakyIam([True, False, True, True, True])
     assert roles.wait_role_ready(client, "r", consecutive=3, timeout=30)
     assert client.reads == 5  # ok (1), fail (0), ok, ok, ok (3)
+
+
+def test_a_unique_id_in_arn_is_read_again_not_trusted(no_sleep):
+    """Right after CreateRole, IAM may answer GetRole with the role's unique id (AROA...) in Arn
+    (terraform-provider-aws): the read is repeated until Arn is an ARN."""
+    answers = [{"RoleName": "r", "Arn": "AROAEXAMPLEUNIQUEID01"}, {"RoleName": "r", "Arn": "AROAEXAMPLEUNIQUEID01"},
+               {"RoleName": "r", "Arn": "arn:aws:iam::123456789012:role/r"}]
+
+    class Fresh:
+        def get_role(self, RoleName):
+            return {"Role": answers.pop(0)}
+    assert roles.get_role(Fresh(), "r")["Arn"] == "arn:aws:iam::123456789012:role/r"
+    assert not answers and len(no_sleep) == 2
 
 
 def test_wait_times_out(monkeypatch, no_sleep):

@@ -366,3 +366,85 @@ def test_explicit_keys_are_used_and_assume_role_arn_wraps_them(aws_files, monkey
     AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", region="eu-west-1",
                           assume_role_arn=ROLE, assume_role_duration=1800, assume_role_session_name="nightly"))
     assert calls == [{"RoleArn": ROLE, "RoleSessionName": "nightly", "DurationSeconds": 1800}]
+
+
+# ---- AssumeRole in the base credentials' region, never the target's (opt-in regions) ----------------------
+
+def _sts_region(monkeypatch, **params):
+    seen = []
+    monkeypatch.setattr(connection, "_assume_role_refresher", lambda base, request, kw: seen.append(kw["region_name"]))
+    ctx = AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", assume_role_arn=ROLE, **params))
+    return seen[0], ctx.session.region_name
+
+
+@pytest.mark.parametrize("env, config, expected", [
+    ({"AWS_REGION": "eu-west-1"}, "", "eu-west-1"),
+    ({"AWS_DEFAULT_REGION": "eu-central-1"}, "", "eu-central-1"),
+    ({}, "[default]\nregion = ap-southeast-2\n", "ap-southeast-2"),
+    ({}, "", "us-east-1"),  # nothing set: the partition's global region
+])
+def test_assume_role_goes_to_the_base_region_not_the_target_opt_in_region(aws_files, monkeypatch, env, config, expected):
+    """me-south-1 is an opt-in region: STS there answers InvalidClientTokenId unless the CALLER's account enabled
+    it. Session credentials from any regional STS endpoint work in every region, so AssumeRole goes to the base
+    credentials' region while the target's clients use the target region."""
+    aws_files(config)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert _sts_region(monkeypatch, region="me-south-1") == (expected, "me-south-1")
+
+
+def test_assume_role_in_another_partition_falls_back_to_its_global_region(aws_files, monkeypatch):
+    aws_files()
+    seen = []
+    monkeypatch.setattr(connection, "_assume_role_refresher", lambda base, request, kw: seen.append(kw["region_name"]))
+    AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", region="cn-northwest-1",
+                          assume_role_arn="arn:aws-cn:iam::123456789012:role/deployer"))
+    assert seen == ["cn-north-1"]
+
+
+# ---- any 5xx is transient, whatever its body ------------------------------------------------------------
+
+class _HtmlThenOk:
+    """An endpoint whose first answers are a front end's HTML 503 page (not an AWS error)."""
+
+    def __init__(self, html_answers):
+        self.left = html_answers
+        self.calls = 0
+
+    def __call__(self, request, **kwargs):
+        self.calls += 1
+        if self.left:
+            self.left -= 1
+            return AWSResponse(request.url, 503, {"Content-Type": "text/html"},
+                               _Raw(b"<!doctype html>\n<html lang=en>\n<title>503 Service Unavailable</title>\n"
+                                    b"<h1>Service Unavailable</h1>\n<p>The server is overloaded.</p>\n"))
+        return AWSResponse(request.url, 200, {}, _Raw(_DESCRIBE_REGIONS))
+
+
+def test_an_html_5xx_page_is_retried_like_any_5xx(aws_files):
+    aws_files()
+    ctx = AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", region="eu-west-1"))
+    ec2 = ctx.client("ec2")
+    endpoint = _HtmlThenOk(2)
+    ec2.meta.events.register("before-send", endpoint)
+    assert "Regions" in ec2.describe_regions()
+    assert endpoint.calls == 3
+
+
+def test_without_the_hook_botocore_would_not_retry_it():
+    """The AWS behaviour the hook answers: botocore raises ResponseParserError for such a page, and retries
+    nothing (so a 1,000-instance converge lost calls to it)."""
+    from botocore.parsers import ResponseParserError
+    ec2 = boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    endpoint = _HtmlThenOk(1)
+    ec2.meta.events.register("before-send", endpoint)
+    with pytest.raises(ResponseParserError):
+        ec2.describe_regions()
+    assert endpoint.calls == 1
+
+
+def test_a_client_per_lane():
+    """Each lane gets a client of its own (and so its own botocore retry quota)."""
+    ctx = AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", region="eu-west-1"))
+    assert ctx.client("ec2") is ctx.client("ec2")
+    assert ctx.client("ec2", lane="ReplaceIamInstanceProfileAssociation") is not ctx.client("ec2")

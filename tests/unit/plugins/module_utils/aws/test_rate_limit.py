@@ -65,16 +65,19 @@ def test_bucket_rejects_nonsense():
 
 
 def test_default_buckets_are_aws():
+    """One bucket per API (EC2 evaluates each API individually), sized by its category or its own published one."""
     limiter = rl.RateLimiter()
     modify = limiter.bucket_for("ec2", "ModifyInstanceMetadataOptions")
     assert (modify.capacity, modify.refill) == (100, 5)
     assoc = limiter.bucket_for("ec2", "AssociateIamInstanceProfile")
     assert (assoc.capacity, assoc.refill) == (100, 5) and assoc is not modify
     replace = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
-    assert replace is limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
-    assert (replace.capacity, replace.refill) == (50, 5)
+    dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
+    assert replace is not dis
+    assert (replace.capacity, replace.refill) == (dis.capacity, dis.refill) == (50, 5)
     describe = limiter.bucket_for("ec2", "DescribeInstances")
-    assert describe is limiter.bucket_for("ec2", "DescribeIamInstanceProfileAssociations")
+    assert describe is not limiter.bucket_for("ec2", "DescribeIamInstanceProfileAssociations")
+    assert describe is limiter.bucket_for("ec2", "DescribeInstances")
     assert (describe.capacity, describe.refill) == (100, 20)
     assert limiter.bucket_for("iam", "GetInstanceProfile") is None
     assert limiter.bucket_for("monitoring", "GetMetricData") is None
@@ -82,16 +85,31 @@ def test_default_buckets_are_aws():
 
 def test_overrides():
     limiter = rl.RateLimiter({"ModifyInstanceMetadataOptions": {"capacity": 10, "refill": 50},
-                              "mutating": {"refill": 1}, "GetMetricData": {"capacity": 5, "refill": 1},
+                              "GetMetricData": {"capacity": 5, "refill": 1},
                               "ReplaceIamInstanceProfileAssociation": {"capacity": 3, "refill": 3}})
     modify = limiter.bucket_for("ec2", "ModifyInstanceMetadataOptions")
     assert (modify.capacity, modify.refill) == (10, 50)
     dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
-    assert (dis.capacity, dis.refill) == (50, 1)
+    assert (dis.capacity, dis.refill) == (50, 5)
     rep = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
-    assert rep is not dis and (rep.capacity, rep.refill) == (3, 3)
+    assert (rep.capacity, rep.refill) == (3, 3)
     cw = limiter.bucket_for("monitoring", "GetMetricData")
     assert (cw.capacity, cw.refill) == (5, 1)
+
+
+def test_deprecated_group_keys_set_their_category_default():
+    """'mutating' / 'describe' (the old shared buckets) still work: the default of every API of the category
+    without an entry of its own; each API keeps its own bucket."""
+    limiter = rl.RateLimiter({"mutating": {"refill": 1}, "describe": {"capacity": 7, "refill": 2},
+                              "ReplaceIamInstanceProfileAssociation": {"capacity": 3}})
+    dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
+    rep = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
+    assert (dis.capacity, dis.refill) == (50, 1) and (rep.capacity, rep.refill) == (3, 1) and rep is not dis
+    assoc = limiter.bucket_for("ec2", "AssociateIamInstanceProfile")  # has its own published bucket
+    assert (assoc.capacity, assoc.refill) == (100, 5)
+    inst = limiter.bucket_for("ec2", "DescribeInstances")
+    assert (inst.capacity, inst.refill) == (7, 2) and inst is not limiter.bucket_for("ec2", "DescribeIamInstanceProfileAssociations")
+    assert limiter.bucket_for("iam", "GetRole") is None
 
 
 def test_limiter_counts_and_drains():
@@ -132,7 +150,7 @@ def test_attach_paces_every_http_attempt():
     import boto3
     from tests.support.moto_server import MotoServer
     clock = FakeClock()
-    limiter = rl.RateLimiter({"describe": {"capacity": 1, "refill": 2}}, clock, clock.sleep)
+    limiter = rl.RateLimiter({"DescribeInstances": {"capacity": 1, "refill": 2}}, clock, clock.sleep)
     with MotoServer() as server:
         client = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
                               aws_access_key_id="AKIAKEYLESSTESTFAKE1", aws_secret_access_key="x" * 40)

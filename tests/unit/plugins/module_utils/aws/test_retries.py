@@ -122,3 +122,17 @@ def test_wait_consecutive_times_out(fake_time):
         retries.wait_consecutive(lambda: False, bool, 3, 5, what="profile P", operation="GetInstanceProfile")
     assert err.value.code == "WaiterTimeout" and "profile P was not ready on 3 reads in a row within 5s" in str(err.value)
     assert fake_time.now <= 5
+
+
+def test_a_throttle_says_whether_the_retry_quota_or_max_attempts_ran_out():
+    """botocore's standard mode stops retrying once a client's retry quota is spent (RetryQuotaReached), after ONE
+    attempt whatever max_attempts says: the message must not blame max_attempts for that."""
+    def throttled(**meta):
+        return ClientError({"Error": {"Code": "RequestLimitExceeded", "Message": "Request limit exceeded."},
+                            "ResponseMetadata": meta}, "ReplaceIamInstanceProfileAssociation")
+    with pytest.raises(AwsCallError) as err:
+        retries.call(Scripted(throttled(RetryAttempts=0, RetryQuotaReached=True)), "CreateRole")
+    assert "retry quota" in err.value.hint and "max_attempts" not in err.value.hint
+    with pytest.raises(AwsCallError) as err:
+        retries.call(Scripted(throttled(RetryAttempts=9, MaxAttemptsReached=True)), "CreateRole")
+    assert "max_attempts" in err.value.hint and "quota" not in err.value.hint

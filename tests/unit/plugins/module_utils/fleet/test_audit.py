@@ -19,7 +19,7 @@ FULL = {"instance_profile": "app-profile", "http_tokens": "required", "http_endp
 
 def record(meta=None, **kw):
     rec = {"instance_id": "i-0000000000000001", "state": "running", "name": "web-1", "profile_arn": None,
-           "profile_association_id": None, "metadata": dict(GOOD_META, **(meta or {})), "launch_template": None}
+           "profile_id": None, "metadata": dict(GOOD_META, **(meta or {})), "launch_template": None}
     rec.update(kw)
     return rec
 

@@ -71,27 +71,68 @@ def test_replace_propagation_retry(fake_time):
     assert out["action"] == "replace" and out["association_id"] == "iip-assoc-0000000000000002"
 
 
-@pytest.mark.parametrize("code", ["IncorrectState", "IncorrectInstanceState", "InvalidAssociationID.NotFound"])
-def test_replace_not_active_falls_back_to_disassociate_associate(code, fake_time):
+def test_replace_waits_for_an_association_still_associating_then_replaces(fake_time):
+    """A running instance is never disassociated to be replaced (that leaves it without credentials): Replace
+    of an association still `associating` answers IncorrectState until it is associated, so it is retried."""
+    ec2, clock = ec2_client(), fake_time
+    with Stubber(ec2) as stub:
+        for dummy in range(2):
+            stub.add_client_error("replace_iam_instance_profile_association", "IncorrectState",
+                                  "There is an existing association for instance %s in state associating" % IID, 400)
+        stub.add_response("replace_iam_instance_profile_association", assoc_response("iip-assoc-0000000000000002"),
+                          {"AssociationId": CURRENT["association_id"], "IamInstanceProfile": {"Arn": ARN}})
+        out = assoc.apply_association(ec2, "replace", IID, CURRENT, ARN, PROFILE_PROPAGATION.within(120))
+        stub.assert_no_pending_responses()  # no Disassociate was called
+    assert out["action"] == "replace" and out["association_id"] == "iip-assoc-0000000000000002"
+    assert clock.slept == [1.0, 2.0]
+
+
+def test_replace_of_a_gone_association_reads_the_instance_again_and_associates(fake_time):
     ec2 = ec2_client()
     with Stubber(ec2) as stub:
-        stub.add_client_error("replace_iam_instance_profile_association", code,
-                              "The association %s is not the active association" % CURRENT["association_id"], 400)
-        stub.add_response("disassociate_iam_instance_profile",
-                          assoc_response(CURRENT["association_id"], OLD, "disassociating"),
-                          {"AssociationId": CURRENT["association_id"]})
-        # AWS may still see the old association for a moment after the disassociate
-        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
-                              "There is an existing association for instance %s" % IID, 400)
-        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
-            {"AssociationId": CURRENT["association_id"], "InstanceId": IID, "State": "disassociating",
-             "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]},
-            {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
+        stub.add_client_error("replace_iam_instance_profile_association", "InvalidAssociationID.NotFound",
+                              "The association %s does not exist" % CURRENT["association_id"], 400)
+        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": []},
+                          {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
         stub.add_response("associate_iam_instance_profile", assoc_response(),
                           {"InstanceId": IID, "IamInstanceProfile": {"Arn": ARN}})
         out = assoc.apply_association(ec2, "replace", IID, CURRENT, ARN, PROFILE_PROPAGATION.within(120))
         stub.assert_no_pending_responses()
-    assert out["action"] == "disassociate_associate" and out["state"] == "associating"
+    assert out["action"] == "associate" and out["state"] == "associating"
+
+
+def test_replace_of_an_association_replaced_by_another_replaces_that_one(fake_time):
+    ec2 = ec2_client()
+    other = "iip-assoc-0000000000000other"
+    with Stubber(ec2) as stub:
+        stub.add_client_error("replace_iam_instance_profile_association", "InvalidAssociationID.NotFound", "gone", 400)
+        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
+            {"AssociationId": other, "InstanceId": IID, "State": "associated",
+             "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]})
+        stub.add_response("replace_iam_instance_profile_association", assoc_response("iip-assoc-0000000000000003"),
+                          {"AssociationId": other, "IamInstanceProfile": {"Arn": ARN}})
+        out = assoc.apply_association(ec2, "replace", IID, CURRENT, ARN, PROFILE_PROPAGATION.within(120))
+        stub.assert_no_pending_responses()
+    assert out == {"association_id": "iip-assoc-0000000000000003", "state": "associating", "action": "replace"}
+
+
+def test_associate_finding_a_disassociating_association_waits_it_out_without_disassociating_it(fake_time):
+    """An association already `disassociating` is never disassociated again: the Associate waits for it to go."""
+    ec2, clock = ec2_client(), fake_time
+    going = {"IamInstanceProfileAssociations": [{"AssociationId": CURRENT["association_id"], "InstanceId": IID,
+                                                 "State": "disassociating", "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]}
+    with Stubber(ec2) as stub:
+        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
+                              "There is an existing association for instance %s" % IID, 400)
+        stub.add_response("describe_iam_instance_profile_associations", going)
+        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
+                              "There is an existing association for instance %s" % IID, 400)
+        stub.add_response("describe_iam_instance_profile_associations", going)
+        stub.add_response("associate_iam_instance_profile", assoc_response(),
+                          {"InstanceId": IID, "IamInstanceProfile": {"Arn": ARN}})
+        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120))
+        stub.assert_no_pending_responses()
+    assert out["action"] == "associate" and clock.slept == [1.0]
 
 
 def test_lost_associate_response_after_disassociate_is_recognised_as_ours(fake_time):
@@ -121,7 +162,23 @@ def test_disassociate_of_a_gone_association_is_fine():
     assert out == {"association_id": None, "state": "disassociated", "action": "disassociate"}
 
 
-def test_associate_finding_an_association_switches_to_it(fake_time):
+def test_associate_finding_an_association_replaces_it_on_a_running_instance(fake_time):
+    ec2 = ec2_client()
+    with Stubber(ec2) as stub:
+        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
+                              "There is an existing association for instance %s" % IID, 400)
+        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
+            {"AssociationId": "iip-assoc-00000000000000old", "InstanceId": IID, "State": "associated",
+             "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]},
+            {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
+        stub.add_response("replace_iam_instance_profile_association", assoc_response("iip-assoc-0000000000000002"),
+                          {"AssociationId": CURRENT["association_id"], "IamInstanceProfile": {"Arn": ARN}})
+        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120))
+        stub.assert_no_pending_responses()
+    assert out["action"] == "replace"
+
+
+def test_associate_finding_an_association_on_a_stopped_instance_disassociates_then_associates(fake_time):
     ec2 = ec2_client()
     with Stubber(ec2) as stub:
         stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
@@ -132,7 +189,7 @@ def test_associate_finding_an_association_switches_to_it(fake_time):
             {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
         stub.add_response("disassociate_iam_instance_profile", assoc_response(CURRENT["association_id"], OLD, "disassociating"))
         stub.add_response("associate_iam_instance_profile", assoc_response())
-        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120))
+        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120), "stopped")
         stub.assert_no_pending_responses()
     assert out["action"] == "disassociate_associate"
 
@@ -158,3 +215,32 @@ def test_a_throttle_is_not_retried_again_here():
             assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120))
         stub.assert_no_pending_responses()
     assert err.value.code == "RequestLimitExceeded" and "rate_limits" in err.value.hint
+
+
+# ---- metadata options on a stopped instance apply at its next start --------------------------------------
+
+class _Run:
+    def __init__(self, ec2):
+        self.ec2 = ec2
+
+    def client(self, service, lane=None):
+        return self.ec2
+
+
+@pytest.mark.parametrize("instance_state, settled, reason", [
+    ("running", False, None),  # pending for a moment, then applied: waited for in bulk
+    ("stopped", True, "next start"),  # pending until the next start: changed, never waited on or failed
+])
+def test_a_stopped_instances_metadata_change_is_not_waited_on(instance_state, settled, reason):
+    from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep
+    ec2 = ec2_client()
+    step = MetadataStep({"http_tokens": "required", "imdsv1_usage_check": False})
+    rec = {"instance_id": IID, "state": instance_state, "metadata": {"HttpTokens": "optional", "HttpEndpoint": "enabled",
+                                                                     "HttpPutResponseHopLimit": 2, "State": "applied"}}
+    change = step.plan(rec)
+    with Stubber(ec2) as stub:
+        stub.add_response("modify_instance_metadata_options", {"InstanceId": IID, "InstanceMetadataOptions": {
+            "State": "pending", "HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2}})
+        out = step.apply(_Run(ec2), change)
+    assert out["settled"] is settled
+    assert (out.get("reason") is None) if reason is None else (reason in out["reason"])

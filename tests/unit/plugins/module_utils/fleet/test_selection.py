@@ -87,7 +87,7 @@ def test_instance_record():
            "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 2}}
     rec = fleet.instance_record(raw)
     assert rec == {"instance_id": "i-0123abcd", "state": "running", "name": "web",
-                   "profile_arn": "arn:aws:iam::1:instance-profile/P", "profile_association_id": "AIPA",
+                   "profile_arn": "arn:aws:iam::1:instance-profile/P", "profile_id": "AIPA",
                    "metadata": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 2},
                    "launch_template": {"id": "lt-1", "name": None, "version": "3"}}
     assert fleet.instance_record({"InstanceId": "i-0123abcd"})["launch_template"] is None
@@ -167,3 +167,45 @@ def test_observe_splits_states_and_missing_ids():
     assert sorted(sel.instances) == [ids[0], ids[210]]
     assert [r["instance_id"] for r in sel.skipped] == [ids[1]] and "terminated" in sel.skipped[0]["skip_reason"]
     assert len(sel.missing) == 247 and sel.calls == 2
+
+
+# ---- at most 200 filter values a call, over every filter (FilterLimitExceeded) ------------------------------
+
+class _Pages:
+    def __init__(self, sent):
+        self.sent = sent
+
+    def paginate(self, **kwargs):
+        self.sent.append(kwargs.get("Filters") or [])
+        return iter([{"Reservations": []}])
+
+
+class _Ec2:
+    def __init__(self):
+        self.sent = []
+
+    def get_paginator(self, name):
+        return _Pages(self.sent)
+
+
+def test_instance_ids_share_the_200_values_with_the_selectors_own():
+    """250 ids plus a tag of 3 values: every call carries at most 200 values in all (AWS answers
+    FilterLimitExceeded past that), and every id is asked for once."""
+    ec2 = _Ec2()
+    ids = ["i-%017x" % n for n in range(250)]
+    params = {"instance_ids": ids, "tags": {"Team": ["a", "b", "c"]}, "states": ["running"]}
+    fleet.observe_instances(ec2, params)
+    assert len(ec2.sent) == 2
+    assert all(sum(len(f["Values"]) for f in call) <= fleet.FILTER_VALUES_MAX for call in ec2.sent)
+    asked = [v for call in ec2.sent for f in call if f["Name"] == "instance-id" for v in f["Values"]]
+    assert sorted(asked) == sorted(ids)
+    assert all({"Name": "tag:Team", "Values": ["a", "b", "c"]} in call for call in ec2.sent)
+
+
+def test_a_selector_with_more_than_200_values_is_refused_before_any_call():
+    values = ["v%d" % n for n in range(150)]
+    errs = errors(filters={"instance-type": values}, tags={"Team": values[:51]})
+    assert len(errs) == 1 and "201 values" in errs[0] and "200" in errs[0]
+    assert errors(filters={"instance-type": values}, tags={"Team": values[:50]}) == []
+    errs = errors(instance_ids=["i-0123abcd"], filters={"instance-type": values}, tags={"Team": values[:50]})
+    assert len(errs) == 1 and "instance_ids need at least one" in errs[0]
