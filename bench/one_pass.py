@@ -5,9 +5,10 @@ Three parts of bench/run.py, all on the same moto server:
 - role_limiter: the ec2_identity role over a mixed fleet (tests/support/fleet_seed.py mix="realistic": no
   profile, another profile running and stopped, hop limit 2, terminated, IMDSv1 callers) through the
   simulated AWS limiter, with AWS's buckets on both sides (the role's rate_limits on the limiter's clock).
-  The bound is computed from the calls the run made: max over buckets of (calls - capacity) / refill; the
-  "sum of buckets" figure is what running the buckets one after the other would take (the role before it
-  converged both steps in one pass).
+  The bound is computed from the calls the run made: max over the EC2 APIs it called of
+  (calls - capacity) / (refill x scale), each API with its own bucket (tests/support/strict_aws.py
+  EC2_RATE_LIMITS, the limiter's own table); the "sum of buckets" figure is what running the buckets one after
+  the other would take (the role before it converged both steps in one pass).
 - whole_job: the role over a uniform fleet (every instance needs both changes), IAM included, with the
   client-side buckets opened so the endpoint is the limit, beside floor.whole_job_floor: the same calls
   from one boto3 thread (IAM role and profile, one describe, one association listing, one Associate and
@@ -25,39 +26,31 @@ import pathlib
 import subprocess
 import sys
 
+from tests.support.strict_aws import bound_seconds, rate_limit_of
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AMAZON_DIR = ROOT / "bench" / ".amazon-aws"
 ANSIBLE_PACKAGE = "ansible>=12,<13"  # bundles amazon.aws 10.x, for ansible-core 2.19 on Python 3.11
 
-# EC2 action -> the AWS bucket it draws from (tests/support/aws_proxy.py has the same table for the limiter)
-BUCKETS = {"AssociateIamInstanceProfile": "AssociateIamInstanceProfile",
-           "ModifyInstanceMetadataOptions": "ModifyInstanceMetadataOptions",
-           "ReplaceIamInstanceProfileAssociation": "mutating", "DisassociateIamInstanceProfile": "mutating"}
-
-
-def bucket_calls(counts):
-    """{bucket: calls} of the EC2 calls in a moto call count ({"ec2:Action": n})."""
+def api_calls(counts):
+    """{EC2 action: calls} of a moto call count ({"service:Action": n}): the calls that reached moto, each of
+    which took a token of its API's bucket (a throttled call never reaches moto)."""
     out = {}
     for key, n in counts.items():
         service, _sep, action = key.partition(":")
-        if service != "ec2":
-            continue
-        if action in BUCKETS:
-            bucket = BUCKETS[action]
-        elif action.startswith(("Describe", "Get", "List")):
-            bucket = "non_mutating"
-        else:
-            bucket = "mutating"
-        out[bucket] = out.get(bucket, 0) + n
+        if service == "ec2":
+            out[action] = out.get(action, 0) + n
     return out
 
 
-def bounds(counts, limits, scale):
-    """(max-bucket bound, sum-of-buckets bound, {bucket: bound}) of the calls made, in seconds."""
+def bounds(counts, scale, limits=None):
+    """(max-API bound, sum-of-APIs bound, {API bucket: bound}) of the calls made, in seconds, with the limiter's
+    per-API buckets (strict_aws.EC2_RATE_LIMITS, or `limits`). Describe calls are taken as filtered or paginated
+    (the larger bucket), as the fleet engine makes them."""
     per = {}
-    for bucket, n in bucket_calls(counts).items():
-        capacity, refill = limits[bucket]
-        per[bucket] = max(0.0, (n - capacity) / (refill * scale))
+    for action, n in api_calls(counts).items():
+        name, capacity, refill = rate_limit_of(action, limits=limits)
+        per[name] = bound_seconds(n, capacity, refill, scale)
     return (max(per.values()) if per else 0.0), sum(per.values()), per
 
 

@@ -11,10 +11,17 @@ IMDS tokens optional: every instance needs both changes), then per fleet module 
 the converged rerun: playbook wall time, module task time, API calls and mutating calls counted at the
 server, peak RSS of the module process. Side by side, in the same run: the endpoint floor (bench/floor.py)
 on an identically seeded fleet, the per-instance baseline (one task per instance in a loop) and the
-converge through the simulated AWS rate limiter (tests/support/aws_proxy.py). Writes
+converge through AWS's per-API rate limiter (the strict layer's rate_limit, tests/support/strict_aws.py). Writes
 bench/results/latest.{json,md} and a dated copy; exits non-zero only when something did not work
 (a module failed, a fleet did not converge, a rerun changed something), never for a missed target
 unless --strict.
+
+The moto server serves through the strict-AWS layer (tests/support/strict_aws.py) with every behaviour on, at
+AWS's own clock (x1), except rate_limit: the bulk, floor, baseline and whole-job rows measure the endpoint, so
+AWS's buckets are switched on only for the limiter parts (bench/servers.py LimiterRun, at their time scale),
+whose bound is computed per API: max over the APIs a run calls of (calls - capacity) / (refill x scale). The
+floor runs with the layer off (it is the endpoint's cost). Fleets are seeded with the layer off
+(tests/support/fleet_seed.py): they stand for fleets that existed before the run.
 """
 
 from __future__ import annotations
@@ -31,17 +38,22 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import floor, one_pass, organization, report  # noqa: E402
-from bench.servers import limiter_proxy, moto_server  # noqa: E402
+from bench.servers import LimiterRun, moto_server  # noqa: E402
 from tests.support.aws_env import aws_env  # noqa: E402
-from tests.support.aws_proxy import DEFAULT_LIMITS, bound_seconds, proxy_stats  # noqa: E402
 from tests.support.fleet_seed import fleet_state, seed_fleet  # noqa: E402
 from tests.support.moto_server import calls, reset_moto  # noqa: E402
+from tests.support.strict_aws import EC2_RATE_LIMITS, bound_seconds, rate_limit_of, strict_config, strict_off  # noqa: E402
 
 TAG = {"Fleet": "bench"}
 PROFILE = "BenchProfile"
 MODULES = ("ec2_profile_association", "ec2_metadata_options")
-BUCKET = {"ec2_profile_association": "AssociateIamInstanceProfile",
+BUCKET = {"ec2_profile_association": "AssociateIamInstanceProfile",  # the API whose bucket bounds each module
           "ec2_metadata_options": "ModifyInstanceMetadataOptions"}
+# The EC2 APIs the fleet modules and the role call, each with its own bucket on AWS (and in their rate_limits)
+FLEET_APIS = ("AssociateIamInstanceProfile", "ModifyInstanceMetadataOptions", "ReplaceIamInstanceProfileAssociation",
+              "DisassociateIamInstanceProfile", "DescribeInstances", "DescribeIamInstanceProfileAssociations")
+# The deprecated group keys of rate_limits: the default of every other API of the category
+GROUPS = {"mutating": "mutating", "describe": "non_mutating"}
 # The limiter speeds up AWS's clock, not the endpoint: moto takes about 4 s to render a page of 1,000
 # instances (AWS about 1 s), and that time before the first mutating call is not scaled. N=1,000 runs on
 # AWS's own clock (bound 180 s); N=10,000 at x2 (bound 990 s) keeps the unscaled observe of ten pages
@@ -50,8 +62,7 @@ DEFAULT_LIMITER_SCALE = {1000: 1.0, 10000: 2.0}
 # On the local endpoint the client-side buckets (AWS's numbers by default) are opened up, so that the
 # endpoint, not a 5-calls-a-second pacing meant for AWS, is the limit being measured; the limiter runs
 # use AWS's buckets (scaled) on both sides.
-OPEN_LIMITS = {name: {"capacity": 1000000, "refill": 1000000.0}
-               for name in ("ModifyInstanceMetadataOptions", "AssociateIamInstanceProfile", "mutating", "describe")}
+OPEN_LIMITS = {name: {"capacity": 1000000, "refill": 1000000.0} for name in FLEET_APIS + tuple(GROUPS)}
 
 
 def module_args(module, concurrency, rate_limits=OPEN_LIMITS, ids=None):
@@ -219,6 +230,11 @@ def measure_role(runner, url, n, problems):
 
 def measure_floor(url, n):
     seed(url, n)
+    with strict_off(url):  # the floor is the endpoint's cost
+        return _measure_floor(url, n)
+
+
+def _measure_floor(url, n):
     rows = []
     for name, fn in (("ec2_profile_association", lambda: floor.associate_floor(url, TAG, PROFILE)),
                      ("ec2_metadata_options", lambda: floor.metadata_floor(url, TAG))):
@@ -246,26 +262,28 @@ def measure_baseline(runner, url, n, problems):
 
 
 def scaled_limits(scale):
-    """The fleet modules' rate_limits: AWS's buckets on the limiter's clock (see aws_proxy's docstring)."""
+    """The fleet modules' rate_limits: AWS's per-API buckets on the limiter's clock (refill x scale, capacity
+    unchanged: see strict_aws.RateLimit), one entry per API they call, and the categories for the others."""
     limits = {}
-    for api, bucket in (("ModifyInstanceMetadataOptions", "ModifyInstanceMetadataOptions"),
-                        ("AssociateIamInstanceProfile", "AssociateIamInstanceProfile"),
-                        ("mutating", "mutating"), ("describe", "non_mutating")):
-        capacity, refill = DEFAULT_LIMITS[bucket]
+    for api in FLEET_APIS:
+        _name, capacity, refill = rate_limit_of(api)
         limits[api] = {"capacity": capacity, "refill": refill * scale}
+    for group, category in GROUPS.items():
+        capacity, refill = EC2_RATE_LIMITS[category]
+        limits[group] = {"capacity": capacity, "refill": refill * scale}
     return limits
 
 
 def measure_limiter(runner, moto_url, n, scale, concurrency, problems):
     fleet = seed(moto_url, n)
     rows = []
-    with limiter_proxy(moto_url, scale) as proxy:
+    with LimiterRun(moto_url, scale) as limiter:
         for module in MODULES:
-            proxy_stats(proxy.url, reset=True)
+            limiter.reset_stats()
             text = bulk_playbook(module, module_args(module, concurrency, rate_limits=scaled_limits(scale)))
-            res = runner.run(text, proxy.url, moto_url)
-            stats = proxy_stats(proxy.url)
-            capacity, refill = DEFAULT_LIMITS[BUCKET[module]]
+            res = runner.run(text, limiter.url, moto_url)
+            stats = limiter.stats()
+            _name, capacity, refill = rate_limit_of(BUCKET[module])
             bound = bound_seconds(n, capacity, refill, scale)
             summ = summary_of(res)
             row = dict(res, n=n, module=module, op="limiter", scale=scale, bound=round(bound, 3),
@@ -308,7 +326,7 @@ def headroom(stats):
     """The fewest tokens a call found on arrival, per limiter bucket ({bucket: tokens}; below 1 it was throttled).
     A paced client's lowest is usually the end of its opening burst (capacity calls at once), a token and what
     refilled while the burst was in flight; a figure under that points at calls arriving bunched up."""
-    return {key.rsplit("/", 1)[-1]: low for key, low in sorted(stats["limiter"].get("headroom", {}).items())}
+    return {key.rsplit("/", 1)[-1]: state["low"] for key, state in sorted(stats.get("buckets", {}).items())}
 
 
 def measure_role_limiter(runner, moto_url, n, scale, problems):
@@ -316,13 +334,13 @@ def measure_role_limiter(runner, moto_url, n, scale, problems):
     seed_mixed(moto_url, n)
     rows = []
     text = role_playbook({"ec2_identity_rate_limits": scaled_limits(scale), "ec2_identity_safe_rollout": False})
-    with limiter_proxy(moto_url, scale) as proxy:
+    with LimiterRun(moto_url, scale) as limiter:
         for op in ("converge", "rerun"):
-            proxy_stats(proxy.url, reset=True)
-            res = runner.run(text, proxy.url, moto_url)
-            stats = proxy_stats(proxy.url)
+            limiter.reset_stats()
+            res = runner.run(text, limiter.url, moto_url)
+            stats = limiter.stats()
             task = identity_task(res)
-            bound, serial, per = one_pass.bounds(res["counts"], DEFAULT_LIMITS, scale)
+            bound, serial, per = one_pass.bounds(res["counts"], scale)
             row = dict(res, n=n, module="role ec2_identity", op="limiter %s" % op, scale=scale, bound=round(bound, 3),
                        sum_of_buckets=round(serial, 3), bucket_bounds={k: round(v, 3) for k, v in per.items()},
                        throttled=stats["total_throttles"], throttles=stats["throttles"],
@@ -361,7 +379,8 @@ def measure_whole_job(runner, url, n, problems):
         problems.append("role whole job N=%d: %d instances not converged" % (n, len(left)))
     seed(url, n)
     calls(url, reset=True)
-    out = floor.whole_job_floor(url, TAG, "BenchFloorRole", "BenchFloorProfile")
+    with strict_off(url):  # the floor is the endpoint's cost
+        out = floor.whole_job_floor(url, TAG, "BenchFloorRole", "BenchFloorProfile")
     counted = calls(url)
     rows.append({"n": n, "module": "floor (one boto3 thread)", "op": "whole job", "wall": round(out["seconds"], 3),
                  "calls": counted["total"], "mutating": counted["mutating"], "counts": counted["counts"]})
@@ -385,10 +404,10 @@ def measure_amazon_loop(runner, url, n, problems):
 
 def measure_organization(runner, moto, work, n, targets, scale, problems):
     """`targets` account targets of n instances at once vs one alone, through the limiter (organization.py)."""
-    with limiter_proxy(moto.url, scale) as proxy:
-        servers = {"moto": moto.proc.pid, "proxy": proxy.proc.pid}
-        return organization.measure(runner, proxy.url, moto.url, work, n, targets, scaled_limits(scale), log, problems,
-                                    servers=servers)
+    with LimiterRun(moto.url, scale) as limiter:
+        servers = {"moto": moto.proc.pid, "proxy": limiter.proc.pid}
+        return organization.measure(runner, limiter.url, moto.url, work, n, targets, scaled_limits(scale), log,
+                                    problems, servers=servers)
 
 
 def ints(text):
@@ -461,6 +480,9 @@ def main(argv=None):
     role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
+        # AWS's buckets only where pacing is measured (LimiterRun); the other behaviours stay on
+        strict_config(moto.url, disable=["rate_limit"])
+        results["strict"] = {k: v for k, v in strict_config(moto.url).items() if k in ("enabled", "speed")}
         runner = Runner(work)
         for n in args.sizes:
             results["bulk"].extend(measure_bulk(runner, moto.url, n, args.concurrency, problems,

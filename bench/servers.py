@@ -1,4 +1,5 @@
-"""Start the moto server and the rate-limiting proxy as their own processes (their own GIL and core)."""
+"""Start the moto server and the call-counting proxy as their own processes (their own GIL and core), and switch
+AWS's rate limiter (the strict layer's rate_limit on the moto server) on for the parts that measure pacing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.aws_proxy import proxy_stats  # noqa: E402
+from tests.support.strict_aws import strict_config, strict_stats  # noqa: E402
 
 
 class Process:
@@ -48,10 +54,54 @@ class Process:
 
 
 def moto_server():
-    """tests/support/moto_server.py (it pages associations like AWS and serves one call at a time)."""
-    return Process("tests/support/moto_server.py", "--port", "0")
+    """tests/support/moto_server.py (it pages associations like AWS and serves one call at a time), through the
+    strict-AWS layer with every behaviour on, on AWS's own clock (x1): its windows are AWS's in the bench. The
+    bench switches rate_limit off where it measures the endpoint and on, at the part's scale, in LimiterRun."""
+    return Process("tests/support/moto_server.py", "--port", "0", "--strict-speed", "1")
 
 
-def limiter_proxy(upstream, scale):
-    return Process("tests/support/aws_proxy.py", "--upstream", upstream, "--limiter-scale", str(scale),
-                   "--services", "ec2")
+class LimiterRun:
+    """AWS's per-API EC2 buckets for one part of the bench: the strict layer's rate_limit on the moto server
+    (`upstream`), switched on with fresh full buckets at time scale `scale` (its speed: refill x scale, capacity
+    unchanged), seen through tests/support/aws_proxy.py with no faults of its own (it counts calls, repeats and
+    the window of mutating calls). On exit rate_limit is off again and the layer back at x1.
+
+        with LimiterRun(moto_url, scale) as limiter: ... limiter.url ... limiter.reset_stats(); limiter.stats()
+    """
+
+    def __init__(self, upstream, scale):
+        self.upstream, self.scale = upstream, float(scale)
+        strict_config(upstream, enable=["rate_limit"], speed=self.scale, rate_limit={"limits": {}}, reset_stats=True)
+        try:
+            self.proxy = Process("tests/support/aws_proxy.py", "--upstream", upstream, "--services", "ec2")
+        except Exception:
+            strict_config(upstream, disable=["rate_limit"], speed=1)
+            raise
+        self.url, self.proc = self.proxy.url, self.proxy.proc
+
+    def reset_stats(self):
+        proxy_stats(self.url, reset=True)
+        strict_config(self.upstream, reset_stats=True)
+
+    def stats(self):
+        """The proxy's counts, with the throttles (per "ec2:Action") and each bucket's state from the strict layer:
+        buckets {"account/region/bucket": {capacity, refill, tokens, low, taken, throttled}}."""
+        out = proxy_stats(self.url)
+        strict = strict_stats(self.upstream)
+        throttles = dict(strict["stats"]["refused"].get("rate_limit", {}))
+        out.update(throttles=throttles, total_throttles=sum(throttles.values()), scale=strict["speed"],
+                   buckets=strict["behaviours"]["rate_limit"]["state"].get("buckets", {}))
+        return out
+
+    def stop(self):
+        try:
+            self.proxy.stop()
+        finally:
+            strict_config(self.upstream, disable=["rate_limit"], speed=1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+

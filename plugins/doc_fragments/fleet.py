@@ -61,9 +61,9 @@ options:
         bucket starts full and refills continuously, like AWS's own, so the run stays under the
         account's limit instead of being throttled.
       - Defaults are AWS's EC2 buckets per account and region, one per API (EC2 evaluates each API
-        individually) - C(ModifyInstanceMetadataOptions) 100/5 and C(AssociateIamInstanceProfile) 100/5
-        (their own published buckets), every other mutating API such as C(ReplaceIamInstanceProfileAssociation)
-        or C(DisassociateIamInstanceProfile) 50/5, every C(Describe*)/C(Get*)/C(List*) 100/20. An API name
+        individually) - C(ModifyInstanceMetadataOptions), C(AssociateIamInstanceProfile) and
+        C(DisassociateIamInstanceProfile) 100/5 (their own published buckets), every other mutating API such
+        as C(ReplaceIamInstanceProfileAssociation) 50/5, every C(Describe*)/C(Get*)/C(List*) 100/20. An API name
         given here overrides its bucket; an API of another service (IAM, CloudWatch) is paced only when named.
       - Deprecated keys C(mutating) and C(describe) (once EC2's shared buckets) still work - each sets the
         default of every EC2 API of its category that is not named, and each API keeps its own bucket.

@@ -18,7 +18,7 @@ description:
     modules plan them.
   - "The calls drain AWS's token buckets, one per API, at the same time: C(AssociateIamInstanceProfile) (100,
     refilling 5 a second), C(ReplaceIamInstanceProfileAssociation) (50/5), C(DisassociateIamInstanceProfile)
-    (50/5) and C(ModifyInstanceMetadataOptions) (100/5) each have a lane of O(concurrency) threads (and a
+    (100/5) and C(ModifyInstanceMetadataOptions) (100/5) each have a lane of O(concurrency) threads (and a
     client of their own), so a fleet converges in the time of its slowest bucket, not the sum of them:
     at 1,000 instances on AWS about 180 seconds instead of 360."
   - Each step stands alone unless O(order=profile_first), where an instance's metadata options change only

@@ -1,4 +1,4 @@
-"""An HTTP proxy on 127.0.0.1 in front of the moto server: fault injection and a simulated AWS rate limiter.
+"""An HTTP proxy on 127.0.0.1 in front of the moto server: fault injection, and a tap that counts calls.
 
 Point the modules' endpoint_url at the proxy; it forwards every request to the upstream (moto) over
 keep-alive connections, unless it decides to answer it itself:
@@ -30,31 +30,17 @@ exact request was seen before). Thread interleaving therefore does not change wh
 retry of a faulted request (same body) gets a fresh, equally deterministic draw. Across two fleets the
 instance ids differ, so the faulted requests differ while the rates stay the same.
 
-Simulated AWS rate limiter (limiter_scale set): AWS's published EC2 token buckets per account and region
-(the account of an access key is learnt from the STS AssumeRole answers that pass the proxy, so every
-session of one assumed role draws from its account's buckets, as on AWS; other keys are their own
-account) -- ModifyInstanceMetadataOptions 100/5 and AssociateIamInstanceProfile 100/5 (own buckets),
-other mutating calls 50/5 (shared), Describe*/Get*/List*/Search* 100/20 -- answering HTTP 503
-RequestLimitExceeded exactly like EC2 when the request's bucket is empty. A throttled request takes no
-token (AWS needs a token to run a call).
+AWS's rate limits are not here: EC2's per-API token buckets are the strict layer's rate_limit behaviour
+(tests/support/strict_aws.py), which every moto server of the suite serves through; configure it there
+(POST /_keyless/strict, strict_aws.strict_config) -- one limiter model. TokenBucket, bound_seconds, draw and
+assumed_key_account are re-exported from there for older callers.
 
-Time scale: with limiter_scale = s the limiter's clock runs s times faster: refill becomes refill*s per real
-second while capacity stays the same. Why this preserves the ratio converge_time / bound: the bound is
-(N - capacity) / refill, the time to earn the tokens beyond the initial burst. Token counts (N, capacity)
-are unchanged, so every token-limited phase takes exactly 1/s of its real-AWS time and the bound shrinks by
-the same 1/s -- the ratio is unchanged for everything the limiter governs. Scaling capacity too (say
-capacity*s) would shrink the bound by more than 1/s and make every run look better than on AWS. What the
-scale does NOT shrink: per-call latency of the endpoint, process start-up, client-side sleeps (botocore
-backoff, polling intervals). Those become s times more expensive relative to the bound, so a scaled ratio
-is an upper bound on the real-AWS ratio -- provided the endpoint can serve refill*s calls per second with
-room to spare (moto serves ~150 EC2 calls/s; keep refill*s well below that). A client that paces itself
-with its own token bucket must be given the scaled refill too (the fleet modules' rate_limits option).
-
-Upstream crashes: moto answers its own unhandled exceptions with an HTML 500 page (for instance its
-association dict is not thread-safe: concurrent Replace/Disassociate calls can raise "dictionary changed
-size during iteration"). AWS answers a 500 in its XML error shape, which botocore parses and retries; the
-HTML page is a ResponseParserError instead. The proxy rewrites such a page into the service's
-InternalError body (counted as upstream_errors), so the tests see AWS's behaviour, not moto's.
+Upstream crashes: moto answers its own unhandled exceptions with werkzeug's HTML "500 Internal Server Error"
+page (for instance its association dict is not thread-safe: concurrent Replace/Disassociate calls can raise
+"dictionary changed size during iteration"). That page is moto's bug, not AWS's behaviour: the proxy rewrites
+it (and only it: status 500 with werkzeug's title) into the service's InternalError body (counted as
+upstream_errors). Other HTML 5xx pages pass through untouched: the strict layer's html_5xx sends them on
+purpose, as AWS's front ends do.
 
 Control endpoints (never faulted, never counted): GET /_proxy/stats (POST /_proxy/stats/reset or
 GET /_proxy/stats?reset=1 to read and clear), POST /_proxy/config with a JSON object of parameters to change
@@ -85,23 +71,21 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
-READ_PREFIXES = ("Describe", "Get", "List", "Search", "Lookup")
+if __name__ == "__main__":  # run as a script: the checkout's root, for tests.support.*
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+# one home for these: the strict layer (re-exported here for callers of the proxy)
+from tests.support.strict_aws import (READ_PREFIXES, TokenBucket, assumed_key_account, bound_seconds,  # noqa: E402,F401
+                                      draw, is_mutating)
+
 _SCOPE = re.compile(r"Credential=([^/]+)/[0-9]+/([^/]+)/([^/]+)/")
 _INSTANCE_PARAM = re.compile(r"^InstanceIds?(\.\d+)?$")
 _HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
                 "content-length"}
 
-# AWS's published EC2 buckets: name -> (capacity, refill per second)
-DEFAULT_LIMITS = {
-    "ModifyInstanceMetadataOptions": (100, 5.0),
-    "AssociateIamInstanceProfile": (100, 5.0),
-    "mutating": (50, 5.0),
-    "non_mutating": (100, 20.0),
-}
-OWN_BUCKETS = ("ModifyInstanceMetadataOptions", "AssociateIamInstanceProfile")
 ASSOCIATE_ACTIONS = ("AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation")
 PROFILE_WATCH = ("CreateInstanceProfile", "AddRoleToInstanceProfile")
-FAULT_KINDS = ("throttle", "error", "drop", "drop_after", "propagation", "instance_rule", "limiter")
+FAULT_KINDS = ("throttle", "error", "drop", "drop_after", "propagation", "instance_rule")
 
 # Error codes an always-failing instance can be given: code -> (HTTP status, message)
 INSTANCE_ERRORS = {
@@ -110,63 +94,6 @@ INSTANCE_ERRORS = {
     "InvalidInstanceID.NotFound": (400, "The instance ID does not exist"),
     "InternalError": (500, "An internal error has occurred"),
 }
-
-
-def is_mutating(action):
-    return not action.startswith(READ_PREFIXES)
-
-
-def bucket_of(action):
-    """The limiter bucket an EC2 action draws from."""
-    if action in OWN_BUCKETS:
-        return action
-    return "mutating" if is_mutating(action) else "non_mutating"
-
-
-class TokenBucket:
-    """A token bucket whose clock runs `scale` times faster than `clock` (see the module docstring)."""
-
-    def __init__(self, capacity, refill, scale=1.0, clock=time.monotonic):
-        self.capacity = float(capacity)
-        self.refill = float(refill)
-        self.scale = float(scale)
-        self.clock = clock
-        self.tokens = float(capacity)
-        self.stamp = clock()
-        self.lock = threading.Lock()
-        # the fewest tokens a call found on arrival: the headroom a paced client kept (below 1: throttled)
-        self.low = self.tokens
-
-    def _update(self):
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill * self.scale)
-        self.stamp = now
-
-    def take(self):
-        """Spend one token if there is one; False means throttle (and nothing is spent)."""
-        with self.lock:
-            self._update()
-            self.low = min(self.low, self.tokens)
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
-                return True
-            return False
-
-    def level(self):
-        with self.lock:
-            self._update()
-            return self.tokens
-
-
-def bound_seconds(n_calls, capacity, refill, scale=1.0):
-    """The least real time `n_calls` calls from one bucket can take: (N - capacity) / (refill * scale)."""
-    return max(0.0, (n_calls - capacity) / (refill * scale))
-
-
-def draw(seed, key, occurrence):
-    """A uniform number in [0, 1), a pure function of its arguments."""
-    digest = hashlib.sha256(("%s|%s|%d" % (seed, key, occurrence)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
 
 
 def error_body(service, code, message, json_protocol=False):
@@ -214,14 +141,10 @@ def associations_in(xml_bytes):
     return found
 
 
-_ASSUMED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
-_ASSUMED_ARN = re.compile(rb"<Arn>arn:[^:<]+:sts::([0-9]{12}):assumed-role/")
-
-
-def assumed_key_account(xml_bytes):
-    """(access key id, account id) of an STS AssumeRole answer, or (None, None)."""
-    key, arn = _ASSUMED_KEY.search(xml_bytes or b""), _ASSUMED_ARN.search(xml_bytes or b"")
-    return (key.group(1).decode(), arn.group(1).decode()) if key and arn else (None, None)
+def is_moto_crash_page(payload):
+    """Werkzeug's "500 Internal Server Error" HTML page: what moto answers when it raised (its bug)."""
+    head = payload.lstrip()[:400].lower()
+    return b"<html" in head and b"500 internal server error" in head
 
 
 class Request:
@@ -283,20 +206,16 @@ class FaultState:
 
     PARAMS = ("seed", "throttle_rate", "error_rate", "drop_rate", "drop_after_rate", "latency",
               "latency_jitter", "propagation_delay", "propagation_start", "fail_instances", "services",
-              "limiter_scale", "limits", "first_try_faults")
+              "first_try_faults")
 
     def __init__(self, seed=0, throttle_rate=0.0, error_rate=0.0, drop_rate=0.0, drop_after_rate=0.0,
                  latency=0.0, latency_jitter=0.0, propagation_delay=0.0, propagation_start="created",
-                 fail_instances=None,
-                 services=("ec2", "iam"), limiter_scale=None, limits=None, first_try_faults=None,
-                 clock=time.monotonic):
+                 fail_instances=None, services=("ec2", "iam"), first_try_faults=None, clock=time.monotonic):
         self.lock = threading.Lock()
         self.clock = clock
         self.seen = {}
         self.profile_ready_at = {}
         self.association_instance = {}
-        self.buckets = {}
-        self.key_account = {}  # access key id -> account id, from AssumeRole answers
         self.seed = seed
         self.throttle_rate = throttle_rate
         self.error_rate = error_rate
@@ -309,8 +228,6 @@ class FaultState:
         self.fail_instances = dict(fail_instances or {})
         self.first_try_faults = dict(first_try_faults or {})
         self.services = tuple(services)
-        self.limiter_scale = limiter_scale
-        self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
         self.reset_stats()
 
     # -- configuration -------------------------------------------------------------------------------------
@@ -320,10 +237,6 @@ class FaultState:
             raise ValueError("unknown proxy parameter(s): %s; known: %s" % (sorted(unknown), ", ".join(self.PARAMS)))
         with self.lock:
             for key, value in params.items():
-                if key == "limits":
-                    value = dict(DEFAULT_LIMITS, **{k: tuple(v) for k, v in (value or {}).items()})
-                if key in ("limits", "limiter_scale"):
-                    self.buckets.clear()  # new buckets, full, under the new parameters
                 if key == "services":
                     value = tuple(value)
                 if key in ("fail_instances", "first_try_faults"):
@@ -349,16 +262,11 @@ class FaultState:
             self.started = self.clock()
             self.first_mutating = None
             self.last_mutating = None
-            for bucket in getattr(self, "buckets", {}).values():
-                bucket.low = bucket.capacity
 
     def stats(self, reset=False):
         with self.lock:
             faults = {kind: dict(v) for kind, v in self.faults.items()}
-            throttles = {}
-            for kind in ("throttle", "limiter"):
-                for name, n in faults[kind].items():
-                    throttles[name] = throttles.get(name, 0) + n
+            throttles = dict(faults["throttle"])
             out = {
                 "calls": dict(self.calls), "total_calls": sum(self.calls.values()),
                 "forwarded": dict(self.forwarded), "total_forwarded": sum(self.forwarded.values()),
@@ -369,9 +277,6 @@ class FaultState:
                 "throttles": throttles, "total_throttles": sum(throttles.values()),
                 "mutating_window": [None if self.first_mutating is None else self.first_mutating - self.started,
                                     None if self.last_mutating is None else self.last_mutating - self.started],
-                "limiter": {"scale": self.limiter_scale,
-                            "buckets": {"%s/%s/%s" % k: round(b.level(), 3) for k, b in self.buckets.items()},
-                            "headroom": {"%s/%s/%s" % k: round(b.low, 3) for k, b in self.buckets.items()}},
             }
         if reset:
             self.reset_stats()
@@ -414,21 +319,10 @@ class FaultState:
             return 0.0
         return float(self.latency) + float(self.latency_jitter) * draw(self.seed, key + "|latency", occurrence)
 
-    def _bucket(self, req):
-        name = bucket_of(req.action)
-        key = (self.key_account.get(req.access_key, req.access_key), req.region, name)
-        with self.lock:
-            if key not in self.buckets:
-                capacity, refill = self.limits[name]
-                self.buckets[key] = TokenBucket(capacity, refill, self.limiter_scale, self.clock)
-            return self.buckets[key]
-
     def decide(self, req, key, occurrence):
         """What to do with this request before it is forwarded; Decision(kind=None) means forward it."""
         if req.service not in self.services:
             return Decision()
-        if self.limiter_scale and req.service == "ec2" and not self._bucket(req).take():
-            return Decision("limiter", *throttle_error("ec2"))
         u = draw(self.seed, key, occurrence)
         forced = self.first_try_faults.get(req.action) if occurrence == 0 else None
         edge = 0.0
@@ -486,11 +380,6 @@ class FaultState:
             return
         if req.service == "iam" and req.action in PROFILE_WATCH and req.params.get("InstanceProfileName"):
             self.mark_profile_created(req.params["InstanceProfileName"])
-        elif req.service == "sts" and req.action == "AssumeRole":
-            key, account = assumed_key_account(body)
-            if key and account:
-                with self.lock:
-                    self.key_account[key] = account
         elif req.service == "ec2" and "IamInstanceProfileAssociation" in req.action:
             found = associations_in(body)
             if found:
@@ -560,8 +449,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             status, headers, payload = self._forward(body)
         except (OSError, http.client.HTTPException):
             return self._drop()
-        if status >= 500 and not payload.lstrip().startswith(b"<?xml") and not req.json_protocol \
-                and b"<html" in payload[:200].lower():
+        if status == 500 and not req.json_protocol and is_moto_crash_page(payload):
             self.state.record_upstream_error(req)
             ctype, payload = error_body(req.service, "InternalError", "An internal error has occurred")
             headers = [("Content-Type", ctype)]
@@ -718,14 +606,13 @@ def main(argv=None):
     parser.add_argument("--propagation-start", choices=("created", "first_use"), default="created")
     parser.add_argument("--fail-instance", action="append", default=[], metavar="ID[=CODE]")
     parser.add_argument("--services", default="ec2,iam", help="services that get faults (comma-separated)")
-    parser.add_argument("--limiter-scale", type=float, help="enable the AWS rate limiter at this time scale")
     args = parser.parse_args(argv)
     proxy = AwsProxy(args.upstream, port=args.port, seed=args.seed, throttle_rate=args.throttle_rate,
                      error_rate=args.error_rate, drop_rate=args.drop_rate, drop_after_rate=args.drop_after_rate,
                      latency=args.latency, latency_jitter=args.latency_jitter,
                      propagation_delay=args.propagation_delay, propagation_start=args.propagation_start,
                      fail_instances=dict(_parse_fail_instance(t) for t in args.fail_instance),
-                     services=[s for s in args.services.split(",") if s], limiter_scale=args.limiter_scale)
+                     services=[s for s in args.services.split(",") if s])
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as handle:
             handle.write(str(proxy.port))

@@ -37,6 +37,12 @@ API (stable; other engineers import it):
         The ground truth for assertions: read straight from EC2 with boto3 (profile from the active
         association, since moto's DescribeInstances goes stale after a Replace).
 
+Strict layer: seeding is setup, not the subject of a test, and stands for a fleet that existed long before the
+run: seed_fleet switches every strict-AWS behaviour off while it seeds (strict_aws.strict_off: no throttling, no
+HTML 5xx pages, no propagation windows, so the fleet it leaves is settled) and switches back on those that were
+on. Every client of this module retries the layer's HTML 5xx pages as the 503s they are (fleet_state runs with
+the layer on).
+
 Speed: run_instances in batches of up to `batch` instances per (profile, IMDS) variant, stop/terminate in
 bulk (1,000 ids a call), one PutMetricData per 20 callers; the only per-instance calls are the
 AssociateIamInstanceProfile of instances seeded with a profile (EC2 has no bulk form), on 8 threads.
@@ -60,6 +66,8 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
+from tests.support.strict_aws import retry_html_5xx, strict_off
+
 FAKE_ACCESS_KEY = "AKIAKEYLESSTESTFAKE1"
 FAKE_SECRET_KEY = "keylessFakeSecretKeyForTestsOnly0000000x"
 DEFAULT_IMAGE = "ami-12c6146b"  # one of moto's built-in AMIs
@@ -74,8 +82,8 @@ IMDS_VARIANTS = {
 
 
 def _client(service, endpoint_url, region):
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url,
-                        aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY)
+    return retry_html_5xx(boto3.client(service, region_name=region, endpoint_url=endpoint_url,
+                                       aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY))
 
 
 def ensure_profile(iam, name):
@@ -159,6 +167,13 @@ def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="reali
     """Launch a mixed fleet; see the module docstring for the categories returned."""
     if mix not in ("realistic", "uniform"):
         raise ValueError("mix must be 'realistic' or 'uniform', not %r" % (mix,))
+    with strict_off(endpoint_url):
+        return _seed_fleet(endpoint_url, count, region, prefix, mix, seed, correct_profile, other_profile,
+                           control_group, imdsv1_callers, tag, image_id, batch, name_tags)
+
+
+def _seed_fleet(endpoint_url, count, region, prefix, mix, seed, correct_profile, other_profile, control_group,
+                imdsv1_callers, tag, image_id, batch, name_tags):
     rng = random.Random(seed)
     ec2 = _client("ec2", endpoint_url, region)
     iam = _client("iam", endpoint_url, region)
@@ -289,7 +304,7 @@ if __name__ == "__main__":
 def assumed_session(endpoint_url, role_arn, session_name="keyless-tests"):
     """A boto3 Session with the credentials of `role_arn` (moto's AssumeRole credentials select the role's
     account, so resources made with them live in that account)."""
-    sts = _client("sts", endpoint_url, "us-east-1")
+    sts = _client("sts", endpoint_url, "us-east-1")  # STS of the caller's own region (sts_region)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                                  aws_session_token=creds["SessionToken"])
@@ -304,7 +319,7 @@ def as_role(endpoint_url, role_arn):
     original = _client
 
     def member_client(service, endpoint, region):
-        return session.client(service, region_name=region, endpoint_url=endpoint)
+        return retry_html_5xx(session.client(service, region_name=region, endpoint_url=endpoint))
 
     _client = member_client
     try:

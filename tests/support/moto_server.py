@@ -7,6 +7,11 @@ use this one server, so "zero mutating calls on a rerun" is measured where the c
 
 It also answers the EC2 calls moto 5.2 lacks and the collection makes: Get/ModifyInstanceMetadataDefaults
 (the account's IMDS defaults per region, AccountMetadataDefaults below).
+
+Every server serves through the strict-AWS layer (tests/support/strict_aws.py) as its outermost layer:
+StrictAws(CallCounter(moto)), every behaviour on unless KEYLESS_STRICT / --strict / MotoServer(strict=...)
+switches some off, at KEYLESS_STRICT_SPEED / --strict-speed / MotoServer(strict_speed=...) AWS seconds per
+second (default 10; the bench runs 1). A call the layer refuses never reaches the counter (AWS did not run it).
 """
 
 from __future__ import annotations
@@ -216,17 +221,14 @@ def page_instances_like_aws():
     """AWS counts DescribeInstances MaxResults in instances (5 to 1,000 a page); moto 5.2 counts it in
     reservations, so one "1,000" page of a fleet launched 100 at a time held every instance (10,000 at
     once: minutes to render, past botocore's read timeout). Page by instances, splitting a reservation
-    across pages where needed; without MaxResults, return everything as AWS does."""
+    across pages where needed; without MaxResults, return everything as AWS does. (What AWS refuses -- MaxResults
+    outside 5-1000 or with InstanceIds -- is the strict layer's filter_limit.)"""
     import copy
     from moto.core.responses import ActionResult
-    from moto.ec2.exceptions import InvalidParameterCombination
     from moto.ec2.responses.instances import InstanceResponse
 
     def describe_instances(self):
         self.error_on_dryrun()
-        if "InstanceId.1" in self.data and "MaxResults" in self.data:
-            raise InvalidParameterCombination(
-                "The parameter instancesSet cannot be used with the parameter maxResults")
         filters = self._filters_from_querystring()
         instance_ids = self._get_param("InstanceIds", [])
         if instance_ids:
@@ -354,16 +356,23 @@ def fix_moto():
     _FIXED.append(True)
 
 
-def build_app():
+def build_app(strict=None, strict_speed=None):
+    """StrictAws(CallCounter(moto)): `strict` is a KEYLESS_STRICT spec ("all", "none", "-html_5xx", ...) and
+    `strict_speed` the layer's speed; None reads KEYLESS_STRICT / KEYLESS_STRICT_SPEED (defaults: all, 10)."""
     from moto.server import DomainDispatcherApplication, create_backend_app
+    from tests.support.strict_aws import StrictAws, settings_from_env
     fix_moto()
-    return CallCounter(DomainDispatcherApplication(create_backend_app))
+    env_spec, env_speed = settings_from_env()
+    return StrictAws(CallCounter(DomainDispatcherApplication(create_backend_app)),
+                     speed=env_speed if strict_speed is None else float(strict_speed),
+                     enabled=env_spec if strict is None else strict)
 
 
 class MotoServer:
-    """In-process threaded moto server with call counting; use as a context manager."""
+    """In-process threaded moto server with call counting behind the strict layer; use as a context manager.
+    strict / strict_speed: see build_app()."""
 
-    def __init__(self, port=0, host="127.0.0.1"):
+    def __init__(self, port=0, host="127.0.0.1", strict=None, strict_speed=None):
         # moto reads this from os.environ whenever it builds an IAM backend. Set it only while this
         # server lives (stop() restores it): left behind, it made every later in-process mock_aws in
         # the same pytest worker load ~1,300 AWS-managed policies (≈0.4 s -> ≈3-8 s per test).
@@ -376,7 +385,7 @@ class MotoServer:
             def log_request(self, *args, **kwargs):
                 pass
 
-        self.app = build_app()
+        self.app = build_app(strict=strict, strict_speed=strict_speed)
         self.server = make_server(host, port, self.app, threaded=True, request_handler=QuietHandler)
         self.host, self.port = self.server.server_address[:2]
         self.url = "http://%s:%d" % (self.host, self.port)
@@ -418,13 +427,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", help="write the bound port here once listening")
+    parser.add_argument("--strict", help="strict-AWS behaviours: all (default, or $KEYLESS_STRICT), none, "
+                        "names to run only those, -name to switch one off (comma-separated; write --strict=-name,...)")
+    parser.add_argument("--strict-speed", type=float, help="AWS seconds per real second of the strict layer "
+                        "(default $KEYLESS_STRICT_SPEED or 10; 1 is AWS's own clock)")
     args = parser.parse_args(argv)
-    server = MotoServer(port=args.port)
+    server = MotoServer(port=args.port, strict=args.strict, strict_speed=args.strict_speed)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as handle:
             handle.write(str(server.port))
         os.replace(args.port_file + ".tmp", args.port_file)
-    print("moto server listening on %s" % server.url, flush=True)
+    print("moto server listening on %s (strict: %s at x%g)" % (
+        server.url, ",".join(sorted(server.app.enabled)) or "none", server.app.clock.speed), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
         server.server.serve_forever()
@@ -434,4 +448,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # run as a script (molecule, scripts/integration, bench): the checkout's root, for tests.support.*
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     sys.exit(main())

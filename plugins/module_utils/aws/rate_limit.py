@@ -47,6 +47,7 @@ CATEGORY_LIMITS = {
 DEFAULT_RATE_LIMITS = {
     "ModifyInstanceMetadataOptions": {"capacity": 100, "refill": 5.0},
     "AssociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
+    "DisassociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
 }
 # Deprecated keys of the rate_limits option, kept working: before EC2's buckets were modelled per API, these
 # named shared buckets. Each now overrides its category's default for every API of the category that has no

@@ -5,8 +5,8 @@
 buckets at the same time. Private to the collection.
 
 AWS meters each EC2 API with its own token bucket per account and region (AssociateIamInstanceProfile
-100/5, ModifyInstanceMetadataOptions 100/5, ReplaceIamInstanceProfileAssociation and
-DisassociateIamInstanceProfile 50/5 each). One
+100/5, ModifyInstanceMetadataOptions 100/5, DisassociateIamInstanceProfile 100/5,
+ReplaceIamInstanceProfileAssociation 50/5). One
 thread pool for every call would let threads waiting for one bucket's tokens hold up calls that another
 bucket could serve now, so a fleet would converge in the sum of the buckets' times. Each lane here is the
 pool of one bucket: the lanes run at the same time, and a fleet converges in the time of its slowest bucket.

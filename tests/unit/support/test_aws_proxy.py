@@ -1,4 +1,8 @@
-"""The fault proxy and AWS rate limiter (tests/support/aws_proxy.py) against a real moto server."""
+"""The fault proxy (tests/support/aws_proxy.py) against a real moto server.
+
+The server runs with the strict layer off (MotoServer(strict="none")): these tests count the proxy's own
+faults, which the layer's html_5xx, throttling and propagation windows would blur. AWS's rate limiter (the
+per-API token buckets) is the strict layer's rate_limit: tests/unit/support/test_strict_aws.py."""
 
 from __future__ import annotations
 
@@ -14,8 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT
-from tests.support.aws_proxy import (AwsProxy, FaultState, TokenBucket, assumed_key_account, bound_seconds, bucket_of, draw,
-                                     proxy_configure, proxy_stats)
+from tests.support.aws_proxy import AwsProxy, FaultState, draw, proxy_configure, proxy_stats
 from tests.support.moto_server import MotoServer, calls, reset_moto
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -23,7 +26,7 @@ NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="module")
 def moto_url():
-    with MotoServer() as server:
+    with MotoServer(strict="none") as server:
         yield server.url
 
 
@@ -75,70 +78,6 @@ def test_draw_is_a_pure_uniform_function():
     assert all(0.0 <= v < 1.0 for v in values)
     assert abs(sum(values) / len(values) - 0.5) < 0.03
     assert 0.08 < sum(v < 0.1 for v in values) / len(values) < 0.12
-
-
-def test_bucket_classification():
-    assert bucket_of("ModifyInstanceMetadataOptions") == "ModifyInstanceMetadataOptions"
-    assert bucket_of("AssociateIamInstanceProfile") == "AssociateIamInstanceProfile"
-    assert bucket_of("ReplaceIamInstanceProfileAssociation") == "mutating"
-    assert bucket_of("DisassociateIamInstanceProfile") == "mutating"
-    assert bucket_of("DescribeInstances") == "non_mutating"
-    assert bucket_of("DescribeIamInstanceProfileAssociations") == "non_mutating"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_token_bucket_burst_then_refill():
-    clock = FakeClock()
-    bucket = TokenBucket(100, 5, clock=clock)
-    assert sum(bucket.take() for _i in range(150)) == 100  # the burst is the capacity
-    assert not bucket.take()
-    clock.now += 1.0
-    assert sum(bucket.take() for _i in range(10)) == 5  # 5 per second
-    clock.now += 3600
-    assert bucket.level() == 100  # never above capacity
-
-
-def test_token_bucket_scale_speeds_refill_not_capacity():
-    clock = FakeClock()
-    bucket = TokenBucket(100, 5, scale=20, clock=clock)
-    assert sum(bucket.take() for _i in range(500)) == 100
-    clock.now += 1.0
-    assert sum(bucket.take() for _i in range(500)) == 100  # 5 * 20 per real second
-    clock.now += 0.25
-    assert sum(bucket.take() for _i in range(500)) == 25
-
-
-def test_throttled_request_spends_no_token():
-    clock = FakeClock()
-    bucket = TokenBucket(1, 1, clock=clock)
-    assert bucket.take()
-    for _i in range(50):
-        assert not bucket.take()
-    clock.now += 1.0
-    assert bucket.take()
-
-
-def test_simulated_bucket_drains_like_the_bound():
-    """Taking N tokens as fast as allowed takes (N - capacity) / (refill * scale) seconds of the clock."""
-    clock = FakeClock()
-    bucket = TokenBucket(100, 5, scale=10, clock=clock)
-    taken, start = 0, clock.now
-    while taken < 1000:
-        if bucket.take():
-            taken += 1
-        else:
-            clock.now += 0.001
-    assert clock.now - start == pytest.approx(bound_seconds(1000, 100, 5, 10), abs=0.01)
-    assert bound_seconds(1000, 100, 5) == 180.0
-    assert bound_seconds(10000, 100, 5) == 1980.0
-    assert bound_seconds(50, 100, 5) == 0.0
 
 
 def test_configure_rejects_unknown_parameters():
@@ -358,48 +297,6 @@ def test_always_failing_instance(upstream):
         assert proxy.stats()["fault_totals"]["instance_rule"] == 2
 
 
-def test_limiter_throttles_when_the_bucket_is_empty(upstream):
-    with AwsProxy(upstream, limiter_scale=1.0,
-                  limits={"ModifyInstanceMetadataOptions": (5, 0.001), "non_mutating": (3, 0.001)}) as proxy:
-        ids = launch(proxy.url, 1)  # RunInstances: the 50/5 mutating bucket
-        ec2 = client("ec2", proxy.url)
-        results = []
-        for _i in range(8):
-            try:
-                ec2.modify_instance_metadata_options(InstanceId=ids[0], HttpTokens="required")
-                results.append("ok")
-            except ClientError as exc:
-                results.append(exc.response["Error"]["Code"])
-                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-        assert results == ["ok"] * 5 + ["RequestLimitExceeded"] * 3
-        # the describe bucket is separate, and keyed per access key (account) and region
-        for _i in range(3):
-            ec2.describe_instances()
-        with pytest.raises(ClientError):
-            ec2.describe_instances()
-        client("ec2", proxy.url, key="AKIAOTHERACCOUNT0001").describe_instances()
-        stats = proxy.stats()
-    assert stats["fault_totals"]["limiter"] == 4
-    assert stats["throttles"] == {"ec2:ModifyInstanceMetadataOptions": 3, "ec2:DescribeInstances": 1}
-
-
-def test_limiter_paces_a_client_to_the_bound(upstream):
-    """A client with standard retries converges no faster than the bound and not much slower."""
-    ids = launch(upstream, 20)
-    # 1 token a second: far slower than even a loaded machine makes calls, so the client must be throttled
-    with AwsProxy(upstream, limiter_scale=2.0, limits={"ModifyInstanceMetadataOptions": (10, 0.5)}) as proxy:
-        ec2 = client("ec2", proxy.url, config=Config(retries={"mode": "standard", "total_max_attempts": 50}))
-        start = time.monotonic()
-        for iid in ids:
-            ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="required")
-        elapsed = time.monotonic() - start
-        stats = proxy.stats()
-    bound = bound_seconds(20, 10, 0.5, 2.0)
-    assert elapsed >= bound * 0.95
-    assert stats["forwarded"]["ec2:ModifyInstanceMetadataOptions"] == 20
-    assert stats["fault_totals"]["limiter"] > 0
-
-
 def test_control_endpoint_and_script_mode(upstream, tmp_path):
     port_file = tmp_path / "port"
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests/support/aws_proxy.py"), "--upstream", upstream,
@@ -425,32 +322,3 @@ def test_control_endpoint_and_script_mode(upstream, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-def test_limiter_buckets_are_per_account_for_every_session_of_an_assumed_role(upstream):
-    """Two sessions of one assumed role (two module runs of one target) share their account's bucket, as on
-    AWS; the caller's own account keeps its own."""
-    with AwsProxy(upstream, limiter_scale=1.0, limits={"non_mutating": (2, 0.001)}) as proxy:
-        sts = client("sts", proxy.url)
-        sessions = []
-        for name in ("run-1", "run-2"):
-            creds = sts.assume_role(RoleArn="arn:aws:iam::222233334444:role/deployer", RoleSessionName=name)["Credentials"]
-            sessions.append(boto3.client("ec2", region_name="us-east-1", endpoint_url=proxy.url, config=NO_RETRY,
-                                         aws_access_key_id=creds["AccessKeyId"],
-                                         aws_secret_access_key=creds["SecretAccessKey"],
-                                         aws_session_token=creds["SessionToken"]))
-        assert len({s._request_signer._credentials.access_key for s in sessions}) == 2  # pylint: disable=protected-access
-        sessions[0].describe_instances()
-        sessions[1].describe_instances()
-        with pytest.raises(ClientError) as raised:
-            sessions[1].describe_instances()  # the account's bucket (2) is empty, whichever session asks
-        assert raised.value.response["Error"]["Code"] == "RequestLimitExceeded"
-        client("ec2", proxy.url).describe_instances()  # the caller's account: its own bucket
-
-
-def test_assumed_key_account_reads_sts_answers():
-    body = (b"<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>"
-            b"</Credentials><AssumedRoleUser><Arn>arn:aws:sts::222233334444:assumed-role/deployer/run-1</Arn>"
-            b"</AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>")
-    assert assumed_key_account(body) == ("ASIAEXAMPLE", "222233334444")
-    assert assumed_key_account(b"<ErrorResponse/>") == (None, None)

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from tests.support.moto_server import CallCounter, MotoServer, calls, reset_moto
+from tests.support.strict_aws import retry_html_5xx
 
 
 @pytest.fixture(scope="module")
@@ -14,8 +15,9 @@ def ec2():
         # moto's backends are global to the process: another test file in this worker may have left
         # instances behind, so start from an empty account.
         reset_moto(server.url)
-        client = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        # the strict layer is on (its HTML 5xx pages retried, as any 5xx should be): moto's fixes must hold there
+        client = retry_html_5xx(boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
+                                             aws_access_key_id="testing", aws_secret_access_key="testing"))
         image = client.describe_images()["Images"][0]["ImageId"]
         for name, count in (("a", 7), ("b", 7), ("c", 1)):
             client.run_instances(ImageId=image, MinCount=count, MaxCount=count, TagSpecifications=[
@@ -78,8 +80,8 @@ def test_unknown_instance_is_still_an_error(ec2):
 
 def test_account_metadata_defaults_per_region_only_fields_sent(ec2):
     """Get/ModifyInstanceMetadataDefaults, which moto lacks: per region, no preference = field absent."""
-    other = boto3.client("ec2", region_name="eu-west-1", endpoint_url=ec2.server_url,
-                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    other = retry_html_5xx(boto3.client("ec2", region_name="eu-west-1", endpoint_url=ec2.server_url,
+                                        aws_access_key_id="testing", aws_secret_access_key="testing"))
     assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {"ManagedBy": "account"}
     assert ec2.modify_instance_metadata_defaults(HttpTokens="required", HttpPutResponseHopLimit=2)["Return"] is True
     assert ec2.modify_instance_metadata_defaults(HttpEndpoint="enabled")["Return"] is True

@@ -292,7 +292,7 @@ def test_test_endpoint_merges_source_version_like_aws():
     """tests/support/moto_server.fix_moto: a version created from SourceVersion keeps the source's other
     parameters (moto 5.2 alone keeps only those sent), and a ClientToken returns the version it created."""
     ec2 = boto3.client("ec2", **CREDS)
-    template = ec2.create_launch_template(LaunchTemplateName="m", LaunchTemplateData={"ImageId": "ami-12345678"})
+    template = ec2.create_launch_template(LaunchTemplateName="merge", LaunchTemplateData={"ImageId": "ami-12345678"})
     kwargs = dict(LaunchTemplateId=template["LaunchTemplate"]["LaunchTemplateId"], SourceVersion="1",
                   LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}}, ClientToken="same")
     version = ec2.create_launch_template_version(**kwargs)["LaunchTemplateVersion"]

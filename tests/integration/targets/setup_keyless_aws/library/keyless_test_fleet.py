@@ -189,6 +189,19 @@ def run_instance(ec2, spec, tags, image_id, instance_type, timeout):
             time.sleep(5)
 
 
+
+def _retry_html_5xx(session):
+    """A 5xx whose body is an HTML page (a load balancer's, or the local endpoint's strict layer) gets an empty
+    body before botocore parses it: botocore then retries it as the 5xx it is, instead of raising
+    ResponseParserError (it reads only a body starting with <html> as a generic error)."""
+    def blank(response_dict=None, **_kwargs):
+        if response_dict and (response_dict.get("status_code") or 0) >= 500:
+            head = (response_dict.get("body") or b"").lstrip()[:300].lower()
+            if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+                response_dict["body"] = b""
+    session.events.register("before-parse", blank)
+    return session
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -208,8 +221,9 @@ def main():
     if boto3 is None:
         module.fail_json(msg="keyless_test_fleet needs boto3 on the controller")
     p = module.params
-    session = boto3.session.Session(aws_access_key_id=p["access_key"], aws_secret_access_key=p["secret_key"],
-                                    aws_session_token=p["session_token"], region_name=p["region"])
+    session = _retry_html_5xx(boto3.session.Session(
+        aws_access_key_id=p["access_key"], aws_secret_access_key=p["secret_key"], aws_session_token=p["session_token"],
+        region_name=p["region"]))
     ec2 = session.client("ec2", endpoint_url=p["endpoint_url"])
     tags = dict((k, str(v)) for k, v in p["tags"].items())
     try:

@@ -74,7 +74,8 @@ def test_default_buckets_are_aws():
     replace = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
     dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
     assert replace is not dis
-    assert (replace.capacity, replace.refill) == (dis.capacity, dis.refill) == (50, 5)
+    assert (replace.capacity, replace.refill) == (50, 5)  # not listed: the mutating category's default
+    assert (dis.capacity, dis.refill) == (100, 5)  # its own published bucket
     describe = limiter.bucket_for("ec2", "DescribeInstances")
     assert describe is not limiter.bucket_for("ec2", "DescribeIamInstanceProfileAssociations")
     assert describe is limiter.bucket_for("ec2", "DescribeInstances")
@@ -90,7 +91,7 @@ def test_overrides():
     modify = limiter.bucket_for("ec2", "ModifyInstanceMetadataOptions")
     assert (modify.capacity, modify.refill) == (10, 50)
     dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
-    assert (dis.capacity, dis.refill) == (50, 5)
+    assert (dis.capacity, dis.refill) == (100, 5)
     rep = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
     assert (rep.capacity, rep.refill) == (3, 3)
     cw = limiter.bucket_for("monitoring", "GetMetricData")
@@ -102,7 +103,7 @@ def test_deprecated_group_keys_set_their_category_default():
     without an entry of its own; each API keeps its own bucket."""
     limiter = rl.RateLimiter({"mutating": {"refill": 1}, "describe": {"capacity": 7, "refill": 2},
                               "ReplaceIamInstanceProfileAssociation": {"capacity": 3}})
-    dis = limiter.bucket_for("ec2", "DisassociateIamInstanceProfile")
+    dis = limiter.bucket_for("ec2", "DeleteTags")
     rep = limiter.bucket_for("ec2", "ReplaceIamInstanceProfileAssociation")
     assert (dis.capacity, dis.refill) == (50, 1) and (rep.capacity, rep.refill) == (3, 1) and rep is not dis
     assoc = limiter.bucket_for("ec2", "AssociateIamInstanceProfile")  # has its own published bucket
