@@ -32,6 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 AMAZON_DIR = ROOT / "bench" / ".amazon-aws"
 ANSIBLE_PACKAGE = "ansible>=12,<13"  # bundles amazon.aws 10.x, for ansible-core 2.19 on Python 3.11
 
+
 def api_calls(counts):
     """{EC2 action: calls} of a moto call count ({"service:Action": n}): the calls that reached moto, each of
     which took a token of its API's bucket (a throttled call never reaches moto)."""

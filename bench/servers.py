@@ -104,4 +104,3 @@ class LimiterRun:
 
     def __exit__(self, *exc):
         self.stop()
-

@@ -59,6 +59,7 @@ from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT, aws_en
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.markdown_blocks import fenced_blocks
 from tests.support.playbook import Result, plain
+from tests.support.strict_aws import strict_off
 
 pytestmark = pytest.mark.integration
 
@@ -445,14 +446,15 @@ def run_verify(h, path):
     assert len(roles) == 1 and None not in roles, "every host needs keyless_expected_role: %r" % roles
     role = roles.pop()
     iam, ec2 = h.moto.client("iam"), h.moto.client("ec2")
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=fleet_seed.TRUST)
-    iam.create_instance_profile(InstanceProfileName=role)
-    iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
-    ids = [i["InstanceId"] for i in ec2.run_instances(
-        ImageId=fleet_seed.DEFAULT_IMAGE, MinCount=len(hosts), MaxCount=len(hosts), InstanceType="t3.micro",
-        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})["Instances"]]
-    for iid in ids:
-        ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Name": role})
+    with strict_off(h.url):  # seeding the instances the example verifies, not the subject
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=fleet_seed.TRUST)
+        iam.create_instance_profile(InstanceProfileName=role)
+        iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
+        ids = [i["InstanceId"] for i in ec2.run_instances(
+            ImageId=fleet_seed.DEFAULT_IMAGE, MinCount=len(hosts), MaxCount=len(hosts), InstanceType="t3.micro",
+            MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})["Instances"]]
+        for iid in ids:
+            ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Name": role})
     with ImdsEmulator(h.url) as emulator:
         overlay = h.dir / "instances-here.yml"
         overlay.write_text(yaml.safe_dump({"ec2_instances": {"hosts": {

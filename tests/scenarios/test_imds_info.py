@@ -15,6 +15,7 @@ from tests.support.fleet_seed import DEFAULT_IMAGE
 from tests.support.module_runner import run_module
 from tests.support.moto_server import MotoServer
 from tests.support.playbook import run_playbook
+from tests.support.strict_aws import strict_off
 
 ROLE = "app-instance-role"
 OTHER_ROLE = "other-role"
@@ -46,6 +47,13 @@ def _fleet(url):
         return boto3.client(service, region_name="us-east-1", endpoint_url=url, aws_access_key_id=FAKE_ACCESS_KEY,
                             aws_secret_access_key=FAKE_SECRET_KEY)
     ec2, iam = client("ec2"), client("iam")
+    with strict_off(url):  # seeding, not the subject: a settled fleet
+        ids = _seed(ec2, iam)
+    with ImdsEmulator(url, default_instance_id=ids["required"]) as emu:
+        yield emu, ids, ec2
+
+
+def _seed(ec2, iam):
     right = _profile(iam, ROLE, "app-profile")
     wrong = _profile(iam, OTHER_ROLE, "other-profile")
 
@@ -65,8 +73,7 @@ def _fleet(url):
         "no_profile": launch("required"),
         "mutable": launch("optional", profile=right),
     }
-    with ImdsEmulator(url, default_instance_id=ids["required"]) as emu:
-        yield emu, ids, ec2
+    return ids
 
 
 def _run(emu, instance_id, **args):

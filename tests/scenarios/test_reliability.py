@@ -35,6 +35,7 @@ from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT, aws_en
 from tests.support.aws_proxy import AwsProxy
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.playbook import run_playbook
+from tests.support.strict_aws import strict_off
 
 pytestmark = [pytest.mark.integration]
 
@@ -74,12 +75,15 @@ def converge_playbook(tags, profile=PROFILE, extra=None):
             % (json.dumps(assoc), json.dumps(meta)))
 
 
-def create_profile(client_for, name=PROFILE):
-    """Role + instance profile created through the proxy, so it starts the propagation delay."""
+def create_profile(client_for, moto_url, name=PROFILE):
+    """Role + instance profile created through the proxy, so it starts the proxy's propagation delay (the
+    strict layer's IAM-side propagation is setup here, not the subject: it is off while they are made; EC2's
+    side of it still applies to the converge)."""
     iam = client_for("iam")
-    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=TRUST)
-    arn = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
-    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
+    with strict_off(moto_url, ["iam_propagation", "unique_id_arns"]):
+        iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=TRUST)
+        arn = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
     return arn
 
 
@@ -183,7 +187,7 @@ def test_converge_under_faults_then_rerun_changes_nothing(moto, fleet, proxy):
     answering 1,000-instance describes, botocore's backoff and the propagation wait).
     """
     proxy.configure(**FAULTS)
-    profile_arn = create_profile(via(proxy, moto))
+    profile_arn = create_profile(via(proxy, moto), moto.url)
     proxy.stats(reset=True)
     first = run_playbook(converge_playbook(fleet["tag"]), proxy.url, timeout=1500)
     stats_first = proxy.stats(reset=True)
@@ -209,7 +213,7 @@ def test_converge_under_faults_then_rerun_changes_nothing(moto, fleet, proxy):
 
 def test_always_failing_instance_fails_the_task_at_the_end(moto, fleet, proxy):
     """One instance's every mutating call fails; the others converge and the task names it with the error."""
-    profile_arn = create_profile(via(proxy, moto))
+    profile_arn = create_profile(via(proxy, moto), moto.url)
     # an instance that needs both changes, so both tasks call AWS for it
     bad = sorted(set(fleet["running"]) & set(fleet["no_profile"]) - set(fleet["required_already"]))[0]
     proxy.configure(fail_instances={bad: "UnauthorizedOperation"}, throttle_rate=0.05, seed=7)
@@ -253,7 +257,7 @@ def test_sigkill_mid_run_then_rerun_converges(moto, fleet, proxy):
     Killing only the ansible-playbook pid would leave its module process running as an orphan that
     finishes the job, which tests nothing; an operator's kill or a lost CI runner takes the whole group.
     """
-    profile_arn = create_profile(via(proxy, moto))
+    profile_arn = create_profile(via(proxy, moto), moto.url)
     proxy.configure(latency=0.002, throttle_rate=0.05, seed=11)
     playbook = ROOT / ".build" / "reliability_kill.yml"
     playbook.parent.mkdir(parents=True, exist_ok=True)
@@ -287,14 +291,15 @@ def test_sigkill_mid_run_then_rerun_converges(moto, fleet, proxy):
 def test_lost_associate_response_after_disassociate(moto, proxy):
     """A stopped instance with another profile: Disassociate, then an Associate whose response is lost."""
     iam, ec2 = moto.client("iam"), moto.client("ec2")
-    iam.create_role(RoleName="LegacyRole", AssumeRolePolicyDocument=TRUST)
-    iam.create_instance_profile(InstanceProfileName="Legacy")
-    iam.add_role_to_instance_profile(InstanceProfileName="Legacy", RoleName="LegacyRole")
-    ids = [i["InstanceId"] for i in ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=2, MaxCount=2, IamInstanceProfile={"Name": "Legacy"},
-        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": "lost"}]}])["Instances"]]
-    ec2.stop_instances(InstanceIds=[ids[0]])
-    profile_arn = create_profile(via(proxy, moto))
+    with strict_off(moto.url):  # the instances' old profile: seeding, not the subject
+        iam.create_role(RoleName="LegacyRole", AssumeRolePolicyDocument=TRUST)
+        iam.create_instance_profile(InstanceProfileName="Legacy")
+        iam.add_role_to_instance_profile(InstanceProfileName="Legacy", RoleName="LegacyRole")
+        ids = [i["InstanceId"] for i in ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=2, MaxCount=2, IamInstanceProfile={"Name": "Legacy"},
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": "lost"}]}])["Instances"]]
+        ec2.stop_instances(InstanceIds=[ids[0]])
+    profile_arn = create_profile(via(proxy, moto), moto.url)
     proxy.configure(first_try_faults={"AssociateIamInstanceProfile": "drop_after"})
     playbook = ("- name: Associate\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
                 "    - name: Associate the instance profile\n      keyless.aws.ec2_profile_association: %s\n"

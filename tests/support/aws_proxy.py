@@ -32,8 +32,7 @@ instance ids differ, so the faulted requests differ while the rates stay the sam
 
 AWS's rate limits are not here: EC2's per-API token buckets are the strict layer's rate_limit behaviour
 (tests/support/strict_aws.py), which every moto server of the suite serves through; configure it there
-(POST /_keyless/strict, strict_aws.strict_config) -- one limiter model. TokenBucket, bound_seconds, draw and
-assumed_key_account are re-exported from there for older callers.
+(POST /_keyless/strict, strict_aws.strict_config) -- one limiter model.
 
 Upstream crashes: moto answers its own unhandled exceptions with werkzeug's HTML "500 Internal Server Error"
 page (for instance its association dict is not thread-safe: concurrent Replace/Disassociate calls can raise
@@ -74,9 +73,8 @@ import xml.etree.ElementTree as ET
 if __name__ == "__main__":  # run as a script: the checkout's root, for tests.support.*
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-# one home for these: the strict layer (re-exported here for callers of the proxy)
-from tests.support.strict_aws import (READ_PREFIXES, TokenBucket, assumed_key_account, bound_seconds,  # noqa: E402,F401
-                                      draw, is_mutating)
+# one home for these: the strict layer
+from tests.support.strict_aws import draw, is_mutating  # noqa: E402
 
 _SCOPE = re.compile(r"Credential=([^/]+)/[0-9]+/([^/]+)/([^/]+)/")
 _INSTANCE_PARAM = re.compile(r"^InstanceIds?(\.\d+)?$")

@@ -66,7 +66,9 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.support.strict_aws import retry_html_5xx, strict_off
+if __name__ == "__main__":  # run as a script (the demo, molecule): the checkout's root, for tests.support.*
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+from tests.support.strict_aws import retry_html_5xx, strict_off  # noqa: E402  pylint: disable=wrong-import-position
 
 FAKE_ACCESS_KEY = "AKIAKEYLESSTESTFAKE1"
 FAKE_SECRET_KEY = "keylessFakeSecretKeyForTestsOnly0000000x"

@@ -249,7 +249,7 @@ class Ec2ProfilePropagation(Behaviour):
                 and _ok(answer)):
             with self._lock:
                 self._profiles.open((_account(call), call.params.get("InstanceProfileName", "")),
-                                   clock.now() + self.delay)
+                                    clock.now() + self.delay)
         return answer
 
 

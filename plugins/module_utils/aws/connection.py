@@ -375,7 +375,11 @@ class AwsContext:
         if session_region and not _REGION.match(session_region):
             raise InputError(["region %r (from profile %r in %s) is not an AWS region name: use a region name like "
                               "us-east-1" % (session_region, profile or "default", _config_files(core))])
-        self.region = session_region or default_region
+        # Nothing names a region: a partition other than aws (an aws-cn / aws-us-gov role to assume) has its
+        # own global region, which IAM and STS there need; us-east-1 is only aws's.
+        partition = (params.get("assume_role_arn") or "").split(":")[1:2]
+        partition_region = STS_FALLBACK_REGIONS.get(partition[0]) if partition and partition[0] != "aws" else None
+        self.region = session_region or partition_region or default_region
         if require_region and not self.region:
             raise InputError(["region is required: set the region option, the AWS_REGION or AWS_DEFAULT_REGION "
                               "environment variable, or region in profile %r of %s"
@@ -386,7 +390,7 @@ class AwsContext:
                 self.session, role_arn, session_name=params.get("assume_role_session_name"),
                 external_id=params.get("assume_role_external_id"), duration=params.get("assume_role_duration"),
                 region=self.region, endpoint_url=self.endpoint_url, verify=self.verify, config=self.config,
-                sts_region=base_region(profile) or STS_FALLBACK_REGIONS.get(role_arn.split(":")[1], IAM_DEFAULT_REGION))
+                sts_region=base_region(profile) or partition_region or STS_FALLBACK_REGIONS["aws"])
 
     def client(self, service, region=None, lane=None):
         """The cached client of `service` in `region` (default: the session's); `lane` names a client of its

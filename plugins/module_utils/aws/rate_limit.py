@@ -43,11 +43,15 @@ CATEGORY_LIMITS = {
     "non_mutating": {"capacity": 100, "refill": 20.0},   # Describe*, Get*, List*, Search*
     "mutating": {"capacity": 50, "refill": 5.0},         # every other action without a bucket of its own
 }
-# Actions whose published bucket differs from their category's default.
+# Actions the collection calls whose published bucket differs from their category's default (the same page's
+# table; ReplaceIamInstanceProfileAssociation is not in it: the mutating default).
 DEFAULT_RATE_LIMITS = {
     "ModifyInstanceMetadataOptions": {"capacity": 100, "refill": 5.0},
     "AssociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
     "DisassociateIamInstanceProfile": {"capacity": 100, "refill": 5.0},
+    "CreateLaunchTemplateVersion": {"capacity": 100, "refill": 5.0},
+    "ModifyLaunchTemplate": {"capacity": 100, "refill": 5.0},
+    "ModifyInstanceMetadataDefaults": {"capacity": 2, "refill": 2.0},
 }
 # Deprecated keys of the rate_limits option, kept working: before EC2's buckets were modelled per API, these
 # named shared buckets. Each now overrides its category's default for every API of the category that has no

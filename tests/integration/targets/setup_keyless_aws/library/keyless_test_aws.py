@@ -69,6 +69,7 @@ responses:
 """
 
 import datetime
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -100,22 +101,68 @@ class CallFailed(Exception):
     pass
 
 
+# Answers that mean "not yet" right after a change, as on AWS (and the local endpoint's strict layer): IAM does
+# not know a role created a moment ago (AddRoleToInstanceProfile: NoSuchEntity "The role with name ... cannot be
+# found"), EC2 does not know a new profile yet (InvalidParameterValue "Invalid IAM Instance Profile"), an
+# association still associating/disassociating (IncorrectState). Setup retries them for up to 2 minutes, as
+# terraform-provider-aws does, so it works on a real account as on the local endpoint.
+SETTLING = {
+    "add_role_to_instance_profile": ("NoSuchEntity", ""),
+    "associate_iam_instance_profile": ("InvalidParameterValue", "invalid iam instance profile"),
+    "replace_iam_instance_profile_association": ("InvalidParameterValue", "invalid iam instance profile"),
+}
+SETTLING_STATE = ("associate_iam_instance_profile", "replace_iam_instance_profile_association",
+                  "disassociate_iam_instance_profile")
+SETTLING_SECONDS = 120
+
+
+def _unique_id_arn(operation, response):
+    """A Get* read of a role or instance profile whose Arn is still the unique id (AROA.../AIPA...), as IAM may
+    answer right after the create (terraform-provider-aws waits for an ARN): read it again."""
+    if not operation.startswith("get_"):
+        return False
+    for key in ("Role", "InstanceProfile"):
+        arn = (response.get(key) or {}).get("Arn")
+        if arn is not None and not str(arn).startswith("arn:"):
+            return True
+    return False
+
+
+def _settling(operation, exc):
+    err = exc.response.get("Error", {})
+    code, message = err.get("Code"), (err.get("Message") or "").lower()
+    if operation in SETTLING_STATE and code == "IncorrectState":
+        return True
+    wanted = SETTLING.get(operation)
+    return bool(wanted) and code == wanted[0] and wanted[1] in message
+
+
 def make_call(clients, call):
     """{found, response, code} of one call; CallFailed unless its error code is in missing_ok."""
     client = clients(call["service"], call.get("region"))
     params = call.get("params") or {}
-    try:
-        if call.get("paginate"):
-            response = client.get_paginator(call["operation"]).paginate(**params).build_full_result()
-        else:
-            response = getattr(client, call["operation"])(**params)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in (call.get("missing_ok") or []):
-            return {"found": False, "response": {}, "code": code}
-        raise CallFailed("%s.%s failed: %s" % (call["service"], call["operation"], exc))
-    return {"found": True, "response": plain(response), "code": None}
-
+    deadline = time.monotonic() + SETTLING_SECONDS
+    delay = 0.25
+    while True:
+        try:
+            if call.get("paginate"):
+                response = client.get_paginator(call["operation"]).paginate(**params).build_full_result()
+            else:
+                response = getattr(client, call["operation"])(**params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in (call.get("missing_ok") or []):
+                return {"found": False, "response": {}, "code": code}
+            if _settling(call["operation"], exc) and time.monotonic() + delay < deadline:
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            raise CallFailed("%s.%s failed: %s" % (call["service"], call["operation"], exc))
+        if _unique_id_arn(call["operation"], response) and time.monotonic() + delay < deadline:
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
+            continue
+        return {"found": True, "response": plain(response), "code": None}
 
 
 def _retry_html_5xx(session):
@@ -129,6 +176,7 @@ def _retry_html_5xx(session):
                 response_dict["body"] = b""
     session.events.register("before-parse", blank)
     return session
+
 
 def main():
     module = AnsibleModule(

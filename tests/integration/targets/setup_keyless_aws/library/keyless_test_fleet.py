@@ -189,7 +189,6 @@ def run_instance(ec2, spec, tags, image_id, instance_type, timeout):
             time.sleep(5)
 
 
-
 def _retry_html_5xx(session):
     """A 5xx whose body is an HTML page (a load balancer's, or the local endpoint's strict layer) gets an empty
     body before botocore parses it: botocore then retries it as the 5xx it is, instead of raising
@@ -201,6 +200,7 @@ def _retry_html_5xx(session):
                 response_dict["body"] = b""
     session.events.register("before-parse", blank)
     return session
+
 
 def main():
     module = AnsibleModule(

@@ -448,3 +448,12 @@ def test_a_client_per_lane():
     ctx = AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s", region="eu-west-1"))
     assert ctx.client("ec2") is ctx.client("ec2")
     assert ctx.client("ec2", lane="ReplaceIamInstanceProfileAssociation") is not ctx.client("ec2")
+
+
+def test_an_iam_only_module_in_another_partition_uses_that_partitions_region(aws_files):
+    """No region anywhere, a role of aws-cn to assume: IAM and STS go to cn-north-1, not us-east-1."""
+    aws_files()
+    ctx = AwsContext(FakeModule(access_key="AKIAOPTIONEXAMPLE001", secret_key="s",
+                                assume_role_arn="arn:aws-cn:iam::123456789012:role/deployer"), default_region="us-east-1")
+    assert ctx.region == "cn-north-1"
+    assert ctx.client("iam").meta.partition == "aws-cn"  # botocore: IAM's global endpoint of aws-cn

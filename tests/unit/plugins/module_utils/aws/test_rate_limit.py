@@ -196,7 +196,7 @@ def test_latency_jitter_below_the_guard_is_never_throttled(demand):
     instances, guard 1 s) and this test failed for "around the refill" and "waves"."""
     import math
     import random
-    from tests.support.aws_proxy import TokenBucket as TokenBucketOfAws
+    from tests.support.strict_aws import TokenBucket as TokenBucketOfAws
     refill, capacity, jitter = 10.0, 100, 0.9 * rl.GUARD_SECONDS
     rates = {"saturated": lambda t: 50.0, "around the refill": lambda t: 10.05,
              "waves": lambda t: 10.0 + 3.0 * math.sin(t / 20.0), "bursts": lambda t: 40.0 if int(t / 30) % 2 else 2.0}
