@@ -147,8 +147,9 @@ def one_pass_targets(results):
     for row in [r for r in results.get("role_limiter", []) if r["op"] == "limiter converge"]:
         n, bound = row["n"], row["bound"]
         wall = row["wall"]
-        if n == 1000:
-            limit, ok = "<= 1.10 x bound + 20 s", wall <= 1.10 * bound + 20 and row["rc"] == 0
+        if n == 1000:  # issue 20: AWS's per-API buckets and its windows (propagation, pending) at AWS's clock
+            limit, ok = "wall <= 1.05 x bound + 20 s, 0 failed", wall <= 1.05 * bound + 20 and row["rc"] == 0 and \
+                not row.get("failed_instances")
         else:
             limit, ok = "<= 1.05 x bound", row["ratio_identity"] is not None and row["ratio_identity"] <= 1.05 and \
                 row["rc"] == 0 and not row["throttled"]

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.support.fleet_seed import fleet_state, seed_fleet
-from tests.support.playbook import run_playbook
+from tests.support.playbook import role_playbook, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -30,29 +30,7 @@ def converge_playbook(result_file, **role_vars):
                    "ec2_identity_managed_policies": [CLOUDWATCH],
                    "ec2_identity_inline_policies": {"AppAccess": APP_ACCESS},
                    "ec2_identity_batch_size": 15}, **role_vars)
-    return """
-- name: Converge
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Converge, and on failure still save the result
-      block:
-        - name: Include the role
-          ansible.builtin.include_role:
-            name: keyless.aws.ec2_identity
-          vars: %s
-      rescue:
-        - name: Show the failure
-          ansible.builtin.debug:
-            msg: "ROLE_FAILED {{ ansible_failed_result.msg }}"
-    - name: Save the result
-      ansible.builtin.copy:
-        content: "{{ ec2_identity_result | to_json }}"
-        dest: %s
-        mode: "0644"
-      check_mode: false
-      changed_when: false
-""" % (json.dumps(params), result_file)
+    return role_playbook(result_file, params)
 
 
 def mutating(calls):

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from tests.support.fleet_seed import fleet_state, seed_fleet
-from tests.support.playbook import run_playbook
+from tests.support.playbook import module_playbook, role_playbook, run_playbook
 from tests.support.strict_aws import strict_stats
 
 pytestmark = pytest.mark.integration
@@ -29,42 +29,22 @@ def mutating(calls):
             if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
 
 
-def role_play(result_file, **role_vars):
-    params = dict({"ec2_identity_role_name": "StrictApp", "ec2_identity_safe_rollout": False}, **role_vars)
-    return """
-- name: Converge through the strict layer
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Converge, and on failure still save the result
-      block:
-        - name: Include the role
-          ansible.builtin.include_role:
-            name: keyless.aws.ec2_identity
-          vars: %s
-      rescue:
-        - name: Show the failure
-          ansible.builtin.debug:
-            msg: "ROLE_FAILED {{ ansible_failed_result.msg }}"
-    - name: Save the result
-      ansible.builtin.copy:
-        content: "{{ ec2_identity_result | to_json }}"
-        dest: %s
-        mode: "0644"
-      changed_when: false
-""" % (json.dumps(params), result_file)
-
-
 def test_role_creates_and_uses_its_profile_on_250_ids_plus_a_tag(moto, tmp_path):
     fleet = seed_fleet(moto.url, 290, prefix="strict", seed=20)
     alive = sorted(set(fleet["running"]) | set(fleet["stopped"]))
     ids = alive[:250]
     assert len(ids) == 250 and set(ids) & set(fleet["stopped"])
     result_file = tmp_path / "result.json"
-    play = role_play(result_file, ec2_identity_instance_ids=ids, ec2_identity_instance_tags=fleet["tag"],
-                     ec2_identity_report_dir=str(tmp_path / "reports"))
+    play = role_playbook(result_file, {"ec2_identity_role_name": "StrictApp", "ec2_identity_safe_rollout": False,
+                                       "ec2_identity_instance_ids": ids, "ec2_identity_instance_tags": fleet["tag"],
+                                       "ec2_identity_report_dir": str(tmp_path / "reports")})
+    moto.reset_calls()
     first = run_playbook(play, moto.url)
     assert first.rc == 0 and "ROLE_FAILED" not in first.stdout, first
+    # no running instance is ever left without credentials: only the stopped ones with another profile are
+    # disassociated (then associated); a running one's profile is replaced (waiting out `associating`)
+    stopped_other = set(ids) & set(fleet["stopped"]) & set(fleet["other_profile"])
+    assert stopped_other and moto.calls()["counts"].get("ec2:DisassociateIamInstanceProfile") == len(stopped_other)
     result = json.loads(result_file.read_text())
     assert result["counts"]["failed"] == 0, result["counts"]
     assert result["role_arn"] == "arn:aws:iam::%s:role/StrictApp" % ACCOUNT
@@ -94,22 +74,7 @@ def test_metadata_options_of_a_stopped_instance_are_changed_not_failed(moto, tmp
     stopped = [i for i in fleet["stopped"] if i in fleet["optional"]]
     assert stopped
     out = tmp_path / "out.json"
-    play = """
-- name: Require IMDSv2 on stopped instances
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Require IMDSv2
-      keyless.aws.ec2_metadata_options:
-        instance_ids: %s
-        http_tokens: required
-      register: converged
-    - name: Save it
-      ansible.builtin.copy:
-        content: "{{ converged | to_json }}"
-        dest: %s
-        mode: "0644"
-""" % (json.dumps(stopped), out)
+    play = module_playbook("ec2_metadata_options", {"instance_ids": stopped, "http_tokens": "required"}, out)
     res = run_playbook(play, moto.url)
     assert res.rc == 0, res
     converged = json.loads(out.read_text())
@@ -126,24 +91,9 @@ def test_a_target_in_an_opt_in_region_works_through_an_assumed_role(moto, tmp_pa
     controller's keys (InvalidClientTokenId); the target account's EC2 there works through the assumed role."""
     fleet = seed_fleet(moto.url, 6, prefix="optin", seed=5, region="me-south-1", mix="uniform")
     out = tmp_path / "out.json"
-    play = """
-- name: Converge a target in me-south-1
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Require IMDSv2 there
-      keyless.aws.ec2_metadata_options:
-        region: me-south-1
-        assume_role_arn: arn:aws:iam::%s:role/keyless-deployer
-        tags: %s
-        http_tokens: required
-      register: converged
-    - name: Save it
-      ansible.builtin.copy:
-        content: "{{ converged | to_json }}"
-        dest: %s
-        mode: "0644"
-""" % (ACCOUNT, json.dumps(fleet["tag"]), out)
+    play = module_playbook("ec2_metadata_options", {
+        "region": "me-south-1", "assume_role_arn": "arn:aws:iam::%s:role/keyless-deployer" % ACCOUNT,
+        "tags": fleet["tag"], "http_tokens": "required"}, out)
     res = run_playbook(play, moto.url, env={"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
     assert res.rc == 0, res
     converged = json.loads(out.read_text())

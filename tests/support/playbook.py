@@ -74,3 +74,49 @@ def run_playbook(playbook, endpoint_url, extra_vars=None, check=False, diff=Fals
     if tmp:
         pathlib.Path(tmp.name).unlink()
     return Result(proc, cmd)
+
+
+def role_playbook(result_file, role_vars):
+    """A play that includes keyless.aws.ec2_identity with role_vars and writes ec2_identity_result to result_file
+    (on a failure too: the failure is printed as ROLE_FAILED <msg>)."""
+    return """
+- name: Converge
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Converge, and on failure still save the result
+      block:
+        - name: Include the role
+          ansible.builtin.include_role:
+            name: keyless.aws.ec2_identity
+          vars: %s
+      rescue:
+        - name: Show the failure
+          ansible.builtin.debug:
+            msg: "ROLE_FAILED {{ ansible_failed_result.msg }}"
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ ec2_identity_result | to_json }}"
+        dest: %s
+        mode: "0644"
+      check_mode: false
+      changed_when: false
+""" % (json.dumps(role_vars), result_file)
+
+
+def module_playbook(module, args, result_file):
+    """A play that runs one module of the collection with args and writes its registered result to result_file."""
+    return """
+- name: Run %(module)s
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Run %(module)s
+      keyless.aws.%(module)s: %(args)s
+      register: outcome
+    - name: Save it
+      ansible.builtin.copy:
+        content: "{{ outcome | to_json }}"
+        dest: %(out)s
+        mode: "0644"
+""" % {"module": module, "args": json.dumps(args), "out": result_file}

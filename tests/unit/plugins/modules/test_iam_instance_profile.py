@@ -72,7 +72,7 @@ def test_missing_role_fails_before_any_change(aws, fake_time):
     result = profile({"name": "P", "role": "Nope"})
     assert result.failed and "role='Nope': IAM has no role of that name" in result["msg"]
     # read again, backing off, for as long as a just-created role may take to show up, before calling it missing
-    assert fake_time.slept[:3] == [1, 2, 4] and sum(fake_time.slept) <= IAM_NEW_ENTITY.timeout
+    assert fake_time.slept[:3] == [1, 2, 2] and sum(fake_time.slept) <= IAM_NEW_ENTITY.timeout
     assert aws.list_instance_profiles()["InstanceProfiles"] == []
 
 

@@ -162,7 +162,11 @@ def test_disassociate_of_a_gone_association_is_fine():
     assert out == {"association_id": None, "state": "disassociated", "action": "disassociate"}
 
 
-def test_associate_finding_an_association_replaces_it_on_a_running_instance(fake_time):
+@pytest.mark.parametrize("instance_state, action", [
+    ("running", "replace"),  # never a window without credentials on a running instance
+    ("stopped", "disassociate_associate"),  # Replace is for running instances only
+])
+def test_associate_finding_another_association_acts_on_it_by_instance_state(fake_time, instance_state, action):
     ec2 = ec2_client()
     with Stubber(ec2) as stub:
         stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
@@ -171,27 +175,16 @@ def test_associate_finding_an_association_replaces_it_on_a_running_instance(fake
             {"AssociationId": "iip-assoc-00000000000000old", "InstanceId": IID, "State": "associated",
              "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]},
             {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
-        stub.add_response("replace_iam_instance_profile_association", assoc_response("iip-assoc-0000000000000002"),
-                          {"AssociationId": CURRENT["association_id"], "IamInstanceProfile": {"Arn": ARN}})
-        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120))
+        if action == "replace":
+            stub.add_response("replace_iam_instance_profile_association", assoc_response("iip-assoc-0000000000000002"),
+                              {"AssociationId": CURRENT["association_id"], "IamInstanceProfile": {"Arn": ARN}})
+        else:
+            stub.add_response("disassociate_iam_instance_profile",
+                              assoc_response(CURRENT["association_id"], OLD, "disassociating"))
+            stub.add_response("associate_iam_instance_profile", assoc_response())
+        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120), instance_state)
         stub.assert_no_pending_responses()
-    assert out["action"] == "replace"
-
-
-def test_associate_finding_an_association_on_a_stopped_instance_disassociates_then_associates(fake_time):
-    ec2 = ec2_client()
-    with Stubber(ec2) as stub:
-        stub.add_client_error("associate_iam_instance_profile", "IncorrectState",
-                              "There is an existing association for instance %s" % IID, 400)
-        stub.add_response("describe_iam_instance_profile_associations", {"IamInstanceProfileAssociations": [
-            {"AssociationId": "iip-assoc-00000000000000old", "InstanceId": IID, "State": "associated",
-             "IamInstanceProfile": {"Arn": OLD, "Id": "x"}}]},
-            {"Filters": [{"Name": "instance-id", "Values": [IID]}]})
-        stub.add_response("disassociate_iam_instance_profile", assoc_response(CURRENT["association_id"], OLD, "disassociating"))
-        stub.add_response("associate_iam_instance_profile", assoc_response())
-        out = assoc.apply_association(ec2, "associate", IID, None, ARN, PROFILE_PROPAGATION.within(120), "stopped")
-        stub.assert_no_pending_responses()
-    assert out["action"] == "disassociate_associate"
+    assert out["action"] == action
 
 
 def test_associate_finding_the_right_association_is_done():
