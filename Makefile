@@ -1,4 +1,6 @@
 # keyless.aws — the two commands in README: `make demo` and `make test`.
+# Python entry points run as modules from this directory (python -m demo.run, -m bench.run,
+# -m tests.support.moto_server): the checkout's root is then on sys.path, so they import tests.support directly.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 demo: venv
-	$(PY) demo/run.py
+	$(PY) -m demo.run
 
 test: venv
 	PYTHON=$(PY) bash scripts/test
@@ -42,7 +44,7 @@ docs: venv
 	PYTHON=$(PY) bash scripts/test docs
 
 bench: venv
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 bench-smoke: venv
 	PYTHON=$(PY) bash scripts/test bench

@@ -7,7 +7,7 @@ depend on the endpoint's speed, so this endpoint answers DescribeInstances pages
 no associations, and GetInstanceProfile; each module then runs in --check mode (observe, plan, report
 of N instances; no calls to apply) under bench/rss_wrap.py:
 
-    .venv/bin/python bench/canned_fleet.py --n 10000
+    .venv/bin/python -m bench.canned_fleet --n 10000
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import tempfile
 import threading
 import urllib.parse
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.runner import Runner, bulk_playbook, module_args
 
-from bench.run import Runner, bulk_playbook, module_args  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 INSTANCE = (
     "<item><instanceId>{iid}</instanceId><imageId>ami-12c6146b</imageId><instanceState><code>16</code>"

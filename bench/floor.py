@@ -16,7 +16,8 @@ import boto3
 from botocore.config import Config
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
-from tests.support.strict_aws import retry_html_5xx
+from tests.support.fixtures import TRUST
+from tests.support.strict import retry_html_5xx
 
 
 def _client(service, endpoint_url):
@@ -65,19 +66,25 @@ def associate_floor(endpoint_url, tag, profile_name):
     return {"seconds": time.monotonic() - start, "changed": done}
 
 
+def _require_tokens(ec2, inst, http_tokens):
+    """ModifyInstanceMetadataOptions to `http_tokens` (hop limit and endpoint kept); False when already so."""
+    opts = inst.get("MetadataOptions") or {}
+    if opts.get("HttpTokens") == http_tokens:
+        return False
+    ec2.modify_instance_metadata_options(
+        InstanceId=inst["InstanceId"], HttpTokens=http_tokens,
+        HttpPutResponseHopLimit=opts.get("HttpPutResponseHopLimit") or 1,
+        HttpEndpoint=opts.get("HttpEndpoint") or "enabled")
+    return True
+
+
 def metadata_floor(endpoint_url, tag, http_tokens="required"):
     ec2 = _client("ec2", endpoint_url)
     start = time.monotonic()
     done = 0
     for inst in _instances(ec2, tag):
-        opts = inst.get("MetadataOptions") or {}
-        if opts.get("HttpTokens") == http_tokens:
-            continue
-        ec2.modify_instance_metadata_options(
-            InstanceId=inst["InstanceId"], HttpTokens=http_tokens,
-            HttpPutResponseHopLimit=opts.get("HttpPutResponseHopLimit") or 1,
-            HttpEndpoint=opts.get("HttpEndpoint") or "enabled")
-        done += 1
+        if _require_tokens(ec2, inst, http_tokens):
+            done += 1
     return {"seconds": time.monotonic() - start, "changed": done}
 
 
@@ -85,10 +92,8 @@ def whole_job_floor(endpoint_url, tag, role_name, profile_name, http_tokens="req
     """The whole job's fewest calls from one thread: the IAM role and its profile (a new account), then one
     describe, one association listing, one Associate and one ModifyInstanceMetadataOptions per instance."""
     ec2, iam = _client("ec2", endpoint_url), _client("iam", endpoint_url)
-    trust = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
-             '"ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
     start = time.monotonic()
-    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST)
     arn = iam.create_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Arn"]
     iam.add_role_to_instance_profile(InstanceProfileName=profile_name, RoleName=role_name)
     instances = _instances(ec2, tag)
@@ -97,11 +102,6 @@ def whole_job_floor(endpoint_url, tag, role_name, profile_name, http_tokens="req
     for inst in instances:
         if inst["InstanceId"] not in index:
             ec2.associate_iam_instance_profile(InstanceId=inst["InstanceId"], IamInstanceProfile={"Arn": arn})
-        opts = inst.get("MetadataOptions") or {}
-        if opts.get("HttpTokens") != http_tokens:
-            ec2.modify_instance_metadata_options(
-                InstanceId=inst["InstanceId"], HttpTokens=http_tokens,
-                HttpPutResponseHopLimit=opts.get("HttpPutResponseHopLimit") or 1,
-                HttpEndpoint=opts.get("HttpEndpoint") or "enabled")
+        _require_tokens(ec2, inst, http_tokens)
         done += 1
     return {"seconds": time.monotonic() - start, "changed": done}

@@ -6,7 +6,7 @@ Three parts of bench/run.py, all on the same moto server:
   profile, another profile running and stopped, hop limit 2, terminated, IMDSv1 callers) through the
   simulated AWS limiter, with AWS's buckets on both sides (the role's rate_limits on the limiter's clock).
   The bound is computed from the calls the run made: max over the EC2 APIs it called of
-  (calls - capacity) / (refill x scale), each API with its own bucket (tests/support/strict_aws.py
+  (calls - capacity) / (refill x scale), each API with its own bucket (tests/support/strict/rate_limit.py
   EC2_RATE_LIMITS, the limiter's own table); the "sum of buckets" figure is what running the buckets one after
   the other would take (the role before it converged both steps in one pass).
 - whole_job: the role over a uniform fleet (every instance needs both changes), IAM included, with the
@@ -26,7 +26,8 @@ import pathlib
 import subprocess
 import sys
 
-from tests.support.strict_aws import bound_seconds, rate_limit_of
+from tests.support.fixtures import TRUST
+from tests.support.strict import bound_seconds, rate_limit_of
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AMAZON_DIR = ROOT / "bench" / ".amazon-aws"
@@ -46,7 +47,7 @@ def api_calls(counts):
 
 def bounds(counts, scale, limits=None):
     """(max-API bound, sum-of-APIs bound, {API bucket: bound}) of the calls made, in seconds, with the limiter's
-    per-API buckets (strict_aws.EC2_RATE_LIMITS, or `limits`). Describe calls are taken as filtered or paginated
+    per-API buckets (strict.EC2_RATE_LIMITS, or `limits`). Describe calls are taken as filtered or paginated
     (the larger bucket), as the fleet engine makes them."""
     per = {}
     for action, n in api_calls(counts).items():
@@ -74,11 +75,9 @@ def amazon_collections(log):
 
 def amazon_loop_playbook(profile, role):
     """The whole job with amazon.aws: the role, the profile, then ec2_instance once per instance."""
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     tasks = [
         {"name": "IAM role", "amazon.aws.iam_role": {
-            "name": role, "assume_role_policy_document": json.dumps(trust), "create_instance_profile": False}},
+            "name": role, "assume_role_policy_document": TRUST, "create_instance_profile": False}},
         {"name": "Instance profile", "amazon.aws.iam_instance_profile": {"name": profile, "role": role}},
         {"name": "Per instance", "amazon.aws.ec2_instance": {
             "instance_ids": ["{{ item }}"], "state": "running", "iam_instance_profile": profile,

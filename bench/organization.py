@@ -3,7 +3,7 @@
 A part of bench/run.py (--org-targets, --org-n). AWS's EC2 buckets are per account and region, so targets
 must not wait on each other: a run over T targets with forks T should take about as long as its slowest
 target alone. Measured on one moto server with AWS's per-API buckets on (the strict layer's rate_limit,
-tests/support/strict_aws.py, which keys its buckets by account, learnt from the AssumeRole answers: every
+tests/support/strict/rate_limit.py, which keys its buckets by account, learnt from the AssumeRole answers: every
 assumed-role session of one account draws from that account's buckets), seen through the counting proxy:
 
 - single: the playbook over one target, alone (two targets, one after the other, each on a fresh fleet:

@@ -10,28 +10,26 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from tests.support.aws_proxy import proxy_stats
+from tests.support.strict import strict_config, strict_stats
 
-from tests.support.aws_proxy import proxy_stats  # noqa: E402
-from tests.support.strict_aws import strict_config, strict_stats  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 class Process:
-    """A helper server started as `python <script> --port-file F ...`; stopped by its own pid."""
+    """A helper server started as `python -m <module> --port-file F ...` in the checkout; stopped by its own pid."""
 
-    def __init__(self, script, *args):
+    def __init__(self, module, *args):
         self.tmp = tempfile.mkdtemp(prefix="keyless-bench-")
         port_file = os.path.join(self.tmp, "port")
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", PYTHONPATH=str(ROOT))
         self.log = open(os.path.join(self.tmp, "log"), "w")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / script), "--port-file", port_file] + list(args),
+        self.proc = subprocess.Popen([sys.executable, "-m", module, "--port-file", port_file] + list(args),
                                      cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while not os.path.exists(port_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("%s did not start; see %s" % (script, self.log.name))
+                raise RuntimeError("%s did not start; see %s" % (module, self.log.name))
             time.sleep(0.05)
         with open(port_file) as handle:
             self.url = "http://127.0.0.1:%s" % handle.read().strip()
@@ -57,7 +55,7 @@ def moto_server():
     """tests/support/moto_server.py (it pages associations like AWS and serves one call at a time), through the
     strict-AWS layer with every behaviour on, on AWS's own clock (x1): its windows are AWS's in the bench. The
     bench switches rate_limit off where it measures the endpoint and on, at the part's scale, in LimiterRun."""
-    return Process("tests/support/moto_server.py", "--port", "0", "--strict-speed", "1")
+    return Process("tests.support.moto_server", "--port", "0", "--strict-speed", "1")
 
 
 class LimiterRun:
@@ -73,7 +71,7 @@ class LimiterRun:
         self.upstream, self.scale = upstream, float(scale)
         strict_config(upstream, enable=["rate_limit"], speed=self.scale, rate_limit={"limits": {}}, reset_stats=True)
         try:
-            self.proxy = Process("tests/support/aws_proxy.py", "--upstream", upstream, "--services", "ec2")
+            self.proxy = Process("tests.support.aws_proxy", "--upstream", upstream, "--services", "ec2")
         except Exception:
             strict_config(upstream, disable=["rate_limit"], speed=1)
             raise

@@ -1,4 +1,4 @@
-"""The README's main job on an embedded AWS endpoint: `make demo` (or `.venv/bin/python demo/run.py`).
+"""The README's main job on an embedded AWS endpoint: `make demo` (or `.venv/bin/python -m demo.run` from the checkout).
 
 Starts a moto server on 127.0.0.1 (AWS-managed policies loaded), seeds a realistic mixed fleet (no
 profile, the wrong profile, stopped, terminated, IMDSv1 callers with MetadataNoToken datapoints,
@@ -22,13 +22,12 @@ import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support.activity_fixtures import write_log_files
+from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, aws_env, ensure_collection_link
+from tests.support.fleet_seed import seed_fleet
+from tests.support.moto_server import MotoServer, calls
 
-from tests.support.activity_fixtures import write_log_files  # noqa: E402
-from tests.support.aws_env import aws_env, ensure_collection_link  # noqa: E402
-from tests.support.fleet_seed import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, seed_fleet  # noqa: E402
-from tests.support.moto_server import MotoServer, calls  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 DEMO = ROOT / "demo"
 OUT = DEMO / "out"

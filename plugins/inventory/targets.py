@@ -268,17 +268,15 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
-    _EXTERNAL_ID, _REGION, _SESSION_NAME, validate_connection)
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import validate_connection
 from ansible_collections.keyless.aws.plugins.plugin_utils.organizations import CONNECTION_OPTIONS, Fetcher
 
 display = Display()
 
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 _OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ROLE_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # The options that decide what is fetched: a cached result of other values is a miss.
 QUERY_OPTIONS = ("regions", "accounts", "organizational_units", "all_accounts", "exclude_accounts",
@@ -291,7 +289,7 @@ def _account_list(option, values, errors):
     ids = []
     for value in values or []:
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _ACCOUNT_ID.match(text):
+        if not rules.is_account_id(text):
             errors.append("%s: %r is not an AWS account id: use 12 digits, quoted in YAML (\"012345678901\") so a "
                           "leading zero is kept" % (option, value))
         elif text not in ids:
@@ -361,7 +359,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             enabled = True
         else:
             for region in regions:
-                if not isinstance(region, str) or not _REGION.match(region):
+                if not rules.is_region(region):
                     errors.append("regions: %r is not an AWS region name: use names like us-east-1 (letters, digits "
                                   "and hyphens), or 'enabled' alone" % (region,))
         accounts = _account_list("accounts", opts["accounts"], errors)
@@ -382,18 +380,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             errors.append("no accounts are selected: give accounts (12-digit ids) or organizational_units (ou-... or "
                           "the root r-...); to target every account of the organization set all_accounts: true")
         name = opts["assume_role_name"]
-        if not isinstance(name, str) or not _ROLE_NAME.match(name):
+        if not rules.is_role_name(name):
             errors.append("assume_role_name=%r is not an IAM role name: use 1 to 64 letters, digits or _+=,.@-" % (name,))
         path = opts["assume_role_path"]
-        if not isinstance(path, str) or len(path) > 512 or not _ROLE_PATH.match(path):
+        if not rules.is_iam_path(path):
             errors.append("assume_role_path=%r is not an IAM path: it starts and ends with / (for example / or "
                           "/keyless/), at most 512 printable ASCII characters without spaces" % (path,))
         session_name = opts["assume_role_session_name"]
-        if not isinstance(session_name, str) or not _SESSION_NAME.match(session_name):
+        if not rules.is_session_name(session_name):
             errors.append("assume_role_session_name=%r is not a session name: use 2 to 64 letters, digits or "
                           "_+=,.@-" % (session_name,))
         external_id = opts["assume_role_external_id"]
-        if external_id is not None and (not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id)):
+        if external_id is not None and not rules.is_external_id(external_id):
             errors.append("assume_role_external_id is not an external id: use 2 to 1224 letters, digits or "
                           "_+=,.@:/- (the value is not shown)")
         if opts["hostname_source"] not in ("name", "id"):
@@ -435,8 +433,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "ansible_python_interpreter": sys.executable,
             }
             if not account["own_credentials"]:
-                variables["aws_assume_role_arn"] = "arn:%s:iam::%s:role%s%s" % (
-                    partition, account["id"], settings["assume_role_path"], settings["assume_role_name"])
+                variables["aws_assume_role_arn"] = iam_arn(partition, account["id"], "role",
+                                                           settings["assume_role_path"], settings["assume_role_name"])
             if settings["endpoint_url"]:
                 variables["aws_endpoint_url"] = settings["endpoint_url"]
             if settings["profile"]:

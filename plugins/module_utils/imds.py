@@ -100,10 +100,6 @@ class ImdsClient:
         self._token = response.body.strip() if response.ok and response.body.strip() else None
         return self._token is not None
 
-    @property
-    def has_token(self):
-        return self._token is not None
-
     def get(self, path):
         """GET with the token when there is one."""
         headers = {TOKEN_HEADER: self._token} if self._token else {}

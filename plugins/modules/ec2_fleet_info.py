@@ -330,12 +330,12 @@ expected:
   sample: {instance_profile: web-instance-profile, http_tokens: required, min_hop_limit: 2}
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, launch_templates, selection as fleet
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_templates
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, selection as fleet
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
-from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy
 from ansible_collections.keyless.aws.plugins.module_utils.iam.role_policies import PolicyDocuments
 
@@ -381,9 +381,7 @@ def observe(ctx, params):
     ec2 = ctx.client("ec2")
     selection = fleet.observe_instances(ec2, params)
     ids = list(selection.instances)
-    associations = fleet.association_index(ec2, ids)
-    names = set(name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn"))
-    profiles = profile_roles(ctx.client("iam"), names)
+    associations, profiles = read_identities(ec2, ctx.client("iam"), ids)
     judged = read_roles(ctx.client("iam"), profiles) if params["check_role_escalation"] else {}
     # one DescribeLaunchTemplateVersions ($Default) per distinct template: its name and what it launches
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()

@@ -221,18 +221,14 @@ timings:
   sample: {observe: 1.2, apply: 180.3, wait: 2.1, total: 183.6}
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import normalize_expected, validate_expected
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.compliance import compliance
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import combine_steps, combined_diff
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import association_index
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep, ProfileStep
-from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import profile_roles
 
 
 def argument_spec():
@@ -274,37 +270,21 @@ def converge(module, progress):
     steps = [step for step in (profile, metadata) if step is not None]
     results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
                              batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
-    out = combine_steps(results, skipped, sorted(actionable), params["batch_size"] or None, run.stop_reason)
-    held = metadata.held_list() if metadata else []
+    extra = {"instance_profile": None, "held": []}
+    for step in steps:
+        extra.update(step.report())
     if params.get("expected") is not None:
-        out["compliance"] = fleet_compliance(run, actionable, profile, params["expected"], results)
-    out.update(instance_profile=profile.report()["instance_profile"] if profile else None, held=held,
-               stopped=run.stop_reason, api_calls=run.stats(), timings=run.timing_report())
-    if module._diff:
-        out["diff"] = combined_diff(out["instances"], params["max_diff_instances"] or 0)
-    messages = []
-    if out["failed_instances"]:
-        messages.append("%d of %d instances failed (every other instance was converged): %s" % (
-            len(out["failed_instances"]), len(out["instances"]),
-            "; ".join("%s (%s step): %s" % (f["instance_id"], f["step"], f["reason"]) for f in out["failed_instances"])))
-    if run.stop_reason:
-        messages.append(run.stop_reason)
-    if held and params["fail_on_held"]:
-        messages.append("%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
-            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held)))
-    if messages:
-        raise TaskFailure("; ".join(messages), out)
-    return out
+        extra["compliance"] = fleet_compliance(run, actionable, profile, params["expected"], results)
+    failure = metadata.held_message() if metadata and params["fail_on_held"] else None
+    return frame.finish(module, run, results, None, extra=extra, failure=failure, skipped=skipped,
+                        batch_size=params["batch_size"] or None)
 
 
 def fleet_compliance(run, actionable, profile, expected, results):
     """The audit's summaries before and after the run, from the one observe (fleet/compliance.py)."""
-    associations = profile.index if profile else association_index(
-        run.client("ec2"), [iid for iid, rec in actionable.items() if rec["profile_arn"]])
-    names = {name_of(a["profile_arn"]) for a in associations.values() if a.get("profile_arn")}
-    if profile and profile.desired_arn:
-        names.add(name_of(profile.desired_arn))
-    profiles = profile_roles(run.client("iam"), names) if names else {}
+    associations, profiles = read_identities(
+        run.client("ec2"), run.client("iam"), [iid for iid, rec in actionable.items() if rec["profile_arn"]],
+        associations=profile.associations if profile else None, profile_arns=[profile.desired_arn] if profile else ())
     return compliance(actionable, associations, profiles, normalize_expected(expected), results,
                       profile.desired_arn if profile else None)
 

@@ -189,7 +189,7 @@ failed_templates:
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import (
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account.launch_templates import (
     apply_templates,
     observe_versions,
     plan_template,

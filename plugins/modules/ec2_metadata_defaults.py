@@ -141,11 +141,10 @@ regions:
       error: null
 """
 
-import concurrent.futures
-
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata_defaults as md
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account import metadata_defaults as md
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import diff
 
 MAX_PARALLEL_REGIONS = 8
@@ -162,20 +161,15 @@ def argument_spec():
     )
 
 
-def _parallel(func, items):
-    """func(item) for each item on a small pool; results in input order."""
-    workers = max(1, min(MAX_PARALLEL_REGIONS, len(items)))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(func, items))
-
-
 def run(module, ctx, regions, want, progress):
-    observed = dict(zip(regions, _parallel(lambda r: md.read_region(ctx.client("ec2", region=r), r), regions)))
+    observed = dict(zip(regions, parallel_map(lambda r: md.read_region(ctx.client("ec2", region=r), r),
+                                              regions, MAX_PARALLEL_REGIONS)))
     readable = dict((r, defaults) for r, (defaults, err) in observed.items() if err is None)
     plans = dict((p.region, p) for p in md.plan(readable, want))
     to_apply = [p for p in plans.values() if p.changed and not p.error]
     if not module.check_mode and to_apply:
-        for region_plan, err in zip(to_apply, _parallel(lambda p: md.apply_region(ctx.client, p, progress), to_apply)):
+        for region_plan, err in zip(to_apply, parallel_map(
+                lambda p: md.apply_region(ctx.client, p, progress), to_apply, MAX_PARALLEL_REGIONS)):
             region_plan.error = err
     entries = []
     for region in regions:

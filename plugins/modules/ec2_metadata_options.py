@@ -203,12 +203,8 @@ def converge(module, progress):
     actionable, skipped = frame.observe(module, run)
     step = MetadataStep(module.params)
     results = frame.converge(module, run, [step], actionable, progress)[step.name]
-    held = step.held_list()
-    failure = None
-    if held and module.params["fail_on_held"]:
-        failure = "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
-            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held))
-    return frame.finish(module, run, skipped + results, step.verb, extra={"held": held}, failure=failure)
+    failure = step.held_message() if module.params["fail_on_held"] else None
+    return frame.finish(module, run, skipped + results, step.verb, extra=step.report(), failure=failure)
 
 
 def main():

@@ -248,6 +248,7 @@ current_policies:
 import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import analyze
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, validate_arn, validate_iam_name
 from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
     LOOKUP_MAX_DAYS,
@@ -260,7 +261,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import role_
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import INLINE_POLICIES_MAX_CHARS, MANAGED_POLICY_MAX_CHARS
 
 LOG_MAX_DAYS = 3650
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
@@ -305,7 +305,7 @@ def validate(params):
         errors.append("organization_id=%r is not an organization id: expected o- and 10-32 lower-case letters or digits"
                       % params["organization_id"])
     for region in params.get("regions") or []:
-        if not _REGION.match(region or ""):
+        if not rules.is_region(region):
             errors.append("regions: %r is not a region name such as us-east-1" % region)
     if params["max_events"] < 1:
         errors.append("max_events=%r must be at least 1" % params["max_events"])

@@ -125,10 +125,9 @@ roles:
       sample: "2026-12-01T08:00:00+00:00"
 """
 
-import concurrent.futures
-
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name, validate_iam_path
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.iam import roles
 
 PARALLEL_READS = 4  # each role needs five reads; a few at a time keeps IAM from throttling us
@@ -152,8 +151,7 @@ def read_roles(client, params):
         role = roles.observe_role(client, params["name"])
         return [role] if role else []
     names = roles.list_role_names(client, params["path_prefix"])
-    with concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-        found = list(pool.map(lambda n: roles.observe_role(client, n), names))
+    found = parallel_map(lambda n: roles.observe_role(client, n), names, PARALLEL_READS)
     # A role deleted between the listing and the reads is simply not there any more.
     return [r for r in found if r]
 

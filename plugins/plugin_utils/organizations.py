@@ -12,7 +12,6 @@ docstring. Private to the collection.
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 
 from ansible.errors import AnsibleParserError
@@ -23,9 +22,11 @@ try:
 except ImportError:  # reported by AwsContext, with the missing library named
     BotoCoreError = ClientError = Exception
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext, retry_any_5xx
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import (
     AwsCallError, InputError, error_code, error_message)
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import xform_name
 
 display = Display()
@@ -34,13 +35,6 @@ WORKERS = 8
 ORGANIZATIONS_REGION = "us-east-1"
 CONNECTION_OPTIONS = ("profile", "region", "endpoint_url", "access_key", "secret_key", "session_token",
                       "validate_certs")
-
-
-class _Options:
-    """What AwsContext reads: an object with .params (the module's, here the inventory's options)."""
-
-    def __init__(self, params):
-        self.params = params
 
 
 def _active(account):
@@ -60,7 +54,7 @@ class Fetcher:
         self.settings = settings
         params = {key: settings[key] for key in CONNECTION_OPTIONS}
         try:
-            self.ctx = AwsContext(_Options(params), default_region=ORGANIZATIONS_REGION)
+            self.ctx = AwsContext(params, default_region=ORGANIZATIONS_REGION)
         except InputError as exc:
             raise AnsibleParserError("keyless.aws.targets: %s" % "; ".join(exc.errors))
         self.org = self.ctx.client("organizations")
@@ -77,12 +71,6 @@ class Fetcher:
         error = AwsCallError.from_exception(exc, operation, resource, hint)
         return AnsibleParserError("keyless.aws.targets: %s" % error.text())
 
-    def _call(self, operation, resource, method, **kwargs):
-        try:
-            return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, operation, resource)
-
     def _pages(self, operation, resource, key, **kwargs):
         name = xform_name(operation)
         items = []
@@ -95,14 +83,14 @@ class Fetcher:
 
     def _pool(self, function, items):
         """function(item) for each item, WORKERS at a time; results in the items' order; every failure named."""
-        with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            futures = [pool.submit(function, item) for item in items]
         results, failures = [], []
-        for future in futures:
-            try:
-                results.append(future.result())
-            except AnsibleParserError as exc:
-                failures.append(str(exc.message).replace("keyless.aws.targets: ", "", 1))
+        for outcome in parallel_map(function, items, WORKERS, outcomes=True):
+            if not isinstance(outcome, Failure):
+                results.append(outcome)
+            elif isinstance(outcome.exc, AnsibleParserError):
+                failures.append(str(outcome.exc.message).replace("keyless.aws.targets: ", "", 1))
+            else:
+                raise outcome.exc
         if failures:
             shown = failures[:5] + (["and %d more" % (len(failures) - 5)] if len(failures) > 5 else [])
             raise AnsibleParserError("keyless.aws.targets: %s" % " | ".join(shown))
@@ -266,8 +254,8 @@ class Fetcher:
                 ec2 = ctx.client("ec2")
         else:
             settings = self.settings
-            role_arn = "arn:%s:iam::%s:role%s%s" % (partition, account["id"], settings["assume_role_path"],
-                                                    settings["assume_role_name"])
+            role_arn = iam_arn(partition, account["id"], "role", settings["assume_role_path"],
+                               settings["assume_role_name"])
             request = {"RoleArn": role_arn, "RoleSessionName": settings["assume_role_session_name"]}
             if settings["assume_role_external_id"]:
                 request["ExternalId"] = settings["assume_role_external_id"]

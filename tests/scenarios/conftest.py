@@ -1,8 +1,8 @@
 """Fixtures: one moto server for the integration session, reset between tests.
 
-The server serves through the strict-AWS layer (tests/support/strict_aws.py), every behaviour on. The product
+The server serves through the strict-AWS layer (tests/support/strict/), every behaviour on. The product
 runs in ansible-playbook subprocesses here, so the test process's own boto3 clients (setup and assertions) retry
-the layer's HTML 5xx pages as the 503s they are (strict_aws.harness_retries_html_5xx): a test fails for what the
+the layer's HTML 5xx pages as the 503s they are (strict.harness_retries_html_5xx): a test fails for what the
 product does, not for a page its own setup met.
 """
 
@@ -11,9 +11,11 @@ import pytest
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.support.moto_server import MotoServer, calls, reset_moto
-from tests.support.strict_aws import harness_retries_html_5xx, retry_html_5xx, strict_restore, strict_stats
+from tests.support.strict import harness_retries_html_5xx, retry_html_5xx, strict_restore, strict_stats
 
 harness_retries_html_5xx()
+# the docs examples' harness checks with assert: pytest's rewritten assertions, as when it lived in the test file
+pytest.register_assert_rewrite("tests.support.docs_examples")
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +28,7 @@ def moto_server():
 @pytest.fixture
 def moto(moto_server):
     """A clean moto server for this test: its URL, call counts and boto3 clients; the strict layer as the session
-    started it (a test may switch behaviours off with strict_aws.strict_config: it is undone here)."""
+    started it (a test may switch behaviours off with strict.strict_config: it is undone here)."""
     reset_moto(moto_server.url)
     strict_restore(moto_server.url, moto_server.strict_defaults)
     yield MotoHandle(moto_server.url)

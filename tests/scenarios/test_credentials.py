@@ -18,7 +18,8 @@ import boto3
 import pytest
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
-from tests.support.fleet_seed import DEFAULT_IMAGE, TRUST
+from tests.support.fixtures import TRUST
+from tests.support.fleet_seed import DEFAULT_IMAGE
 from tests.support.playbook import run_playbook
 
 pytestmark = pytest.mark.integration

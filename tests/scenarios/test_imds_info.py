@@ -11,17 +11,15 @@ import pytest
 from ansible_collections.keyless.aws.plugins.modules import imds_info
 from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator, spawn
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+from tests.support.fixtures import TRUST
 from tests.support.fleet_seed import DEFAULT_IMAGE
 from tests.support.module_runner import run_module
 from tests.support.moto_server import MotoServer
 from tests.support.playbook import run_playbook
-from tests.support.strict_aws import strict_off
+from tests.support.strict import strict_off
 
 ROLE = "app-instance-role"
 OTHER_ROLE = "other-role"
-
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 def _profile(iam, role, profile):

@@ -33,9 +33,10 @@ import pytest
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT, aws_env
 from tests.support.aws_proxy import AwsProxy
+from tests.support.fixtures import TRUST
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.playbook import run_playbook
-from tests.support.strict_aws import strict_off
+from tests.support.strict import strict_off
 
 pytestmark = [pytest.mark.integration]
 
@@ -43,8 +44,6 @@ N = int(os.environ.get("KEYLESS_RELIABILITY_N", "1000"))
 SMALL_N = int(os.environ.get("KEYLESS_RELIABILITY_SMALL_N", "300"))
 PROFILE = "FleetProfile"
 CONTROL = 10
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 # 1 % dropped connections: half before the call reaches AWS, half after it took effect (response lost).
 # The 10 s propagation delay runs from the first association attempt: ansible-playbook's start-up on a
 # busy CI machine can take longer than 10 s, which would otherwise let the delay expire unseen.

@@ -1,5 +1,5 @@
-"""A first real run, through the strict-AWS layer with nothing switched off (tests/support/strict_aws.py and
-strict_state.py): what AWS enforces and moto does not, met by the role and the fleet modules end to end.
+"""A first real run, through the strict-AWS layer with nothing switched off (tests/support/strict/): what AWS
+enforces and moto does not, met by the role and the fleet modules end to end.
 
 - 250 explicit instance ids plus a tag: 251+ filter values, which AWS refuses in one call (FilterLimitExceeded);
 - the IAM role and instance profile created and used in the same run (IAM propagation on both sides, unique-id
@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.fleet_seed import fleet_state, seed_fleet
 from tests.support.playbook import module_playbook, role_playbook, run_playbook
-from tests.support.strict_aws import strict_stats
+from tests.support.strict import strict_stats
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 
 class FakeClock:
+    """`now` in seconds from `start`; calling the clock (or .clock()) reads it, .sleep(s) moves it on by s.
+    `slept` lists the pauses as asked; `sleeps` the same rounded to the microsecond (exact comparisons)."""
+
     def __init__(self, start=0.0):
         self.now = float(start)
         self.slept = []
@@ -11,9 +14,16 @@ class FakeClock:
     def __call__(self):
         return self.now
 
+    def clock(self):
+        return self.now
+
     def sleep(self, seconds):
         self.slept.append(seconds)
         self.now += seconds
+
+    @property
+    def sleeps(self):
+        return [round(seconds, 6) for seconds in self.slept]
 
 
 def install(monkeypatch, clock=None):

@@ -38,7 +38,7 @@ API (stable; other engineers import it):
         association, since moto's DescribeInstances goes stale after a Replace).
 
 Strict layer: seeding is setup, not the subject of a test, and stands for a fleet that existed long before the
-run: seed_fleet switches every strict-AWS behaviour off while it seeds (strict_aws.strict_off: no throttling, no
+run: seed_fleet switches every strict-AWS behaviour off while it seeds (strict.strict_off: no throttling, no
 HTML 5xx pages, no propagation windows, so the fleet it leaves is settled) and switches back on those that were
 on. Every client of this module retries the layer's HTML 5xx pages as the 503s they are (fleet_state runs with
 the layer on).
@@ -48,7 +48,7 @@ bulk (1,000 ids a call), one PutMetricData per 20 callers; the only per-instance
 AssociateIamInstanceProfile of instances seeded with a profile (EC2 has no bulk form), on 8 threads.
 
 Command line (for the demo):
-    python tests/support/fleet_seed.py --endpoint http://127.0.0.1:5000 --count 1000 [--mix uniform]
+    python -m tests.support.fleet_seed --endpoint http://127.0.0.1:5000 --count 1000 [--mix uniform]
         [--prefix app] [--correct-profile AppProfile] [--control-group 5] [--seed 0]
 prints the returned dict's category sizes as JSON (ids with --ids).
 """
@@ -66,15 +66,11 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-if __name__ == "__main__":  # run as a script (the demo, molecule): the checkout's root, for tests.support.*
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-from tests.support.strict_aws import retry_html_5xx, strict_off  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+from tests.support.fixtures import TRUST
+from tests.support.strict import retry_html_5xx, strict_off
 
-FAKE_ACCESS_KEY = "AKIAKEYLESSTESTFAKE1"
-FAKE_SECRET_KEY = "keylessFakeSecretKeyForTestsOnly0000000x"
 DEFAULT_IMAGE = "ami-12c6146b"  # one of moto's built-in AMIs
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 IMDS_VARIANTS = {
     "optional": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},

@@ -1,14 +1,14 @@
 """A moto server on 127.0.0.1 that counts the API calls it serves.
 
-Run as a script (`python tests/support/moto_server.py --port 0 --port-file F`) or start in-process with
-MotoServer(). Counts are per "service:Action" and per mutating/read-only, served as JSON at
+Run as a module from the checkout's root (`python -m tests.support.moto_server --port 0 --port-file F`) or
+start in-process with MotoServer(). Counts are per "service:Action" and per mutating/read-only, served as JSON at
 GET /_keyless/calls; POST /_keyless/calls/reset clears them. The demo, the tests and the benchmark all
 use this one server, so "zero mutating calls on a rerun" is measured where the calls arrive.
 
 It also answers the EC2 calls moto 5.2 lacks and the collection makes: Get/ModifyInstanceMetadataDefaults
 (the account's IMDS defaults per region, AccountMetadataDefaults below).
 
-Every server serves through the strict-AWS layer (tests/support/strict_aws.py) as its outermost layer:
+Every server serves through the strict-AWS layer (tests/support/strict/) as its outermost layer:
 StrictAws(CallCounter(moto)), every behaviour on unless KEYLESS_STRICT / --strict / MotoServer(strict=...)
 switches some off, at KEYLESS_STRICT_SPEED / --strict-speed / MotoServer(strict_speed=...) AWS seconds per
 second (default 10; the bench runs 1). A call the layer refuses never reaches the counter (AWS did not run it).
@@ -360,7 +360,7 @@ def build_app(strict=None, strict_speed=None):
     """StrictAws(CallCounter(moto)): `strict` is a KEYLESS_STRICT spec ("all", "none", "-html_5xx", ...) and
     `strict_speed` the layer's speed; None reads KEYLESS_STRICT / KEYLESS_STRICT_SPEED (defaults: all, 10)."""
     from moto.server import DomainDispatcherApplication, create_backend_app
-    from tests.support.strict_aws import StrictAws, settings_from_env
+    from tests.support.strict import StrictAws, settings_from_env
     fix_moto()
     env_spec, env_speed = settings_from_env()
     return StrictAws(CallCounter(DomainDispatcherApplication(create_backend_app)),
@@ -448,6 +448,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # run as a script (molecule, scripts/integration, bench): the checkout's root, for tests.support.*
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     sys.exit(main())

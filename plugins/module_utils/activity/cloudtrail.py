@@ -19,16 +19,17 @@ import gzip
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import TokenBucket
 
 LOOKUP_EVENTS_RATE = 2.0  # calls per second per account and region (AWS's published limit)
 LOOKUP_MAX_DAYS = 90      # LookupEvents only holds the last 90 days
 LOG_FILE_SUFFIXES = (".json.gz", ".json")
 DOWNLOAD_WORKERS = 8
+LOOKUP_REGIONS_AT_ONCE = 4
 _UTC = datetime.timezone.utc
 
 
@@ -261,14 +262,13 @@ def read_s3_logs(client, bucket, keys, collected):
 
 
 def _read_parallel(items, fetch, collected):
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
-        for start in range(0, len(items), DOWNLOAD_WORKERS * 2):
-            if collected.full:
-                collected.truncated = True
-                return
-            for records in pool.map(fetch, items[start:start + DOWNLOAD_WORKERS * 2]):
-                collected.files += 1
-                collected.offer(records)
+    for start in range(0, len(items), DOWNLOAD_WORKERS * 2):
+        if collected.full:
+            collected.truncated = True
+            return
+        for records in parallel_map(fetch, items[start:start + DOWNLOAD_WORKERS * 2], DOWNLOAD_WORKERS):
+            collected.files += 1
+            collected.offer(records)
 
 
 def local_layout_root(path, account, organization_id=None):
@@ -329,12 +329,11 @@ def collect_events(client_for, source, role_arn, start, end, regions=None, s3_bu
     account = key[1]
     if source == "lookup_events":
         collected.regions = list(regions)
-        # Each region has its own LookupEvents bucket: read them side by side, each with its pacer.
-        with ThreadPoolExecutor(max_workers=min(4, max(1, len(collected.regions)))) as pool:
-            jobs = [pool.submit(lookup_events, client_for("cloudtrail", r), collected, pacer_factory(), r)
-                    for r in collected.regions]
-            for job in jobs:
-                job.result()
+        # Each region has its own LookupEvents bucket: read them side by side, each with its pacer (clients and
+        # pacers made here, in the caller's thread).
+        readers = [(client_for("cloudtrail", r), pacer_factory(), r) for r in collected.regions]
+        parallel_map(lambda reader: lookup_events(reader[0], collected, reader[1], reader[2]), readers,
+                     LOOKUP_REGIONS_AT_ONCE)
     elif source == "s3":
         client = client_for("s3", None)
         root = trail_root(s3_prefix, account, organization_id)

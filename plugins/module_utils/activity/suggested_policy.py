@@ -24,7 +24,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.action_map im
     s3_object_level,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import normalize_policy, parse_policy, policy_length
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import as_list, normalize_policy, parse_policy, policy_length
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import judge_permissions
 
 MAX_PREFIXES_PER_BUCKET = 10  # more distinct key prefixes than this collapse to their common prefix
@@ -333,12 +333,12 @@ def withhold_escalations(policy, role_arn):
         for refusal in judge_permissions({"Statement": [stmt]}, own_role=own):
             for action in refusal.actions:
                 refused.setdefault(action.lower(), (refusal.paths, refusal.message))
-        actions = _as_list(stmt["Action"])
+        actions = as_list(stmt["Action"])
         keep = [a for a in actions if a.lower() not in refused]
         for action in actions:
             if action.lower() in refused:
                 paths, message = refused[action.lower()]
-                withheld.append({"action": action, "resources": _as_list(stmt["Resource"]),
+                withheld.append({"action": action, "resources": as_list(stmt["Resource"]),
                                  "paths": paths, "reason": message})
         if len(keep) == len(actions):
             statements.append(stmt)
@@ -350,12 +350,6 @@ def withhold_escalations(policy, role_arn):
 
 
 # ---------------------------------------------------------------- comparison with the current policies
-
-def _as_list(value):
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
 
 def grants_of(policies):
     """Allow/Deny action patterns of the role's policies.
@@ -389,7 +383,7 @@ def _restore_case(grants, policies):
             doc = parse_policy(doc, "policy")
         stmts = doc.get("Statement")
         for stmt in [stmts] if isinstance(stmts, dict) else stmts or []:
-            for action in _as_list(stmt.get("Action")) + _as_list(stmt.get("NotAction")):
+            for action in as_list(stmt.get("Action")) + as_list(stmt.get("NotAction")):
                 if isinstance(action, str):
                     spelled.setdefault(action.lower(), action)
     for grant in grants:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
+
 # arn:partition:service:region:account-id:resource ; partitions: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...
 _ARN = re.compile(r"^arn:(?P<partition>aws(?:-[a-z]+)*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
                   r"(?P<account_id>[0-9]{12}|aws|):(?P<resource>.+)$")
-_IAM_NAME = re.compile(r"^[\w+=,.@-]+$", re.ASCII)
-# IAM paths: "/" or "/" + printable ASCII (no spaces) + "/", at most 512 characters.
-_IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
 
 
 def parse_arn(arn):
@@ -62,8 +61,8 @@ def validate_iam_name(value, option, max_len=64):
         return "%s=%r is empty: give a name of 1-%d characters" % (option, value, max_len)
     if len(value) > max_len:
         return "%s=%r is %d characters long: IAM allows at most %d" % (option, value, len(value), max_len)
-    if not _IAM_NAME.match(value):
-        bad = "".join(sorted({c for c in value if not _IAM_NAME.match(c)}))
+    if not rules.IAM_NAME.match(value):
+        bad = "".join(sorted({c for c in value if not rules.IAM_NAME.match(c)}))
         return ("%s=%r contains %r: IAM names allow only letters, digits and + = , . @ _ -"
                 % (option, value, bad))
     return None
@@ -71,7 +70,7 @@ def validate_iam_name(value, option, max_len=64):
 
 def validate_iam_path(value, option):
     """None when `value` is a valid IAM path: "/" or "/segment/.../" (printable ASCII, max 512)."""
-    if not isinstance(value, str) or len(value) > 512 or not _IAM_PATH.match(value):
+    if not rules.is_iam_path(value):
         return ("%s=%r is not a valid IAM path: it must start and end with '/', e.g. '/' or '/app/web/', "
                 "use printable ASCII without spaces, and be at most 512 characters" % (option, value))
     if "//" in value:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 import threading
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -56,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
     CredentialProvider = DeferredRefreshableCredentials = object
     BotoCoreError = NoCredentialsError = Exception
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 
 COLLECTION_VERSION = "0.1.0"
@@ -64,10 +64,6 @@ STS_DEFAULT_SECONDS = 3600
 ASSUME_ROLE_SECONDS = (900, 43200)
 # STS for a session without any region: the partition's first region (AWS's global STS endpoint is us-east-1)
 STS_FALLBACK_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
-_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # botocore's own rule
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 
 def aws_argument_spec():
@@ -110,7 +106,7 @@ def validate_connection(params):
     if params.get("session_token") and not (params.get("access_key") and params.get("secret_key")):
         errors.append("session_token needs access_key and secret_key")
     region = params.get("region")
-    if region and not _REGION.match(region):
+    if region and not rules.is_region(region):
         errors.append("region=%r is not an AWS region name: use a region name like us-east-1 "
                       "(letters, digits and hyphens)" % region)
     endpoint = params.get("endpoint_url")
@@ -123,7 +119,7 @@ def validate_connection(params):
 def _validate_assume_role(params):
     errors = []
     role_arn = params.get("assume_role_arn")
-    if role_arn and not _ROLE_ARN.match(role_arn):
+    if role_arn and not rules.is_role_arn(role_arn):
         errors.append("assume_role_arn=%r is not a role ARN: expected arn:<partition>:iam::<12-digit account>:role/<name>"
                       % role_arn)
     duration = params.get("assume_role_duration")
@@ -131,11 +127,11 @@ def _validate_assume_role(params):
         errors.append("assume_role_duration=%r is out of range: use seconds from 900 (15 minutes) to 43200 (12 hours), "
                       "at most the role's MaxSessionDuration (1 hour unless raised)" % duration)
     name = params.get("assume_role_session_name")
-    if name is not None and not _SESSION_NAME.match(name):
+    if name is not None and not rules.is_session_name(name):
         errors.append("assume_role_session_name=%r is not a session name: use 2 to 64 letters, digits or _+=,.@-"
                       % name)
     external_id = params.get("assume_role_external_id")
-    if external_id is not None and not _EXTERNAL_ID.match(external_id):  # no_log: never echo the value
+    if external_id is not None and not rules.is_external_id(external_id):  # no_log: never echo the value
         errors.append("assume_role_external_id is not an external id: use 2 to 1224 letters, digits or _+=,.@:/- "
                       "(the value is not shown)")
     for option in ("assume_role_external_id", "assume_role_duration"):
@@ -337,11 +333,12 @@ class AwsContext:
     reads it from the config file, else default_region (us-east-1 for IAM-only modules).
     """
 
-    def __init__(self, module, default_region=None, require_region=False, max_pool_connections=10):
+    def __init__(self, params, default_region=None, require_region=False, max_pool_connections=10):
         if not HAS_BOTO3:
             raise InputError(["%s (%s)" % (missing_required_lib("boto3 and botocore"), BOTO3_IMPORT_ERROR)])
-        self.module = module
-        params = module.params
+        # the connection options (aws_argument_spec) -- a module's params, or the inventory plugin's options;
+        # an AnsibleModule is taken for its params
+        params = getattr(params, "params", params)
         self._lock = threading.Lock()
         self._clients = {}
         self._account_id = None
@@ -372,7 +369,7 @@ class AwsContext:
             raise InputError(["profile=%r was not found in the AWS config files: %s" % (profile, exc)])
         except BotoCoreError as exc:  # e.g. a config file that does not parse
             raise InputError(["reading the AWS configuration failed: %s" % exc])
-        if session_region and not _REGION.match(session_region):
+        if session_region and not rules.is_region(session_region):
             raise InputError(["region %r (from profile %r in %s) is not an AWS region name: use a region name like "
                               "us-east-1" % (session_region, profile or "default", _config_files(core))])
         # Nothing names a region: a partition other than aws (an aws-cn / aws-us-gov role to assume) has its

@@ -53,7 +53,7 @@ def context(module, errors=(), **kwargs):
     errors = [e for e in list(errors) + validate_connection(module.params) if e]
     if errors:
         raise InputError(errors)
-    return AwsContext(module, **kwargs)
+    return AwsContext(module.params, **kwargs)
 
 
 class Progress:

@@ -26,7 +26,8 @@ The retry stack, from the wire up; each kind of answer is retried by exactly one
 Waiting (`poll`, `wait_consecutive`) polls a bulk read until nothing is pending or the time is up. Sleeping
 lives here, in rate_limit.py (token waits) and in imds.py (which runs on instances, standard library only).
 
-    call(client, operation, params=None, retry=None, resource=None) -> response
+    call(client, operation, params=None, retry=None, resource=None, missing=()) -> response, or None when the
+        error code is in `missing` (declared once per call: missing=NOT_FOUND reads "no such entity" as None)
     paginate(client, operation, key, params=None, retry=None, resource=None) -> [items]
     RetryPolicy(name, codes, message_mark="", timeout=15, first_delay=1, max_delay=8).within(seconds)
     poll(pending, check, timeout, first_delay=1, max_delay=10) -> set still pending
@@ -64,8 +65,6 @@ TRANSIENT_CODES = frozenset((
     "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout",
     "RequestTimeoutException", "PriorRequestNotComplete",
 ))
-# IAM is eventually consistent: these mean "try again shortly", not "you are wrong".
-IAM_SETTLING_CODES = frozenset(("ConcurrentModification", "NoSuchEntity", "DeleteConflict"))
 PROPAGATION_MARK = "invalid iam instance profile"
 
 THROTTLE_HINT = ("AWS throttled the call on every one of max_attempts attempts: lower the client-side "
@@ -119,10 +118,6 @@ _clock = time.monotonic
 _sleep = time.sleep
 
 
-def is_throttle(exc):
-    return error_code(exc) in THROTTLE_CODES
-
-
 def retry_metadata(exc):
     """botocore's retry record of a failed call: {"attempts", "max_attempts_reached", "quota_reached"}."""
     meta = (getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}
@@ -145,9 +140,14 @@ def _phrase(exc, operation, resource):
     return AwsCallError.from_exception(exc, operation, resource, hint)
 
 
-def retrying(fn, retry, operation, resource=None, retry_if=None):
+# What `missing=` usually names: IAM's answer for an entity that does not exist (read as None).
+NOT_FOUND = ("NoSuchEntity",)
+
+
+def retrying(fn, retry, operation, resource=None, retry_if=None, missing=()):
     """fn() until it succeeds, or the error is not one `retry` (or retry_if(exc)) says is temporary, or
-    the policy's time is up. Every botocore error leaves as an AwsCallError."""
+    the policy's time is up. An error whose code is in `missing` means "there is none": None is returned.
+    Every other botocore error leaves as an AwsCallError."""
     deadline = _clock() + (retry.timeout if retry else 0.0)
     delay = retry.first_delay if retry else 0.0
     while True:
@@ -156,15 +156,18 @@ def retrying(fn, retry, operation, resource=None, retry_if=None):
         except (ClientError, BotoCoreError) as exc:
             temporary = retry is not None and (retry.matches(exc) or (retry_if is not None and retry_if(exc)))
             if not temporary or _clock() + delay > deadline:
+                if missing and error_code(exc) in missing:
+                    return None  # still missing once the policy's time is up: there is none
                 raise _phrase(exc, operation, resource) from exc
         _sleep(delay)
         delay = min(retry.max_delay, delay * 2)
 
 
-def call(client, operation, params=None, retry=None, resource=None, retry_if=None):
-    """client.<operation>(**params), with `operation` as AWS names it (CreateRole, DescribeInstances)."""
+def call(client, operation, params=None, retry=None, resource=None, retry_if=None, missing=()):
+    """client.<operation>(**params), with `operation` as AWS names it (CreateRole, DescribeInstances); None when
+    the answer's error code is in `missing` (e.g. NOT_FOUND: the read of an entity that does not exist)."""
     method = getattr(client, xform_name(operation))
-    return retrying(lambda: method(**(params or {})), retry, operation, resource, retry_if)
+    return retrying(lambda: method(**(params or {})), retry, operation, resource, retry_if, missing)
 
 
 def paginate(client, operation, key, params=None, retry=None, resource=None, page_size=None):

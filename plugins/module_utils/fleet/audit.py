@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import profile_view
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import options_view
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy, judge_permissions
 
@@ -245,7 +244,7 @@ def template_rows(records, versions, expected):
     """The `templates` entries: one per distinct launch template the audited instances came from (pure).
 
     records: fleet.instance_record() dicts; versions: {template id: default version} from
-    launch_templates.default_versions() (a deleted template is absent -> finding template_not_found).
+    ec2account.launch_templates.default_versions() (a deleted template is absent -> finding template_not_found).
     The template is checked at its *default* version, the one Auto Scaling groups and fleets launch
     from, so a compliant template means replacements are born compliant.
     """
@@ -301,6 +300,17 @@ def template_findings(view, expected):
         if not same:
             out.insert(0, "wrong_profile")
     return out
+
+
+def profile_view(current):
+    """An IamInstanceProfile spec of launch data ({Arn} or {Name}) -> {arn, name} | {name} | None."""
+    current = current or {}
+    if current.get("Arn"):
+        parsed = parse_arn(current["Arn"]) or {}
+        return {"arn": current["Arn"], "name": parsed.get("name")}
+    if current.get("Name"):
+        return {"name": current["Name"]}
+    return None
 
 
 def template_view(version):

@@ -22,7 +22,7 @@ pool of one bucket: the lanes run at the same time, and a fleet converges in the
     Lanes(concurrency)                  .submit(lane, fn, *args) -> Future, from any thread (a task may submit
                                         the next step of its instance); .join() waits for every task,
                                         follow-ups included; exceptions stay in the futures (Failure(exc))
-    Failure(exc)                        one instance's exception, kept as a value: it never stops the others
+    Failure(exc)                        one instance's exception, kept as a value (aws/parallel.py)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import concurrent.futures
 import threading
 import time
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import guarded, thread_pool
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import RateLimiter, validate_rate_limits
 
 CONCURRENCY_RANGE = (1, 64)
@@ -105,25 +106,9 @@ class FleetRun:
         return self.limiter.stats()
 
 
-class Failure:
-    """An exception raised by one item's work, kept as a value."""
-
-    def __init__(self, exc):
-        self.exc = exc
-
-    def __repr__(self):
-        return "Failure(%r)" % (self.exc,)
-
-
-def _guard(fn, args):
-    try:
-        return fn(*args)
-    except Exception as exc:  # pylint: disable=broad-except  # one instance must never stop the others
-        return Failure(exc)
-
-
 class Lanes:
-    """One thread pool per lane; every task's outcome (or Failure) is its future's result."""
+    """One thread pool per lane (aws/parallel.py's thread_pool: the collection's other parallel work is
+    parallel_map over the same pool); every task's outcome (or Failure) is its future's result."""
 
     def __init__(self, concurrency):
         self.concurrency = max(1, concurrency)
@@ -135,9 +120,8 @@ class Lanes:
         with self._lock:
             pool = self._pools.get(lane)
             if pool is None:
-                pool = self._pools[lane] = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=self.concurrency, thread_name_prefix="keyless-%s" % lane)
-            future = pool.submit(_guard, fn, args)
+                pool = self._pools[lane] = thread_pool(self.concurrency, "keyless-%s" % lane)
+            future = pool.submit(guarded, fn, *args)
             self._futures.append(future)
         return future
 

@@ -13,6 +13,7 @@
         before/after of at most max_instances changed instances (sorted by id), plus
         "not_shown": <count of the rest> when the fleet is bigger.
     failure_message(results, verb) -> str naming every failed instance and why
+    combine_steps(...), combined_diff(...), steps_failure_message(combined): the same for several steps
 
 Private to the collection: no stable API.
 """
@@ -69,6 +70,14 @@ def failure_message(results, verb):
     lines = ["%s: %s" % (f["instance_id"], f["reason"]) for f in failed]
     return "%d of %d instances failed to %s (every other instance was converged): %s" % (
         len(failed), len(results), verb, "; ".join(lines))
+
+
+def steps_failure_message(combined):
+    """failure_message of a several-step run (combine_steps' dict): every failed instance with its step."""
+    failed = combined["failed_instances"]
+    return "%d of %d instances failed (every other instance was converged): %s" % (
+        len(failed), len(combined["instances"]),
+        "; ".join("%s (%s step): %s" % (f["instance_id"], f["step"], f["reason"]) for f in failed))
 
 
 # ---- several steps per instance (ec2_instance_identity)

@@ -6,9 +6,10 @@ Private to the collection.
 
 Each step reads what it needs once for the whole fleet (prepare), decides per instance with the pure plans
 of associations.py and metadata.py (plan), makes one instance's calls on its bucket's lane (apply), and
-re-reads pending instances in bulk (settled). frame.converge() runs them; see frame.py for the contract.
+re-reads pending instances in bulk (settled). rollout.Rollout runs them; step.Step is the interface.
 The step objects are built from the module's params (the option names of ec2_profile_association and
-ec2_metadata_options).
+ec2_metadata_options). What a module reads back: ProfileStep.report() {instance_profile}, .associations (the
+active associations read by prepare), .desired_arn; MetadataStep.report() {held}, .held(), .held_message().
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations imp
     first_lane,
     plan_association,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.frame import InstanceChange
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import (
@@ -33,6 +33,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import
     build_filters,
     describe_instances,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.step import InstanceChange, Step
 from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import resolve_instance_profile
 
 MODIFY_LANE = "ModifyInstanceMetadataOptions"
@@ -45,7 +46,7 @@ def _profile_view(arn):
     return {"instance_profile": arn}
 
 
-class ProfileStep:
+class ProfileStep(Step):
     """The instance profile of every instance: associate, replace, disassociate+associate, or disassociate.
 
     params: instance_profile (name or ARN; None with state=absent), state (present | absent),
@@ -60,7 +61,7 @@ class ProfileStep:
         self.check_mode = check_mode
         self.propagation = PROFILE_PROPAGATION.within(params.get("propagation_timeout") or 0)
         self.profile = None
-        self.index = {}
+        self.associations = {}  # instance id -> its active association (prepare)
         self.wait_reason = "the association did not become %s" % (
             "disassociated" if self.state == "absent" else "associated")
 
@@ -75,17 +76,17 @@ class ProfileStep:
                 lambda name: iam_arn(run.ctx.partition, run.ctx.account_id, "instance-profile", "/", name))
         # Only an instance that shows a profile can have an association: read those in bulk.
         with_profile = [iid for iid, rec in actionable.items() if rec["profile_arn"]]
-        self.index = association_index(run.client("ec2"), with_profile)
+        self.associations = association_index(run.client("ec2"), with_profile)
 
-    def plan(self, rec):
-        iid = rec["instance_id"]
-        current = self.index.get(iid)
+    def plan(self, record):
+        iid = record["instance_id"]
+        current = self.associations.get(iid)
         before = _profile_view((current or {}).get("profile_arn"))
-        action = plan_association(rec["state"], current, self.desired_arn, self.state)
+        action = plan_association(record["state"], current, self.desired_arn, self.state)
         if action == "none":
             return result(iid, "none", before, before, "unchanged")
         return InstanceChange(iid, action, before, _profile_view(self.desired_arn), first_lane(action),
-                              {"current": current, "instance_state": rec["state"]})
+                              {"current": current, "instance_state": record["state"]})
 
     def operation(self, change):
         return OPERATION[change.action]
@@ -114,7 +115,7 @@ class ProfileStep:
         return {"instance_profile": {"name": self.profile["name"], "arn": self.profile["arn"]} if self.profile else None}
 
 
-class MetadataStep:
+class MetadataStep(Step):
     """The metadata options of every instance: only the fields given are compared and changed.
 
     params: the five metadata options (metadata.FIELDS), imdsv1_usage_check, imdsv1_lookback_days, and the
@@ -127,7 +128,7 @@ class MetadataStep:
     def __init__(self, params):
         self.params = params
         self.desired = md.desired_fields(params)
-        self.held = {}
+        self.held_calls = {}  # instance id -> IMDSv1 calls in the lookback window (held back)
 
     def prepare(self, run, actionable):
         """Hold back instances whose HttpTokens would go to required while they still call IMDSv1
@@ -139,20 +140,20 @@ class MetadataStep:
                       .get("HttpTokens", {}).get("after") == "required"]
         if tightening:
             counts = imdsv1_call_counts(run.client("cloudwatch"), tightening, self.params["imdsv1_lookback_days"])
-            self.held = {iid: n for iid, n in counts.items() if n > 0}
+            self.held_calls = {iid: n for iid, n in counts.items() if n > 0}
 
-    def plan(self, rec):
-        iid = rec["instance_id"]
-        before = md.options_view(rec["metadata"])
-        if not md.metadata_changes(rec["metadata"], self.desired):
+    def plan(self, record):
+        iid = record["instance_id"]
+        before = md.options_view(record["metadata"])
+        if not md.metadata_changes(record["metadata"], self.desired):
             return result(iid, "none", before, before, "unchanged")
-        request = md.full_request(rec["metadata"], self.desired)
-        if iid in self.held:
+        request = md.full_request(record["metadata"], self.desired)
+        if iid in self.held_calls:
             return result(iid, "modify", before, md.options_view(request), "held",
                           "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break them"
-                          % (self.held[iid], self.params["imdsv1_lookback_days"]))
+                          % (self.held_calls[iid], self.params["imdsv1_lookback_days"]))
         return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE,
-                              {"request": request, "instance_state": rec["state"]})
+                              {"request": request, "instance_state": record["state"]})
 
     def operation(self, change):
         return "ModifyInstanceMetadataOptions"
@@ -185,5 +186,16 @@ class MetadataStep:
                 still.add(iid)
         return still
 
-    def held_list(self):
-        return [{"instance_id": iid, "imdsv1_calls": self.held[iid]} for iid in sorted(self.held)]
+    def held(self):
+        return [{"instance_id": iid, "imdsv1_calls": self.held_calls[iid]} for iid in sorted(self.held_calls)]
+
+    def report(self):
+        return {"held": self.held()}
+
+    def held_message(self):
+        """Why the task fails with fail_on_held=true (None when nothing was held back)."""
+        held = self.held()
+        if not held:
+            return None
+        return "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
+            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held))

@@ -5,7 +5,8 @@
 Private to the collection: no stable API.
 
 documents (parse, refuse what IAM would refuse, count characters as IAM does, normalize, compare),
-lint / trust_lint (least privilege) with escalation (the catalogue of privilege-escalation paths),
+lint / trust_lint (least privilege, sharing matching: IAM's pattern matching) with escalation (the catalogue of
+privilege-escalation paths),
 access_analyzer (optional ValidatePolicy), roles / role_plan / role_params / role_policies (iam_role, a
 role's policies read once), profiles (iam_instance_profile), managed_policies (iam_managed_policy).
 

@@ -29,7 +29,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import pag
 
 POLICY_TYPES = {"identity": ("IDENTITY_POLICY", None),
                 "trust": ("RESOURCE_POLICY", "AWS::IAM::AssumeRolePolicyDocument")}
-REFUSED = ("ERROR", "SECURITY_WARNING")
 
 
 def _location(locations):

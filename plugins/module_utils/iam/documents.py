@@ -50,6 +50,8 @@ import json
 import re
 from urllib.parse import unquote
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
+
 VERSIONS = ("2012-10-17", "2008-10-17")
 LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")
 KINDS = ("permissions", "trust")
@@ -64,7 +66,6 @@ TRUST_POLICY_MAX_QUOTA = 4096  # ... and the most it can be raised to
 KIND_MAX_CHARS = {"permissions": INLINE_POLICIES_MAX_CHARS, "trust": TRUST_POLICY_MAX_QUOTA}
 MAX_DEPTH = 6
 _ARN_PARTITION = re.compile(r"arn:(aws[a-z-]*):")
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _SID = re.compile(r"^[A-Za-z0-9]*$")
 _ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[^:]+$")
 # JSON tokens for measuring text without parsing it: strings, whitespace, brackets, anything else.
@@ -83,7 +84,7 @@ def policy_length(doc):
     return len(json.dumps(doc, separators=(",", ":")))
 
 
-def _statements(doc):
+def statements(doc):
     stmts = doc.get("Statement")
     return [stmts] if isinstance(stmts, dict) else list(stmts or [])
 
@@ -263,7 +264,7 @@ def _kind_problems(stmt, kind):
 def _statement_problems(doc, option, kind):
     """Every problem of every statement: the basic ones, and for a kind everything else IAM refuses."""
     problems, sids = [], set()
-    for index, stmt in enumerate(_statements(doc)):
+    for index, stmt in enumerate(statements(doc)):
         where = _where(option, stmt, index)
         found = _basic_problems(stmt)
         if kind is None or not isinstance(stmt, dict):
@@ -335,7 +336,7 @@ def _scalar(value):
     return str(value)
 
 
-def _as_list(value):
+def as_list(value):
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple, set)) else [value]
@@ -347,17 +348,17 @@ def _sorted_unique(values, fold_case=False):
 
 
 def _principal_value(kind, value, partition):
-    if kind == "AWS" and _ACCOUNT_ID.match(value):
+    if kind == "AWS" and rules.is_account_id(value):
         return "arn:%s:iam::%s:root" % (partition, value)
     return value
 
 
-def _normalize_principal(principal, partition):
+def normalize_principal(principal, partition):
     if principal == "*" or principal == ["*"]:
         principal = {"AWS": "*"}
     if not isinstance(principal, dict):
         return principal
-    return {kind: sorted({_principal_value(kind, _scalar(v), partition) for v in _as_list(values)})
+    return {kind: sorted({_principal_value(kind, _scalar(v), partition) for v in as_list(values)})
             for kind, values in principal.items()}
 
 
@@ -371,7 +372,7 @@ def _normalize_condition(condition):
             continue
         merged = out.setdefault(operator, {})
         for key, values in clauses.items():
-            merged.setdefault(key.lower(), set()).update(_scalar(v) for v in _as_list(values))
+            merged.setdefault(key.lower(), set()).update(_scalar(v) for v in as_list(values))
     return {op: ({k: sorted(v) for k, v in clauses.items()} if isinstance(clauses, dict) else clauses)
             for op, clauses in out.items()}
 
@@ -383,11 +384,11 @@ def _normalize_statement(stmt, partition):
             if value not in (None, ""):
                 out[key] = value
         elif key in ("Action", "NotAction"):
-            out[key] = _sorted_unique(_as_list(value), fold_case=True)
+            out[key] = _sorted_unique(as_list(value), fold_case=True)
         elif key in LIST_KEYS:
-            out[key] = _sorted_unique(_as_list(value))
+            out[key] = _sorted_unique(as_list(value))
         elif key in ("Principal", "NotPrincipal"):
-            out[key] = _normalize_principal(value, partition)
+            out[key] = normalize_principal(value, partition)
         elif key == "Condition":
             out[key] = _normalize_condition(value)
         else:
@@ -416,7 +417,7 @@ def normalize_policy(doc, partition=None):
     if isinstance(doc, (str, bytes, bytearray)):
         doc = parse_policy(doc, "policy")
     partition = partition or _find_partition(doc)
-    stmts = [_normalize_statement(s, partition) for s in _statements(doc)]
+    stmts = [_normalize_statement(s, partition) for s in statements(doc)]
     unique = {json.dumps(s, sort_keys=True): s for s in stmts}
     out = {key: copy.deepcopy(value) for key, value in doc.items() if key not in ("Version", "Statement")}
     out["Version"] = _version(doc)

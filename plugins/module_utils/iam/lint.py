@@ -39,10 +39,9 @@ not (policies are attached and detached independently, so each document must be 
 
 from __future__ import annotations
 
-import functools
 import re
 
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import _as_list, _statements
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import as_list, statements
 from ansible_collections.keyless.aws.plugins.module_utils.iam.escalation import (  # noqa: F401 (re-exported)
     ADMIN_MANAGED_POLICIES,
     CATALOGUE,
@@ -51,150 +50,27 @@ from ansible_collections.keyless.aws.plugins.module_utils.iam.escalation import 
     SELF_ESCALATION,
     cite,
 )
+from ansible_collections.keyless.aws.plugins.module_utils.iam.matching import (
+    ALLOW_ADMIN,
+    Refusal,
+    action_matches,
+    action_patterns,
+    covers,
+    covers_every,
+    covers_everything,
+    covers_role,
+    denied,
+    grants,
+    grants_every_action,
+    resource_matches,
+    statement_label,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.iam.trust_lint import judge_trust
 
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
-ANY_ACCOUNT = "123456789012"
-ANY_REGION = "us-east-1"
-# Characters IAM names may contain; the first one a pattern lacks stands for "a name the pattern cannot know".
-_FILLERS = "QZXJKqzxjk79_=,.@+-"
+# the pattern matchers the tests and callers read from here too (defined in matching.py)
+__all__ = ["ADMIN_MANAGED_POLICIES", "action_matches", "covers_every", "covers_everything", "grants_every_action",
+           "is_admin_managed_policy", "judge_permissions", "judge_trust", "lint_policy", "resource_matches"]
 MAX_LISTED = 6
-ALLOW_ADMIN = "or set allow_admin: true to accept it"
-
-
-class Refusal(object):
-    """One refused statement: kind is admin | not_action | escalation | self | trust_everyone | web_identity |
-    not_principal; actions are the catalogue actions it reaches (escalation, self, not_action)."""
-
-    __slots__ = ("index", "sid", "kind", "actions", "patterns", "resources", "paths", "message")
-
-    def __init__(self, index, sid, kind, message, actions=(), patterns=(), resources=(), paths=()):
-        self.index, self.sid, self.kind, self.message = index, sid, kind, message
-        self.actions, self.patterns, self.resources, self.paths = list(actions), list(patterns), list(resources), list(paths)
-
-    def __repr__(self):
-        return "Refusal(%r)" % self.message
-
-
-# ---- IAM's wildcard matching -------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=4096)
-def _glob(pattern, fold_case):
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(regex, (re.IGNORECASE if fold_case else 0) | re.DOTALL)
-
-
-def action_matches(pattern, action):
-    """IAM's action match: `*` / `?` wildcards, case-insensitive ("iam:Put*Policy" matches "iam:PutRolePolicy")."""
-    return isinstance(pattern, str) and _glob(pattern, True).fullmatch(action) is not None
-
-
-def resource_matches(pattern, arn):
-    """IAM's resource match: `*` / `?` wildcards, case-sensitive."""
-    return isinstance(pattern, str) and _glob(pattern, False).fullmatch(arn) is not None
-
-
-def _filler(pattern, fold_case=False):
-    text = pattern.lower() if fold_case else pattern
-    char = next((c for c in _FILLERS if (c.lower() if fold_case else c) not in text), "\x7f")
-    return char * (pattern.count("?") + 2)
-
-
-def _instance(glob, length=None, fill="0"):
-    """A string the glob matches (the first `*` padded to `length` characters when that is possible)."""
-    literal = len(glob.replace("*", ""))
-    pad = "" if length is None or literal >= length else fill * (length - literal)
-    return glob.replace("*", pad, 1).replace("*", "").replace("?", fill)
-
-
-def _fields(pattern):
-    parts = pattern.split(":", 5)
-    return parts if len(parts) == 6 and parts[0] == "arn" else None
-
-
-def _accounts(pattern):
-    fields = _fields(pattern)
-    guess = _instance(fields[4], 12) if fields else ""
-    return ([guess] if re.match(r"^[0-9]{12}$", guess) and guess != ANY_ACCOUNT else []) + [ANY_ACCOUNT]
-
-
-def _regions(pattern):
-    fields = _fields(pattern)
-    guess = _instance(fields[3], fill="a") if fields else ""
-    return ([guess] if guess and guess != ANY_REGION else []) + [ANY_REGION]
-
-
-def covers_every(pattern, resource_type):
-    """True when the resource pattern covers every resource of the type (see the module docstring)."""
-    if not isinstance(pattern, str):
-        return False
-    kind = RESOURCE_TYPES[resource_type]
-    name = _filler(pattern)
-    regions = _regions(pattern) if kind["regional"] else [""]
-    return any(resource_matches(pattern, "arn:%s:%s:%s:%s:%s%s" % (partition, kind["service"], region, account,
-                                                                   kind["prefix"], name))
-               for partition in PARTITIONS for account in _accounts(pattern) for region in regions)
-
-
-def covers_everything(pattern):
-    """True when the resource pattern covers every resource of every service (`*`, `arn:aws:*`, ...)."""
-    if not isinstance(pattern, str):
-        return False
-    f = _filler(pattern)
-    return any(resource_matches(pattern, "arn:%s:%s:%s:%s:%s" % (p, f, f, f, f)) and
-               resource_matches(pattern, "arn:%s:%s:::%s" % (p, f, f)) for p in PARTITIONS)
-
-
-def grants_every_action(pattern):
-    """True when the action pattern matches every action of every service (`*`, `*:*`, `?*:*`, ...)."""
-    if not isinstance(pattern, str):
-        return False
-    f = _filler(pattern, fold_case=True)
-    return action_matches(pattern, "%s:%s" % (f, f))
-
-
-def _own_role_arns(own_role, pattern):
-    path, name = own_role
-    path = path or "/"
-    return ["arn:%s:iam::%s:role%s%s" % (partition, account, path, name)
-            for partition in PARTITIONS for account in _accounts(pattern)]
-
-
-def covers_role(pattern, own_role):
-    return isinstance(pattern, str) and any(resource_matches(pattern, arn) for arn in _own_role_arns(own_role, pattern))
-
-
-# ---- one statement -----------------------------------------------------------------------------------------
-
-def _action_patterns(stmt):
-    key = "NotAction" if "NotAction" in stmt else "Action"
-    return key, [a for a in _as_list(stmt.get(key)) if isinstance(a, str)]
-
-
-def grants(stmt, action):
-    """Whether the statement's Action (or NotAction) covers the action."""
-    key, patterns = _action_patterns(stmt)
-    hit = any(action_matches(p, action) for p in patterns)
-    return not hit if key == "NotAction" else hit
-
-
-def _covers(stmt, includes):
-    """(covered, shown): does the statement cover the resources `includes(pattern)` tests a pattern for, and
-    the patterns that make it so as shown in a message."""
-    if "NotResource" in stmt:
-        excluded = _as_list(stmt["NotResource"])
-        return (not any(includes(p) for p in excluded)), ["every resource except %s (NotResource)" % excluded]
-    hits = [p for p in _as_list(stmt.get("Resource")) if includes(p)]
-    return bool(hits), hits
-
-
-def _denied(stmts, action, includes):
-    return any(isinstance(s, dict) and s.get("Effect") == "Deny" and not s.get("Condition") and grants(s, action)
-               and _covers(s, includes)[0] for s in stmts)
-
-
-def _label(stmt, index):
-    sid = stmt.get("Sid") if isinstance(stmt, dict) else None
-    return "statement %r" % sid if sid else "statement #%d (no Sid)" % index
 
 
 def _and(words, conjunction="and"):
@@ -219,9 +95,9 @@ def _resources_text(shown):
 
 
 def _actions_text(stmt, reached_patterns):
-    key, patterns = _action_patterns(stmt)
+    key, patterns = action_patterns(stmt)
     if key == "NotAction":
-        return "every action except %s (NotAction)" % _as_list(stmt["NotAction"])
+        return "every action except %s (NotAction)" % as_list(stmt["NotAction"])
     return ", ".join(repr(p) for p in reached_patterns or patterns)
 
 
@@ -249,13 +125,13 @@ def _unique(values):
 def _escalation(stmt, index, hits):
     rows = [row for row, _shown in hits]
     reached = [row[0] for row in rows]
-    patterns = [p for p in _action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
+    patterns = [p for p in action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
     shown = _unique(p for _row, shown in hits for p in shown)
     types = _unique(row[1] for row in rows)
     nouns = [RESOURCE_TYPES[t]["noun"] for t in types]
     message = ("%s allows %s on %s, which reaches %s on every %s of the account: privilege escalation to "
                "administrator access by %s. Scope it: name the %s it needs in Resource (for example %s) or drop %s; %s"
-               % (_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), _listed(reached),
+               % (statement_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), _listed(reached),
                   _and(nouns), _paths_text(rows), _and([_plural(n) for n in nouns], "or"),
                   RESOURCE_TYPES[types[0]]["example"], "these actions" if len(reached) > 1 else "the action",
                   ALLOW_ADMIN))
@@ -265,23 +141,23 @@ def _escalation(stmt, index, hits):
 def _self_escalation(stmt, index, hits, own_role):
     rows = [row for row, _shown in hits]
     reached = [row[0] for row in rows]
-    patterns = [p for p in _action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
+    patterns = [p for p in action_patterns(stmt)[1] if any(action_matches(p, a) for a in reached)]
     shown = _unique(p for _row, shown in hits for p in shown)
     me = "role%s%s" % (own_role[0] or "/", own_role[1])
     message = ("%s allows %s on %s, which includes this role itself (%s): %s on its own ARN lets the role change "
                "its own permissions or trust, privilege escalation to administrator access by %s. Scope it: leave "
                "this role out of Resource (a role must not manage itself) or drop %s; %s"
-               % (_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), me, _listed(reached),
+               % (statement_label(stmt, index), _actions_text(stmt, patterns), _resources_text(shown), me, _listed(reached),
                   _paths_text(rows), "these actions" if len(reached) > 1 else "the action", ALLOW_ADMIN))
     return Refusal(index, stmt.get("Sid"), "self", message, reached, patterns, shown, _unique(r[2] for r in rows))
 
 
 def _administrator(stmt, index, shown):
-    patterns = [p for p in _action_patterns(stmt)[1] if grants_every_action(p)]
+    patterns = [p for p in action_patterns(stmt)[1] if grants_every_action(p)]
     message = ("%s allows %s on %s: every action on every resource, that is administrator access, reaching every "
                "privilege escalation path (iam:PutRolePolicy, iam:AttachRolePolicy, iam:PassRole, ...). Name the "
                "actions and resources the instance needs; %s"
-               % (_label(stmt, index), ", ".join(repr(p) for p in patterns), _resources_text(shown), ALLOW_ADMIN))
+               % (statement_label(stmt, index), ", ".join(repr(p) for p in patterns), _resources_text(shown), ALLOW_ADMIN))
     return Refusal(index, stmt.get("Sid"), "admin", message, [row[0] for row in CATALOGUE], patterns, shown,
                    _unique(row[2] for row in CATALOGUE))
 
@@ -293,14 +169,14 @@ def _not_action(stmt, index, shown, hits):
         also = ", among them the privilege escalation actions %s" % _listed(reached, MAX_LISTED)
     message = ("%s allows %s on %s: that grants every other action of every service on every resource "
                "(administrator access but for the exceptions)%s. List the actions it needs in Action instead; %s"
-               % (_label(stmt, index), _actions_text(stmt, ()), _resources_text(shown), also, ALLOW_ADMIN))
+               % (statement_label(stmt, index), _actions_text(stmt, ()), _resources_text(shown), also, ALLOW_ADMIN))
     return Refusal(index, stmt.get("Sid"), "not_action", message, reached, [], shown,
                    _unique(row[2] for row, _shown in hits))
 
 
 def _judge_statement(stmts, index, stmt, own_role):
-    key, patterns = _action_patterns(stmt)
-    everything, shown_all = _covers(stmt, covers_everything)
+    key, patterns = action_patterns(stmt)
+    everything, shown_all = covers(stmt, covers_everything)
     if everything and key == "Action" and any(grants_every_action(p) for p in patterns):
         return [_administrator(stmt, index, shown_all)]
     hits, self_hits = [], []
@@ -311,14 +187,14 @@ def _judge_statement(stmts, index, stmt, own_role):
 
         def every(pattern, _type=resource_type):
             return covers_every(pattern, _type)
-        covered, shown = _covers(stmt, every)
-        if covered and not _denied(stmts, action, every):
+        covered, shown = covers(stmt, every)
+        if covered and not denied(stmts, action, every):
             hits.append((row, shown))
         elif own_role and action in SELF_ESCALATION:
             def mine(pattern):
                 return covers_role(pattern, own_role)
-            covered, shown = _covers(stmt, mine)
-            if covered and not _denied(stmts, action, mine):
+            covered, shown = covers(stmt, mine)
+            if covered and not denied(stmts, action, mine):
                 self_hits.append((row, shown))
     if everything and key == "NotAction":
         return [_not_action(stmt, index, shown_all, hits)]
@@ -335,7 +211,7 @@ def judge_permissions(doc, allow_admin=False, own_role=None):
     permissions or trust (escalation.SELF_ESCALATION) on that role's own ARN are refused too."""
     if allow_admin:
         return []
-    stmts = _statements(doc)
+    stmts = statements(doc)
     out = []
     for index, stmt in enumerate(stmts):
         if isinstance(stmt, dict) and stmt.get("Effect") == "Allow":
@@ -359,6 +235,5 @@ def lint_policy(doc, kind="permissions", allow_admin=False, own_role=None):
     if kind not in ("permissions", "trust"):
         raise ValueError("kind must be 'permissions' or 'trust', not %r" % (kind,))
     if kind == "trust":
-        from ansible_collections.keyless.aws.plugins.module_utils.iam.trust_lint import judge_trust
         return [r.message for r in judge_trust(doc, allow_admin)]
     return [r.message for r in judge_permissions(doc, allow_admin, own_role)]

@@ -23,9 +23,9 @@ import json
 import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
-from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_SETTLING, call, paginate
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM_SETTLING, NOT_FOUND, call, paginate
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import parse_policy, policies_equal
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
     apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
@@ -59,12 +59,10 @@ def _document(raw):
 
 def observe_policy(iam, arn):
     """The policy (default document, versions, tags) or None when there is no policy at that ARN."""
-    try:
-        raw = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)["Policy"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
+    answer = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn, missing=NOT_FOUND)
+    if answer is None:
+        return None
+    raw = answer["Policy"]
     version = call(iam, "GetPolicyVersion", {"PolicyArn": arn, "VersionId": raw["DefaultVersionId"]},
                    resource=arn)["PolicyVersion"]
     versions = paginate(iam, "ListPolicyVersions", "Versions", {"PolicyArn": arn}, resource=arn)

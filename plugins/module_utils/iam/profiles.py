@@ -12,13 +12,12 @@ Private to the collection: no stable API.
 
 from __future__ import annotations
 
-import concurrent.futures
-
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn, parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, PlanError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import (
-    IAM_NEW_ENTITY, IAM_SETTLING, call, paginate, poll, read_until_arn, wait_consecutive,
+    IAM_NEW_ENTITY, IAM_SETTLING, NOT_FOUND, call, paginate, poll, read_until_arn, wait_consecutive,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import (
     apply_tags, diff_tags, plan_tag_changes, tags_from_boto3, tags_to_boto3,
@@ -68,12 +67,8 @@ def observe_profile(iam, name, retry=None):
     (IAM_NEW_ENTITY) reads a profile known to exist through IAM's propagation delay.
     """
     def read():
-        try:
-            return call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, retry, resource=name)["InstanceProfile"]
-        except AwsCallError as exc:
-            if exc.code == "NoSuchEntity":
-                return None
-            raise
+        answer = call(iam, "GetInstanceProfile", {"InstanceProfileName": name}, retry, name, missing=NOT_FOUND)
+        return answer["InstanceProfile"] if answer is not None else None
     raw = read_until_arn(read, what="instance profile %s" % name, operation="GetInstanceProfile")
     return profile_from_boto3(raw) if raw is not None else None
 
@@ -84,9 +79,7 @@ def list_profiles(iam, path_prefix=None):
     listed = paginate(iam, "ListInstanceProfiles", "InstanceProfiles", params, resource=path_prefix or "/")
     names = [p["InstanceProfileName"] for p in listed]
     # One GetInstanceProfile per profile (for its tags), a few at a time: boto3 clients are thread-safe.
-    workers = max(1, min(MAX_PARALLEL_READS, len(names)))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        profiles = list(pool.map(lambda name: observe_profile(iam, name), names))
+    profiles = parallel_map(lambda name: observe_profile(iam, name), names, MAX_PARALLEL_READS)
     return [p for p in profiles if p is not None]  # None: deleted between the list and the read
 
 

@@ -20,8 +20,7 @@ Private to the collection: no stable API.
 from __future__ import annotations
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
-from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate, read_until_arn, wait_consecutive
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import NOT_FOUND, call, paginate, read_until_arn, wait_consecutive
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import tags_from_boto3
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import PolicyError, parse_policy
 
@@ -33,12 +32,8 @@ READY_DELAY = 1.0  # seconds between the consecutive reads of wait_role_ready
 def get_role(iam, name, retry=None):
     """The GetRole `Role` structure, or None when the role does not exist (its Arn an ARN: read_until_arn)."""
     def read():
-        try:
-            return call(iam, "GetRole", {"RoleName": name}, retry, name)["Role"]
-        except AwsCallError as exc:
-            if exc.code == "NoSuchEntity":
-                return None
-            raise
+        answer = call(iam, "GetRole", {"RoleName": name}, retry, name, missing=NOT_FOUND)
+        return answer["Role"] if answer is not None else None
     return read_until_arn(read, what="role %s" % name, operation="GetRole")
 
 
@@ -119,14 +114,13 @@ def list_role_names(iam, path_prefix="/"):
 def managed_policy_document(iam, arn):
     """{type, name, arn, document} of a managed policy's default version, or None when it is gone: two reads
     (GetPolicy, GetPolicyVersion); managed_policies.observe_policy would also list versions and tags."""
-    try:
-        policy = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)["Policy"]
-        version = call(iam, "GetPolicyVersion", {"PolicyArn": arn, "VersionId": policy["DefaultVersionId"]},
-                       resource=arn)["PolicyVersion"]
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return None
-        raise
+    answer = call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn, missing=NOT_FOUND)
+    policy = (answer or {}).get("Policy")
+    version = policy and call(iam, "GetPolicyVersion", {"PolicyArn": arn, "VersionId": policy["DefaultVersionId"]},
+                              resource=arn, missing=NOT_FOUND)
+    if not version:
+        return None
+    version = version["PolicyVersion"]
     return {"type": "managed", "name": policy["PolicyName"], "arn": arn,
             "document": _read_document(version["Document"], "policy %s" % arn)}
 
@@ -168,13 +162,7 @@ def policy_arn_candidates(value, partition, account_id):
 
 
 def _policy_exists(iam, arn):
-    try:
-        call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn)
-        return True
-    except AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            return False
-        raise
+    return call(iam, "GetPolicy", {"PolicyArn": arn}, resource=arn, missing=NOT_FOUND) is not None
 
 
 def check_policy_arn(iam, arn, option, partition, account_id, assume_missing=False):

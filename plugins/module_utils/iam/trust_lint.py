@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import _as_list, _normalize_principal, _statements
-from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import ALLOW_ADMIN, Refusal, _label, grants
+from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import as_list, normalize_principal, statements
+from ansible_collections.keyless.aws.plugins.module_utils.iam.matching import ALLOW_ADMIN, Refusal, grants, statement_label
 
 PRINCIPAL_KEYS = {
     "aws:principalorgid": "id", "aws:sourceorgid": "id", "aws:principalaccount": "id", "aws:sourceaccount": "id",
@@ -88,7 +88,7 @@ def _clauses(condition):
         matching = _operator(operator)
         if matching and isinstance(clauses, dict):
             for key, values in clauses.items():
-                yield matching, str(key).lower(), _as_list(values)
+                yield matching, str(key).lower(), as_list(values)
 
 
 def restricts_principal(condition):
@@ -124,7 +124,7 @@ def web_identity_providers(principal):
     """The OIDC providers (host/path, or the well-known names) of a Federated principal; SAML providers left out."""
     out = []
     federated = principal.get("Federated") if isinstance(principal, dict) else None
-    for value in _as_list(federated):
+    for value in as_list(federated):
         value = str(value)
         if ":saml-provider/" in value:
             continue
@@ -133,12 +133,12 @@ def web_identity_providers(principal):
 
 
 def _trusts_everyone(principal):
-    principal = _normalize_principal(principal, "aws")
+    principal = normalize_principal(principal, "aws")
     return isinstance(principal, dict) and "*" in principal.get("AWS", [])
 
 
 def _judge_statement(stmt, index):
-    label = _label(stmt, index)
+    label = statement_label(stmt, index)
     sid = stmt.get("Sid")
     if "NotPrincipal" in stmt:
         return [Refusal(index, sid, "not_principal",
@@ -171,7 +171,7 @@ def judge_trust(doc, allow_admin=False):
     if allow_admin:
         return []
     out = []
-    for index, stmt in enumerate(_statements(doc)):
+    for index, stmt in enumerate(statements(doc)):
         if isinstance(stmt, dict) and stmt.get("Effect") == "Allow":
             out.extend(_judge_statement(stmt, index))
     return out

@@ -6,7 +6,6 @@ per-API token buckets) is the strict layer's rate_limit: tests/unit/support/test
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -18,8 +17,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT
-from tests.support.aws_proxy import AwsProxy, FaultState, draw, proxy_configure, proxy_stats
+from tests.support.aws_faults import FaultState
+from tests.support.aws_proxy import AwsProxy, proxy_configure, proxy_stats
+from tests.support.fixtures import TRUST
 from tests.support.moto_server import MotoServer, calls, reset_moto
+from tests.support.strict import draw
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -48,9 +50,7 @@ def launch(url, n=3):
 
 
 def make_profile(iam, name):
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=TRUST)
     iam.create_instance_profile(InstanceProfileName=name)
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
 
@@ -299,7 +299,7 @@ def test_always_failing_instance(upstream):
 
 def test_control_endpoint_and_script_mode(upstream, tmp_path):
     port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/support/aws_proxy.py"), "--upstream", upstream,
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.aws_proxy", "--upstream", upstream,
                              "--port-file", str(port_file), "--throttle-rate", "1.0", "--seed", "5"],
                             cwd=str(ROOT), stdout=subprocess.DEVNULL)
     try:

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from tests.support.moto_server import CallCounter, MotoServer, calls, reset_moto
-from tests.support.strict_aws import retry_html_5xx
+from tests.support.strict import retry_html_5xx
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The strict-AWS layer (tests/support/strict_aws.py): each behaviour shows AWS's answer through a real moto
+"""The strict-AWS layer (tests/support/strict/): each behaviour shows AWS's answer through a real moto
 server and boto3, the switches (KEYLESS_STRICT, the control endpoint, the script's flags) and reset."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
-from tests.support import strict_aws
+from tests.support import strict
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ROOT
 from tests.support.aws_proxy import AwsProxy
+from tests.support.fake_clock import FakeClock
 from tests.support.moto_server import MotoServer, calls, reset_moto
-from tests.support.strict_aws import (EC2_RATE_LIMITS, Call, Html5xx, StrictClock, TokenBucket, assumed_key_account,
-                                      bound_seconds, parse_switches, rate_limit_of, retry_html_5xx, strict_config,
-                                      strict_off, strict_restore, strict_stats)
+from tests.support.strict import (EC2_RATE_LIMITS, Call, Html5xx, StrictClock, TokenBucket, assumed_key_account,
+                                  bound_seconds, parse_switches, rate_limit_of, retry_html_5xx, strict_config, strict_off,
+                                  strict_restore, strict_stats)
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 MINE = ["html_5xx", "rate_limit", "filter_limit", "sts_region"]
@@ -241,16 +242,8 @@ def test_rate_limit_table_per_api():
     assert all(v[0] >= 1 and v[1] > 0 for v in EC2_RATE_LIMITS.values())
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 def test_token_bucket_burst_refill_and_no_token_for_a_throttled_call():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = TokenBucket(100, 5, clock=clock)
     assert sum(bucket.take() for _i in range(150)) == 100  # the burst is the capacity
     clock.now += 1.0
@@ -263,7 +256,7 @@ def test_token_bucket_burst_refill_and_no_token_for_a_throttled_call():
 def test_the_strict_clock_scales_refill_not_capacity():
     """A bucket on the StrictClock at x20: capacity unchanged, refill 20 times faster; a speed change keeps
     AWS time continuous; N tokens take (N - capacity) / (refill * speed) real seconds."""
-    real = FakeClock()
+    real = FakeClock(1000.0)
     clock = StrictClock(20, clock=real)
     bucket = TokenBucket(100, 5, clock=clock.now)
     assert sum(bucket.take() for _i in range(500)) == 100
@@ -351,9 +344,9 @@ def test_a_moto_reset_resets_every_behaviour(url):
 def test_script_flags(tmp_path):
     port_file = tmp_path / "port"
     env = dict(os.environ, PYTHONPATH="", KEYLESS_STRICT="all")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/support/moto_server.py"), "--port-file", str(port_file),
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.moto_server", "--port-file", str(port_file),
                              "--strict=-html_5xx,-sts_region", "--strict-speed", "1"],
-                            cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not port_file.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -368,5 +361,5 @@ def test_script_flags(tmp_path):
 
 
 def test_strict_layer_is_the_outermost_layer(server):
-    assert isinstance(server.app, strict_aws.StrictAws)
+    assert isinstance(server.app, strict.StrictAws)
     assert type(server.app.app).__name__ == "CallCounter"

@@ -1,4 +1,4 @@
-"""The strict-AWS state behaviours (tests/support/strict_state.py) through boto3, against a moto server
+"""The strict-AWS state behaviours (tests/support/strict/iam_propagation.py, ec2_windows.py) through boto3, against a moto server
 behind the real strict layer (build_app(): StrictAws(CallCounter(moto))) with only these behaviours on.
 
 AWS time comes from the layer's StrictClock driven by a FakeClock, so each window is crossed by moving time,
@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import strict_aws, strict_state
+from tests.support import strict
 from tests.support.fake_clock import FakeClock
 from tests.support.moto_server import build_app
-from tests.support.strict_aws import StrictClock, strict_config, strict_stats
+from tests.support.strict import StrictClock, strict_config, strict_stats
 
 ACCOUNT = "123456789012"  # moto's default account: the ARNs moto writes
 IAM_DELAY, PROFILE_DELAY, ARN_WINDOW, ASSOCIATE, DISASSOCIATE, APPLY = 8.0, 8.0, 3.0, 5.0, 5.0, 5.0
@@ -38,7 +38,7 @@ class _Server:
 
         self.time = FakeClock(start=1000.0)
         self.layer = build_app(strict="none," + ",".join("+" + name for name in NAMES))
-        assert isinstance(self.layer, strict_aws.StrictAws)
+        assert isinstance(self.layer, strict.StrictAws)
         self.layer.clock = StrictClock(speed=1.0, clock=self.time)
         self.behaviours = [self.layer.by_name[name] for name in NAMES]
         self.server = make_server("127.0.0.1", 0, self.layer, threaded=True, request_handler=Quiet)
@@ -96,11 +96,11 @@ def _associations(aws, **kwargs):
 # ------------------------------------------------------------------------------------------ the switches
 
 def test_every_behaviour_is_a_named_cited_switch_with_aws_defaults():
-    assert [b.name for b in strict_state.BEHAVIOURS] == NAMES
-    defaults = {b.name: b for b in strict_aws.default_behaviours()}
+    assert [b.name for b in strict.STATE_BEHAVIOURS] == NAMES
+    defaults = {b.name: b for b in strict.default_behaviours()}
     for name in NAMES:
         behaviour = defaults[name]
-        assert isinstance(behaviour, strict_aws.Behaviour)
+        assert isinstance(behaviour, strict.Behaviour)
         assert behaviour.source and type(behaviour).__doc__
     assert defaults["iam_propagation"].params() == {"delay": 8.0}
     assert defaults["ec2_profile_propagation"].params() == {"delay": 8.0}
@@ -108,7 +108,7 @@ def test_every_behaviour_is_a_named_cited_switch_with_aws_defaults():
     assert defaults["association_windows"].params() == {"associate": 5.0, "disassociate": 5.0}
     assert defaults["metadata_pending"].params() == {"apply": 5.0}
     # a fresh instance per layer: two servers in one process never share windows
-    assert strict_aws.default_behaviours()[-1] is not strict_aws.default_behaviours()[-1]
+    assert strict.default_behaviours()[-1] is not strict.default_behaviours()[-1]
 
 
 def test_each_behaviour_switches_off_alone(aws):

@@ -9,11 +9,10 @@ import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.modules import ec2_fleet_info
+from tests.support.fixtures import TRUST, record_api_calls
 from tests.support.module_runner import run_module
 
 IMAGE = "ami-12c6146b"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 @pytest.fixture
@@ -250,7 +249,7 @@ def test_one_version_call_per_distinct_template(fleet, monkeypatch):
     for n in range(5):
         _launch(ec2, "more%d" % n, template=lt)
     seen = []
-    from ansible_collections.keyless.aws.plugins.module_utils.fleet import launch_templates
+    from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_templates
     real = launch_templates.default_versions
 
     def counting(client, template_ids):
@@ -279,15 +278,7 @@ def test_roles_that_can_escalate_read_once_per_role(fleet, monkeypatch):
     shared = iam.create_policy(PolicyName="shared", PolicyDocument=json.dumps(SHARED))["Policy"]["Arn"]
     for role in ("app-role", "legacy-role"):
         iam.attach_role_policy(RoleName=role, PolicyArn=shared)
-    seen = []
-    import botocore.client
-    real = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        seen.append(operation)
-        return real(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    seen = record_api_calls(monkeypatch)
     result = run_module(ec2_fleet_info.main, {"tags": {"Fleet": "web"}})
     assert not result.failed, result
     rows = dict((r["instance_id"], r) for r in result["instances"])

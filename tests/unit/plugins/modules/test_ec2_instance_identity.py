@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import botocore.client
 import botocore.exceptions
 import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.modules import ec2_instance_identity as module
+from tests.support.fixtures import MockFleet
 from tests.support.module_runner import run_module
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 OPEN = {"capacity": 100000, "refill": 100000.0}
 BUCKETS = ("AssociateIamInstanceProfile", "ModifyInstanceMetadataOptions", "mutating", "describe")
 FAST = {"rate_limits": {name: dict(OPEN) for name in BUCKETS}}
@@ -23,32 +19,7 @@ FAST = {"rate_limits": {name: dict(OPEN) for name in BUCKETS}}
 @pytest.fixture
 def aws():
     with mock_aws():
-        yield Env()
-
-
-class Env:
-    def __init__(self):
-        self.ec2 = boto3.client("ec2", region_name="us-east-1")
-        self.iam = boto3.client("iam", region_name="us-east-1")
-        for name in ("App", "Legacy"):
-            self.iam.create_instance_profile(InstanceProfileName=name)
-            self.iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=TRUST)
-            self.iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
-
-    def launch(self, n, hop=1):
-        resp = self.ec2.run_instances(ImageId="ami-12c6146b", MinCount=n, MaxCount=n, MetadataOptions={
-            "HttpTokens": "optional", "HttpPutResponseHopLimit": hop}, TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": "app"}]}])
-        return [i["InstanceId"] for i in resp["Instances"]]
-
-    def profile_of(self, iid):
-        found = self.ec2.describe_iam_instance_profile_associations(
-            Filters=[{"Name": "instance-id", "Values": [iid]}])["IamInstanceProfileAssociations"]
-        active = [a for a in found if a["State"] in ("associating", "associated")]
-        return active[0]["IamInstanceProfile"]["Arn"].split("/")[-1] if active else None
-
-    def options_of(self, iid):
-        return self.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+        yield MockFleet(hop=1)
 
 
 def by_id(res):

@@ -7,13 +7,12 @@ import json
 import boto3
 import botocore.client
 import botocore.exceptions
-import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.launch_templates import (
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account.launch_templates import (
     client_token,
     default_versions,
     plan_template,
@@ -29,28 +28,7 @@ SHAPE = botocore.session.get_session().get_service_model("ec2").shape_for("Reque
 MUTATING = ("Create", "Modify", "Delete", "Put", "Associate", "Replace", "Disassociate")
 
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def shared_botocore_loader(monkeypatch):
-    """Every module run builds a new boto3 Session; share one loader so the JSON service models are
-    parsed once per test session instead of once per run (about 1 s for EC2 each time)."""
-    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
-
-
-@pytest.fixture
-def api_calls(monkeypatch):
-    """Every AWS operation the module makes in-process, in order."""
-    seen = []
-    real = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        seen.append(operation)
-        return real(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    return seen
+pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
 
 
 def seed():

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.modules import ec2_profile_association as module
+from tests.support.fixtures import MockFleet
 from tests.support.module_runner import run_module
-
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 @pytest.fixture
 def aws():
     with mock_aws():
-        yield Env()
-
-
-class Env:
-    def __init__(self):
-        self.ec2 = boto3.client("ec2", region_name="us-east-1")
-        self.iam = boto3.client("iam", region_name="us-east-1")
-        self.arns = {name: self.profile(name) for name in ("App", "Legacy")}
-
-    def profile(self, name, role=True):
-        arn = self.iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
-        if role:
-            self.iam.create_role(RoleName=name + "Role", AssumeRolePolicyDocument=TRUST)
-            self.iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name + "Role")
-        return arn
-
-    def launch(self, n, fleet="app"):
-        resp = self.ec2.run_instances(ImageId="ami-12c6146b", MinCount=n, MaxCount=n, TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": fleet}]}])
-        return [i["InstanceId"] for i in resp["Instances"]]
-
-    def associate(self, iid, name):
-        self.ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Name": name})
-
-    def profile_of(self, iid):
-        found = self.ec2.describe_iam_instance_profile_associations(
-            Filters=[{"Name": "instance-id", "Values": [iid]}])["IamInstanceProfileAssociations"]
-        active = [a for a in found if a["State"] in ("associating", "associated")]
-        return active[0]["IamInstanceProfile"]["Arn"].split("/")[-1] if active else None
+        yield MockFleet()
 
 
 def by_id(res):

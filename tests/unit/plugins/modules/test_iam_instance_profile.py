@@ -13,10 +13,8 @@ from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_instance_profile_info
+from tests.support.fixtures import TRUST
 from tests.support.module_runner import run_module
-
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 @pytest.fixture

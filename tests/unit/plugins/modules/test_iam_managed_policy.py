@@ -13,6 +13,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import policy_length
 from ansible_collections.keyless.aws.plugins.modules import iam_managed_policy
 from tests.support.escalation_cases import ACCEPTED, REFUSED
+from tests.support.fixtures import stub_access_analyzer
 from tests.support.module_runner import run_module
 
 DOC = {"Version": "2012-10-17", "Statement": [
@@ -244,12 +245,7 @@ def test_escalation_accepted_with_allow_admin_and_scoped_documents_pass(aws):
 
 
 def _stub_analyzer(monkeypatch, findings_pages):
-    import botocore.session
-    from botocore.stub import Stubber
-
-    analyzer = botocore.session.get_session().create_client(
-        "accessanalyzer", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    stub = Stubber(analyzer)
+    responses = []
     for number, findings in enumerate(findings_pages):
         expected = {"policyDocument": json.dumps(DOC), "policyType": "IDENTITY_POLICY"}
         response = {"findings": findings}
@@ -257,12 +253,8 @@ def _stub_analyzer(monkeypatch, findings_pages):
             expected["nextToken"] = "t%d" % number
         if number + 1 < len(findings_pages):
             response["nextToken"] = "t%d" % (number + 1)
-        stub.add_response("validate_policy", response, expected)
-    stub.activate()
-    real_client = connection.AwsContext.client
-    monkeypatch.setattr(connection.AwsContext, "client", lambda self, service, region=None: analyzer
-                        if service == "accessanalyzer" else real_client(self, service, region))
-    return stub
+        responses.append((expected, response))
+    return stub_access_analyzer(monkeypatch, responses)
 
 
 def _aa(kind, code):

@@ -7,8 +7,6 @@ import json
 import time
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -16,12 +14,11 @@ from moto import mock_aws
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
 from ansible_collections.keyless.aws.plugins.modules import iam_policy_from_activity as mod
 from tests.support.activity_fixtures import EXPECTED_ACTIONS, lookup_pages, make_events, role_events, write_log_files
+from tests.support.fixtures import TRUST
 from tests.support.module_runner import run_module
 
 ACCOUNT = "123456789012"  # moto's default account
 CREDS = dict(region_name="us-east-1", aws_access_key_id="AKIAFAKE", aws_secret_access_key="fake")
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 INLINE = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["s3:Get*", "s3:ListBucket", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
      "Resource": "*"}]}
@@ -29,14 +26,7 @@ MANAGED = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["dynamodb:*", "kms:Decrypt"], "Resource": "*"}]}
 
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def shared_botocore_loader(monkeypatch):
-    """Every module run builds a new boto3 Session; share one loader so the JSON service models are
-    parsed once per test session instead of once per run."""
-    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
+pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
 
 
 def now():

@@ -7,20 +7,18 @@ import json
 import boto3
 import botocore.client
 import botocore.exceptions
-import botocore.loaders
-import botocore.session
 import moto
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws import connection, retries
+from ansible_collections.keyless.aws.plugins.module_utils.aws import retries
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Progress
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import apply_plan
 from ansible_collections.keyless.aws.plugins.module_utils.iam import documents, role_plan, roles
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.modules import iam_role
 from tests.support.escalation_cases import ACCEPTED, OWN_ROLE, REFUSED
+from tests.support.fixtures import stub_access_analyzer
 from tests.support.module_runner import run_module
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -41,14 +39,7 @@ ROLE = {"name": "AppInstanceRole", "description": "app role", "managed_policies"
         "inline_policies": {"AppAccess": APP_ACCESS}, "tags": {"app": "my-app"}}
 
 
-_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def shared_botocore_loader(monkeypatch):
-    """Every module run builds a new boto3 Session; share one loader so the JSON service models are parsed once
-    per test session instead of once per run (the table below runs the module about 150 times)."""
-    monkeypatch.setattr(botocore.session, "create_loader", lambda *a, **k: _LOADER)
+pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +76,6 @@ def aws(moto_iam, monkeypatch):
     _clean(moto_iam)
     yield moto_iam
     _clean(moto_iam)
-
-
-@pytest.fixture
-def api_calls(monkeypatch):
-    """Every AWS operation any botocore client makes, in order."""
-    seen = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        seen.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    return seen
 
 
 MUTATING_PREFIXES = ("Create", "Put", "Attach", "Detach", "Delete", "Update", "Tag", "Untag", "Add", "Remove")
@@ -623,19 +600,6 @@ def test_missing_policy_arn_fails_before_anything_is_created(aws, api_calls):
 
 # ---- validate_with_access_analyzer (moto has no Access Analyzer: botocore's Stubber) ----------------------------------
 
-def _analyzer(monkeypatch, responses):
-    analyzer = botocore.session.get_session().create_client(
-        "accessanalyzer", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    stub = Stubber(analyzer)
-    for expected, response in responses:
-        stub.add_response("validate_policy", response, expected)
-    stub.activate()
-    real_client = connection.AwsContext.client
-    monkeypatch.setattr(connection.AwsContext, "client", lambda self, service, region=None: analyzer
-                        if service == "accessanalyzer" else real_client(self, service, region))
-    return stub
-
-
 def _finding(kind, code, index=0):
     return {"findingType": kind, "issueCode": code, "findingDetails": "%s details" % code,
             "learnMoreLink": "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html",
@@ -656,7 +620,7 @@ def _expect(document, policy_type, resource_type=None, token=None):
 def test_access_analyzer_findings_returned_paginated_and_in_check_mode(aws, monkeypatch):
     args = dict(ROLE, validate_with_access_analyzer=True, trusted_services=["ec2.amazonaws.com"])
     trust_doc = documents.trust_policy_for_services(["ec2.amazonaws.com"])
-    stub = _analyzer(monkeypatch, [
+    stub = stub_access_analyzer(monkeypatch, [
         (_expect(trust_doc, "RESOURCE_POLICY", "AWS::IAM::AssumeRolePolicyDocument"), {"findings": []}),
         (_expect(APP_ACCESS, "IDENTITY_POLICY"), {"findings": [_finding("SUGGESTION", "EMPTY_ARRAY_RESOURCE")],
                                                   "nextToken": "page2"}),
@@ -677,8 +641,8 @@ def test_access_analyzer_findings_returned_paginated_and_in_check_mode(aws, monk
 def test_access_analyzer_errors_and_security_warnings_refuse(aws, api_calls, monkeypatch, kind, allow_admin, refused):
     args = {"name": "r", "inline_policies": {"AppAccess": APP_ACCESS}, "validate_with_access_analyzer": True,
             "allow_admin": allow_admin}
-    stub = _analyzer(monkeypatch, [(_expect(APP_ACCESS, "IDENTITY_POLICY"),
-                                    {"findings": [_finding(kind, "PASS_ROLE_WITH_STAR_IN_RESOURCE")]})])
+    stub = stub_access_analyzer(monkeypatch, [(_expect(APP_ACCESS, "IDENTITY_POLICY"),
+                                               {"findings": [_finding(kind, "PASS_ROLE_WITH_STAR_IN_RESOURCE")]})])
     result = run_module(iam_role.main, args)
     stub.assert_no_pending_responses()
     if refused:

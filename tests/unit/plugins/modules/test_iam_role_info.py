@@ -9,10 +9,9 @@ import moto
 import pytest
 
 from ansible_collections.keyless.aws.plugins.modules import iam_role_info
+from tests.support.fixtures import EC2_TRUST as TRUST
 from tests.support.module_runner import run_module
 
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 INLINE = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::my-app-data"}]}
 

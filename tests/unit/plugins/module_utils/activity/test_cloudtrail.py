@@ -29,24 +29,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail im
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import TokenBucket
 from tests.support.activity_fixtures import lookup_pages, make_events, role_events, write_log_files
+from tests.support.fake_clock import FakeClock
 
 ACCOUNT = "123456789012"
 ROLE = "arn:aws:iam::%s:role/app/app-role" % ACCOUNT
 NOW = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
 CREDS = dict(region_name="us-east-1", aws_access_key_id="AKIAFAKE", aws_secret_access_key="fake")
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
 
 
 # ---- pure helpers
@@ -92,7 +80,7 @@ def pacer(fake):
 
 def test_lookup_bucket_spaces_calls_half_a_second():
     assert (cloudtrail.lookup_bucket().capacity, cloudtrail.lookup_bucket().refill) == (1, 2.0)
-    fake = FakeClock()
+    fake = FakeClock(100.0)
     bucket = pacer(fake)
     for _n in range(4):
         bucket.acquire()
@@ -215,7 +203,7 @@ def test_lookup_events_paginates_filters_and_paces():
     assert len(pages) >= 3 and "NextToken" in pages[0]
     start, end = window(6, now=NOW)
     client, stub = _stubbed_lookup(pages, start, end)
-    fake = FakeClock()
+    fake = FakeClock(100.0)
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
                          pacer_factory=lambda: pacer(fake))
     stub.assert_no_pending_responses()
@@ -231,7 +219,7 @@ def test_lookup_events_stops_at_max_events():
     pages = lookup_pages(events, page_size=50)
     start, end = window(3, now=NOW)
     client, stub = _stubbed_lookup(pages[:2], start, end)
-    fake = FakeClock()
+    fake = FakeClock(100.0)
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
                          max_events=60, pacer_factory=lambda: pacer(fake))
     stub.assert_no_pending_responses()  # the third page was never asked for
@@ -245,7 +233,7 @@ def test_lookup_events_window_filter_drops_events_outside():
     start, end = window(1, now=NOW)
     client, _stub = _stubbed_lookup(pages, start, end)
     got = Collected(role_key(ROLE), start, end, None)
-    lookup_events(client, got, pacer(FakeClock()), "us-east-1")
+    lookup_events(client, got, pacer(FakeClock(100.0)), "us-east-1")
     assert "stale" not in {e["eventID"] for e in got.events}
 
 
@@ -282,7 +270,7 @@ def test_lookup_events_throttle_is_retried(monkeypatch):
     client = boto3.client("cloudtrail", config=Config(retries={"mode": "standard", "total_max_attempts": 3}), **CREDS)
     client.meta.events.register("before-send.cloudtrail.LookupEvents", answer)
     start, end = window(3, now=NOW)
-    fake = FakeClock()
+    fake = FakeClock(100.0)
     got = collect_events(lambda service, region: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
                          pacer_factory=lambda: pacer(fake))
     assert answers == []
@@ -300,7 +288,7 @@ def test_lookup_events_throttle_beyond_retries_raises(monkeypatch):
     start, end = window(1, now=NOW)
     with pytest.raises(Exception, match="ThrottlingException"):
         collect_events(lambda s, r: client, "lookup_events", ROLE, start, end, regions=["us-east-1"],
-                       pacer_factory=lambda: pacer(FakeClock()))
+                       pacer_factory=lambda: pacer(FakeClock(100.0)))
 
 
 def test_unknown_source_and_bad_role():

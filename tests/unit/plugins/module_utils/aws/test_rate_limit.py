@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rate_limit as rl
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.fake_clock import FakeClock
 
 
 def test_bucket_starts_full_then_paces_at_refill():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep)
     waits = [bucket.acquire() for dummy in range(1000)]
     # the guard's worth of refill (1 s * 5 tokens) is set aside on the way down: 95 calls go at once
@@ -33,13 +21,13 @@ def test_bucket_starts_full_then_paces_at_refill():
 
 
 def test_reservations_queue_without_sleeping_in_the_lock():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = rl.TokenBucket(2, 1, clock, clock.sleep, guard=0.0)
     assert [bucket.reserve() for dummy in range(5)] == [0.0, 0.0, pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
 
 
 def test_refill_is_continuous_and_capped():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = rl.TokenBucket(10, 2, clock, clock.sleep, guard=0.0)
     for dummy in range(10):
         bucket.acquire()
@@ -51,7 +39,7 @@ def test_refill_is_continuous_and_capped():
 
 
 def test_drain_on_throttle():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = rl.TokenBucket(100, 5, clock, clock.sleep, guard=0.0)
     bucket.drain()
     assert bucket.reserve() == pytest.approx(0.2)  # empty: the next token is 1/5 s away
@@ -114,7 +102,7 @@ def test_deprecated_group_keys_set_their_category_default():
 
 
 def test_limiter_counts_and_drains():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     limiter = rl.RateLimiter({"ModifyInstanceMetadataOptions": {"capacity": 1, "refill": 1}}, clock, clock.sleep)
     limiter.before_send("ec2", "ModifyInstanceMetadataOptions")
     limiter.before_send("ec2", "ModifyInstanceMetadataOptions")
@@ -150,7 +138,7 @@ def test_attach_paces_every_http_attempt():
     """Against a real (local moto) HTTP endpoint: each attempt takes a token, once per attach."""
     import boto3
     from tests.support.moto_server import MotoServer
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     limiter = rl.RateLimiter({"DescribeInstances": {"capacity": 1, "refill": 2}}, clock, clock.sleep)
     with MotoServer() as server:
         client = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
@@ -168,7 +156,7 @@ def test_attach_paces_every_http_attempt():
 def test_guard_shifts_the_queue_once_and_is_not_refunded(refill):
     """Past the burst, sends are exactly 1/refill apart, all shifted by the guard: no two calls go out together
     (adding the guard to each wait let the refill during the wait pay for the next call when refill*guard >= 1)."""
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = rl.TokenBucket(10, refill, clock, clock.sleep)
     sent, waits = [], []
     for dummy in range(40):
@@ -196,21 +184,21 @@ def test_latency_jitter_below_the_guard_is_never_throttled(demand):
     instances, guard 1 s) and this test failed for "around the refill" and "waves"."""
     import math
     import random
-    from tests.support.strict_aws import TokenBucket as TokenBucketOfAws
+    from tests.support.strict import TokenBucket as TokenBucketOfAws
     refill, capacity, jitter = 10.0, 100, 0.9 * rl.GUARD_SECONDS
     rates = {"saturated": lambda t: 50.0, "around the refill": lambda t: 10.05,
              "waves": lambda t: 10.0 + 3.0 * math.sin(t / 20.0), "bursts": lambda t: 40.0 if int(t / 30) % 2 else 2.0}
     throttled, low, calls = 0, float(capacity), 0
     for seed in range(4):
         rnd = random.Random(seed)
-        clock = FakeClock()
+        clock = FakeClock(1000.0)
         bucket = rl.TokenBucket(capacity, refill, clock, clock.sleep)
         arrivals, t, end = [], clock.now, clock.now + 600.0
         while t < end:
             t += rnd.expovariate(rates[demand](t - 1000.0))
             clock.now = t  # each call is reserved when the demand asks for it, its wait runs in its own thread
             arrivals.append(t + bucket.reserve() + rnd.uniform(0.0, jitter))
-        arrival = FakeClock()  # AWS's side: the simulated limiter's own bucket, on the arrivals' clock
+        arrival = FakeClock(1000.0)  # AWS's side: the simulated limiter's own bucket, on the arrivals' clock
         server = TokenBucketOfAws(capacity, refill, clock=arrival)
         for at in sorted(arrivals):
             arrival.now = at

@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import results as fr
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import poll
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import Failure, Lanes, validate_execution
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import Lanes, validate_execution
 
 
 def sample():

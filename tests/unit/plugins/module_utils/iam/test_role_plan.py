@@ -8,9 +8,8 @@ import pytest
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
 from ansible_collections.keyless.aws.plugins.module_utils.iam import role_params, role_plan, roles
+from tests.support.fixtures import EC2_TRUST
 
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 APP = {"Version": "2012-10-17", "Statement": [
     {"Sid": "S3", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::my-app-data/*"}]}
 CW = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"

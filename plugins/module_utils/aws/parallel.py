@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way this collection runs work in parallel: a bounded thread pool. Private to the collection.
+
+    parallel_map(fn, items, workers, outcomes=False) -> list
+        fn(item) for every item, at most `workers` at a time, results in the items' order. Every item runs to
+        its end; then the first exception (in the items' order) is raised in the caller's thread, or, with
+        outcomes=True, each exception is returned in its item's place as Failure(exc).
+    thread_pool(workers, name) -> concurrent.futures.ThreadPoolExecutor
+        the pool itself, for a caller that submits work as it goes (the fleet executor's lanes, one per
+        AWS bucket, are the only one).
+    guarded(fn, *args) -> fn(*args), or Failure(exc) when it raised
+    Failure(exc)        one item's exception, kept as a value: it never stops the others
+
+Rate limits are not this module's business: an EC2 client of a fleet run is paced by the RateLimiter attached to
+it (rate_limit.py), so whatever thread calls it draws from its API's bucket. boto3 clients are thread-safe;
+create them in the caller's thread when a session is shared (boto3 sessions are not).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+
+class Failure:
+    """An exception raised by one item's work, kept as a value."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __repr__(self):
+        return "Failure(%r)" % (self.exc,)
+
+
+def guarded(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # pylint: disable=broad-except  # one item must never stop the others
+        return Failure(exc)
+
+
+def thread_pool(workers, name="keyless"):
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
+
+
+def parallel_map(fn, items, workers, outcomes=False):
+    """See the module docstring."""
+    items = list(items)
+    if not items:
+        return []
+    with thread_pool(min(workers, len(items))) as pool:
+        futures = [pool.submit(guarded, fn, item) for item in items]
+    results = [future.result() for future in futures]
+    if not outcomes:
+        for value in results:
+            if isinstance(value, Failure):
+                raise value.exc
+    return results
