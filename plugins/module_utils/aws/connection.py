@@ -274,7 +274,7 @@ def _is_xml_or_json(body):
     return head in (b"<", b"{") and not (body or b"").lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
 
 
-def _generic_5xx(response_dict=None, **kwargs):
+def read_any_5xx_as_retryable(response_dict=None, **kwargs):
     """botocore `before-parse`: a 5xx answer whose body is not an AWS error (an HTML page) becomes an empty
     5xx answer, which botocore parses as a generic error of that status and its retry modes retry."""
     if response_dict and response_dict.get("status_code", 0) >= 500 and \
@@ -282,10 +282,12 @@ def _generic_5xx(response_dict=None, **kwargs):
         response_dict["body"] = b""
 
 
-def retry_any_5xx(client):
-    """Register _generic_5xx on a client (every client this file makes)."""
-    client.meta.events.register("before-parse", _generic_5xx)
-    return client
+def retry_any_5xx(target):
+    """Register read_any_5xx_as_retryable on a botocore client (every client this file makes), or on a boto3
+    Session for every client made from it afterwards. Returns `target`."""
+    events = target.meta.events if hasattr(target, "meta") else target.events
+    events.register("before-parse", read_any_5xx_as_retryable, unique_id="keyless-any-5xx")
+    return target
 
 
 def assumed_role_session(base_session, role_arn, session_name="keyless-aws", external_id=None, duration=None,

@@ -73,6 +73,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+# a 5xx whose body is no AWS error (a load balancer's HTML page, the local endpoint's strict layer) is retried
+# like any 5xx: the collection's one hook for it
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import retry_any_5xx
+
 try:
     import boto3
     from botocore.exceptions import ClientError, WaiterError
@@ -165,19 +169,6 @@ def make_call(clients, call):
         return {"found": True, "response": plain(response), "code": None}
 
 
-def _retry_html_5xx(session):
-    """A 5xx whose body is an HTML page (a load balancer's, or the local endpoint's strict layer) gets an empty
-    body before botocore parses it: botocore then retries it as the 5xx it is, instead of raising
-    ResponseParserError (it reads only a body starting with <html> as a generic error)."""
-    def blank(response_dict=None, **_kwargs):
-        if response_dict and (response_dict.get("status_code") or 0) >= 500:
-            head = (response_dict.get("body") or b"").lstrip()[:300].lower()
-            if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-                response_dict["body"] = b""
-    session.events.register("before-parse", blank)
-    return session
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -203,7 +194,7 @@ def main():
     if boto3 is None:
         module.fail_json(msg="keyless_test_aws needs boto3 on the controller")
     p = module.params
-    session = _retry_html_5xx(boto3.session.Session(
+    session = retry_any_5xx(boto3.session.Session(
         aws_access_key_id=p["access_key"], aws_secret_access_key=p["secret_key"], aws_session_token=p["session_token"],
         region_name=p["region"]))
     cache = {}
