@@ -275,8 +275,6 @@ from ansible_collections.keyless.aws.plugins.plugin_utils.organizations import C
 
 display = Display()
 
-_ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-_OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # The options that decide what is fetched: a cached result of other values is a miss.
 QUERY_OPTIONS = ("regions", "accounts", "organizational_units", "all_accounts", "exclude_accounts",
@@ -366,7 +364,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         excluded = _account_list("exclude_accounts", opts["exclude_accounts"], errors)
         units = []
         for unit in opts["organizational_units"] or []:
-            if not isinstance(unit, str) or not (_OU_ID.match(unit) or _ROOT_ID.match(unit)):
+            if not isinstance(unit, str) or not rules.is_organization_unit_or_root(unit):
                 errors.append("organizational_units: %r is not an OU or root id: use ou-<4-32 letters/digits>-"
                               "<8-32 letters/digits> (ou-ab12-cdefgh34) or the root's r-<4-32 letters/digits> "
                               "(r-ab12)" % (unit,))

@@ -97,14 +97,10 @@ instance_profiles:
       create_date: "2026-12-01T08:00:00+00:00"
 """
 
-import re
-
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_iam_name
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.iam import profiles as ip
-
-# IAM's PathPrefix: "/" then printable ASCII; unlike a path it need not end with "/".
-PATH_PREFIX = re.compile(r"^/[\x21-\x7e]{0,511}$")
 
 
 def argument_spec():
@@ -116,7 +112,7 @@ def validate(params):
     if params.get("name") is not None:
         errors.append(validate_iam_name(params["name"], "name", 128))
     prefix = params.get("path_prefix")
-    if prefix is not None and not PATH_PREFIX.match(prefix):
+    if prefix is not None and not rules.is_iam_path_prefix(prefix):
         errors.append("path_prefix=%r is not an IAM path prefix: it must start with '/' and use printable ASCII "
                       "without spaces, at most 512 characters (e.g. '/app/')" % prefix)
     return [e for e in errors if e]

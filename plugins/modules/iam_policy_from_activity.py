@@ -245,7 +245,6 @@ current_policies:
            {"type": "managed", "name": "ReadOnlyAccess", "arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]
 """
 
-import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import analyze
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
@@ -261,7 +260,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import role_
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import INLINE_POLICIES_MAX_CHARS, MANAGED_POLICY_MAX_CHARS
 
 LOG_MAX_DAYS = 3650
-_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 def argument_spec():
@@ -301,7 +299,7 @@ def validate(params):
         errors.append("local_path=%r is only used with source=local (source is %s)" % (params["local_path"], source))
     if source == "lookup_events" and params.get("organization_id"):
         errors.append("organization_id is only used with log files (source=s3 or local)")
-    if params.get("organization_id") and not _ORG_ID.match(params["organization_id"]):
+    if params.get("organization_id") and not rules.is_organization_id(params["organization_id"]):
         errors.append("organization_id=%r is not an organization id: expected o- and 10-32 lower-case letters or digits"
                       % params["organization_id"])
     for region in params.get("regions") or []:

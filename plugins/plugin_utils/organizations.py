@@ -6,7 +6,9 @@ tags and enabled regions (plugins/inventory/targets.py holds the options, the ch
 
 Contract: Fetcher(settings).fetch() -> a JSON-ready dict the inventory caches; every AWS failure becomes one
 AnsibleParserError naming the call, the account or OU, and what to do; per-account calls run WORKERS at a
-time, results in a sorted, deterministic order. The AWS facts it relies on are in the inventory plugin's
+time, results in a sorted, deterministic order. Every call goes through aws/ like a module's: retries.call and
+retries.paginate (botocore's paginators and retry mode, errors phrased once), AwsContext.client_as_role for the
+per-account AssumeRole, aws/parallel for the pool. The AWS facts it relies on are in the inventory plugin's
 docstring. Private to the collection.
 """
 
@@ -17,17 +19,11 @@ import threading
 from ansible.errors import AnsibleParserError
 from ansible.utils.display import Display
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # reported by AwsContext, with the missing library named
-    BotoCoreError = ClientError = Exception
-
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext, retry_any_5xx
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import (
-    AwsCallError, InputError, error_code, error_message)
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError, error_code
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, parallel_map
-from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import xform_name
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate
 
 display = Display()
 
@@ -59,27 +55,30 @@ class Fetcher:
             raise AnsibleParserError("keyless.aws.targets: %s" % "; ".join(exc.errors))
         self.org = self.ctx.client("organizations")
         self._lock = threading.Lock()
-        self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
         self._root_names = None
 
     @staticmethod
-    def _fail(exc, operation, resource=None, hint=None):
-        if hint is None and error_code(exc) in ("AccessDenied", "AccessDeniedException"):
-            hint = ("the controller's credentials lack this permission: use those of the management account or of a "
-                    "delegated administrator, with the permissions in the plugin's notes (ansible-doc -t inventory "
-                    "keyless.aws.targets)")
-        error = AwsCallError.from_exception(exc, operation, resource, hint)
+    def _fail(error, hint=None):
+        """An AwsCallError (from aws/retries) as the inventory's one kind of error, with its hint."""
+        if hint is not None:
+            error.hint = hint
+        elif error.code in ("AccessDenied", "AccessDeniedException"):  # the inventory's own words, not a module's
+            error.hint = ("the controller's credentials lack this permission: use those of the management account or "
+                          "of a delegated administrator, with the permissions in the plugin's notes (ansible-doc -t "
+                          "inventory keyless.aws.targets)")
         return AnsibleParserError("keyless.aws.targets: %s" % error.text())
 
-    def _pages(self, operation, resource, key, **kwargs):
-        name = xform_name(operation)
-        items = []
+    def _call(self, operation, resource, params=None, missing=()):
         try:
-            for page in self.org.get_paginator(name).paginate(**kwargs):
-                items.extend(page.get(key) or [])
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, operation, resource)
-        return items
+            return call(self.org, operation, params, resource=resource, missing=missing)
+        except AwsCallError as exc:
+            raise self._fail(exc)
+
+    def _pages(self, operation, resource, key, **kwargs):
+        try:
+            return paginate(self.org, operation, key, kwargs, resource=resource)
+        except AwsCallError as exc:
+            raise self._fail(exc)
 
     def _pool(self, function, items):
         """function(item) for each item, WORKERS at a time; results in the items' order; every failure named."""
@@ -122,13 +121,13 @@ class Fetcher:
 
     def _describe_organization(self):
         try:
-            return self.org.describe_organization()["Organization"]
-        except (ClientError, BotoCoreError) as exc:
+            return call(self.org, "DescribeOrganization", resource="the controller's organization")["Organization"]
+        except AwsCallError as exc:
             hint = None
             if error_code(exc) == "AWSOrganizationsNotInUseException":
                 hint = ("the controller's account is not in an AWS Organization: use the management account's (or a "
                         "delegated administrator's) credentials (profile, keys or the environment)")
-            raise self._fail(exc, "DescribeOrganization", "the controller's organization", hint)
+            raise self._fail(exc, hint)
 
     def _caller_account(self):
         try:
@@ -179,12 +178,9 @@ class Fetcher:
                 "ou_path": path}
 
     def _describe_account(self, account_id):
-        try:
-            return self.org.describe_account(AccountId=account_id)["Account"]
-        except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) == "AccountNotFoundException":
-                return None
-            raise self._fail(exc, "DescribeAccount", "account %s" % account_id)
+        answer = self._call("DescribeAccount", "account %s" % account_id, {"AccountId": account_id},
+                            missing=("AccountNotFoundException",))
+        return answer["Account"] if answer else None
 
     def _walk(self, unit):
         """(account, path) for every account under unit, nested OUs included; path = [{id, name}] root -> parent."""
@@ -213,14 +209,13 @@ class Fetcher:
         path = []
         node = unit
         while not node.startswith("r-"):
-            try:
-                ou = self.org.describe_organizational_unit(OrganizationalUnitId=node)["OrganizationalUnit"]
-            except (ClientError, BotoCoreError) as exc:
-                if error_code(exc) == "OrganizationalUnitNotFoundException":
-                    raise AnsibleParserError("keyless.aws.targets: organizational_units: %s is not an OU of this "
-                                             "organization (DescribeOrganizationalUnit: %s: %s)"
-                                             % (unit, error_code(exc), error_message(exc)))
-                raise self._fail(exc, "DescribeOrganizationalUnit", "OU %s" % node)
+            answer = self._call("DescribeOrganizationalUnit", "OU %s" % node, {"OrganizationalUnitId": node},
+                                missing=("OrganizationalUnitNotFoundException",))
+            if answer is None:
+                raise AnsibleParserError("keyless.aws.targets: organizational_units: %s is not an OU of this "
+                                         "organization (DescribeOrganizationalUnit: "
+                                         "OrganizationalUnitNotFoundException)" % unit)
+            ou = answer["OrganizationalUnit"]
             path.insert(0, {"id": node, "name": ou.get("Name") or node})
             parents = self._pages("ListParents", "OU %s" % node, "Parents", ChildId=node)
             if not parents:
@@ -242,39 +237,26 @@ class Fetcher:
         return {tag["Key"]: tag["Value"] for tag in tags}
 
     def _enabled_regions(self, account, partition):
-        """EC2 DescribeRegions (AllRegions false) with the account's own credentials: one AssumeRole.
-
-        The STS and EC2 clients come from the one base session (a new boto3 session per account would load
-        EC2's service model again: ~0.12 s of CPU each against ~0.01 s, minutes for hundreds of accounts);
-        the credentials serve one call, so they need no refresh (assumed_role_session's job)."""
+        """EC2 DescribeRegions (AllRegions false) with the account's own credentials: one AssumeRole (through
+        AwsContext.client_as_role: the base session's clients, credentials for this one call)."""
         resource = "account %s (%s)" % (account["id"], account["name"])
-        ctx = self.ctx
+        settings = self.settings
         if account["own_credentials"]:
-            with self._client_lock:
-                ec2 = ctx.client("ec2")
+            ec2 = self.ctx.client("ec2")
         else:
-            settings = self.settings
             role_arn = iam_arn(partition, account["id"], "role", settings["assume_role_path"],
                                settings["assume_role_name"])
-            request = {"RoleArn": role_arn, "RoleSessionName": settings["assume_role_session_name"]}
-            if settings["assume_role_external_id"]:
-                request["ExternalId"] = settings["assume_role_external_id"]
-            hint = ("the controller's credentials need sts:AssumeRole on %s and its trust policy must trust them (with "
-                    "the external id, if it asks for one); set assume_role_name/assume_role_path to a role that exists "
-                    "in every selected account, or exclude_accounts" % role_arn)
-            with self._client_lock:
-                sts = ctx.client("sts")
             try:
-                creds = sts.assume_role(**request)["Credentials"]
-            except (ClientError, BotoCoreError) as exc:
-                raise self._fail(exc, "AssumeRole (for DescribeRegions)", resource, hint)
-            with self._client_lock:
-                ec2 = retry_any_5xx(ctx.session.client(
-                    "ec2", region_name=ctx.region, endpoint_url=ctx.endpoint_url, verify=ctx.verify,
-                    config=ctx.config, aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]))
+                ec2 = self.ctx.client_as_role("ec2", role_arn, settings["assume_role_session_name"],
+                                              settings["assume_role_external_id"], resource=resource)
+            except AwsCallError as exc:
+                exc.operation = "AssumeRole (for DescribeRegions)"
+                raise self._fail(exc, (
+                    "the controller's credentials need sts:AssumeRole on %s and its trust policy must trust them (with "
+                    "the external id, if it asks for one); set assume_role_name/assume_role_path to a role that exists "
+                    "in every selected account, or exclude_accounts" % role_arn))
         try:
-            answer = ec2.describe_regions(AllRegions=False)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, "DescribeRegions", resource)
+            answer = call(ec2, "DescribeRegions", {"AllRegions": False}, resource=resource)
+        except AwsCallError as exc:
+            raise self._fail(exc)
         return sorted(region["RegionName"] for region in answer.get("Regions") or [])

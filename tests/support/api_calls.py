@@ -10,6 +10,7 @@ the IAM actions they need: what policies/*.json must grant, no less and no more.
           how="string"     "create_role" (plan actions applied with getattr(client, action)), "GetRole"
                            (operation names in error messages and rate-limit buckets), paginator names
           how="waiter"     `iam.get_waiter("role_exists")` -> the operation the waiter polls (GetRole)
+          how="assumed"    `ctx.client_as_role("ec2", role_arn, ...)`: an STS AssumeRole before the client
         botocore's own service models say what an operation is (operation_names, xform_name), so a new
         call is found whatever form it takes, as long as it names the operation somewhere.
     needed_actions(root) -> {"iam:GetRole": [Mention, ...], ...}
@@ -80,7 +81,8 @@ def _trees(root, files=None):
 
 
 def client_services(root=ROOT, files=None):
-    """botocore service names passed as a literal to `<x>.client(...)` or `client_for(...)`."""
+    """botocore service names passed as a literal to `<x>.client(...)`, `client_for(...)` or
+    `client_as_role(...)`."""
     services = set()
     for _rel, tree in _trees(root, files):
         for node in ast.walk(tree):
@@ -89,7 +91,7 @@ def client_services(root=ROOT, files=None):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             first = node.args[0]
-            if name in ("client", "client_for") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if name in ("client", "client_for", "client_as_role") and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 services.add(first.value)
     return services
 
@@ -126,6 +128,9 @@ def operation_mentions(root=ROOT, files=None, services=None):
                 arg = node.args[0] if node.args else None
                 if isinstance(arg, ast.Constant) and arg.value in ops.waiters:
                     found.extend(Mention(rel, node.lineno, s, o, "waiter") for s, o in ops.waiters[arg.value])
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "client_as_role":  # AwsContext.client_as_role: an AssumeRole first
+                found.append(Mention(rel, node.lineno, "sts", "AssumeRole", "assumed"))
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 for table in (ops.snake, ops.camel):
                     found.extend(Mention(rel, node.lineno, s, o, "string") for s, o in table.get(node.value, ()))

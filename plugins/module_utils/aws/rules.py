@@ -9,6 +9,13 @@ AWS facts relied on:
   ap-southeast-5, eusc-de-east-1); botocore takes any host label, so a typo would only fail at the first call.
 - Account ids: 12 digits. IAM names (roles, profiles, policies): letters, digits and + = , . @ _ - (roles 1-64,
   profiles and policies 1-128); paths "/" or "/segment/.../", printable ASCII, at most 512.
+- IAM: policy names 1-128 (an inline policy name may carry a path-like prefix in a request); service principals
+  are DNS names under amazonaws.com (amazonaws.com.cn in China); role descriptions are 0-1000 of tab, newline,
+  carriage return and the printable Latin-1 range; a PathPrefix is "/" followed by up to 511 printable ASCII.
+- EC2: instance ids i- and 8 or 17 hex digits; launch template ids lt- and 8 or 17 hex digits, names 3-128 of
+  letters, digits and ( ) . - / _.
+- Organizations: organization ids o- and 10-32 lower-case letters or digits; root ids r- and 4-32; OU ids
+  ou-<4-32>-<8-32> (Organizations API reference, the Id patterns).
 - STS AssumeRole: RoleSessionName 2 to 64 of letters, digits and _+=,.@-; ExternalId 2 to 1224 of letters, digits
   and _+=,.@:/- (STS API reference).
 """
@@ -23,6 +30,21 @@ IAM_NAME = re.compile(r"^[\w+=,.@-]+$", re.ASCII)
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+# a role or instance profile ARN with its path segments and the name's own length (roles 64, profiles 128)
+ROLE_ARN_STRICT = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII)
+PROFILE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
+                         re.ASCII)
+PROFILE_NAME = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
+POLICY_NAME = re.compile(r"^(/?[\x21-\x7e]+/)?[\w+=,.@-]{1,128}$", re.ASCII)
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
+ROLE_DESCRIPTION = re.compile(r"^[\t\n\r\x20-\x7e\xa1-\xff]*$")
+IAM_PATH_PREFIX = re.compile(r"^/[\x21-\x7e]{0,511}$")
+INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+LAUNCH_TEMPLATE_ID = re.compile(r"^lt-[0-9a-f]{8,17}$")
+LAUNCH_TEMPLATE_NAME = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
+OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
@@ -57,3 +79,50 @@ def is_session_name(value):
 
 def is_external_id(value):
     return _matches(EXTERNAL_ID, value)
+
+
+def is_role_arn_or_name(value):
+    """A role ARN (path segments, a name of 1-64) or a bare role name (1-128 as IAM reads names in requests)."""
+    return _matches(ROLE_ARN_STRICT, value) or (isinstance(value, str) and not value.startswith("arn:")
+                                                and _matches(PROFILE_NAME, value))
+
+
+def is_profile_arn_or_name(value):
+    return _matches(PROFILE_ARN, value) or (isinstance(value, str) and not value.startswith("arn:")
+                                            and _matches(PROFILE_NAME, value))
+
+
+def is_policy_name(value):
+    return _matches(POLICY_NAME, value)
+
+
+def is_service_principal(value):
+    return _matches(SERVICE_PRINCIPAL, value)
+
+
+def is_role_description(value):
+    return _matches(ROLE_DESCRIPTION, value)
+
+
+def is_iam_path_prefix(value):
+    return _matches(IAM_PATH_PREFIX, value)
+
+
+def is_instance_id(value):
+    return _matches(INSTANCE_ID, value)
+
+
+def is_launch_template_id(value):
+    return _matches(LAUNCH_TEMPLATE_ID, value)
+
+
+def is_launch_template_name(value):
+    return _matches(LAUNCH_TEMPLATE_NAME, value)
+
+
+def is_organization_id(value):
+    return _matches(ORGANIZATION_ID, value)
+
+
+def is_organization_unit_or_root(value):
+    return _matches(OU_ID, value) or _matches(ROOT_ID, value)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan
@@ -34,8 +34,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import 
 )
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import FILTER_VALUES_MAX, chunks
 
-TEMPLATE_ID_RE = re.compile(r"^lt-[0-9a-f]{8,17}$")
-TEMPLATE_NAME_RE = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
 VERSION_DESCRIPTION = "keyless.aws: instance profile and metadata options set on version %s"
 # Tags of the template itself, not of what it launches; moto copies them into the data.
 _NOT_DATA_TAG_TYPES = ("launch-template",)
@@ -56,11 +54,11 @@ def validate_selector(params):
     errors = []
     ids = params.get("launch_template_ids") or []
     names = params.get("launch_template_names") or []
-    bad = [i for i in ids if not isinstance(i, str) or not TEMPLATE_ID_RE.match(i)]
+    bad = [i for i in ids if not isinstance(i, str) or not rules.is_launch_template_id(i)]
     if bad:
         errors.append("launch_template_ids has invalid ids %s: a launch template id is lt- followed by 17 hex "
                       "digits (e.g. lt-0123456789abcdef0)" % ", ".join(repr(i) for i in bad[:10]))
-    bad = [n for n in names if not isinstance(n, str) or not TEMPLATE_NAME_RE.match(n)]
+    bad = [n for n in names if not isinstance(n, str) or not rules.is_launch_template_name(n)]
     if bad:
         errors.append("launch_template_names has invalid names %s: 3 to 128 letters, digits and ( ) . - / _"
                       % ", ".join(repr(n) for n in bad[:10]))

@@ -17,8 +17,8 @@ Private to the collection: no stable API.
 
 from __future__ import annotations
 
-import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, parse_arn
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import options_view
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy, judge_permissions
@@ -44,10 +44,6 @@ FINDINGS = (
 )
 FINDING_NAMES = tuple(name for name, _text in FINDINGS)
 
-_PROFILE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
-_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-
 
 def validate_expected(expected):
     """Pure checks of the `expected` option; returns messages naming key, value and what is allowed."""
@@ -60,13 +56,11 @@ def validate_expected(expected):
     if unknown:
         errors.append("expected has unknown keys %s: use %s" % (", ".join(unknown), ", ".join(EXPECTED_KEYS)))
     profile = expected.get("instance_profile")
-    if profile is not None and not (isinstance(profile, str) and
-                                    (_PROFILE_ARN.match(profile) or (not profile.startswith("arn:") and _NAME.match(profile)))):
+    if profile is not None and not rules.is_profile_arn_or_name(profile):
         errors.append("expected.instance_profile=%r is neither an instance profile name (1-128 of A-Za-z0-9+=,.@_-) "
                       "nor an arn:<partition>:iam::<account>:instance-profile/<name> ARN" % (profile,))
     role = expected.get("role")
-    if role is not None and not (isinstance(role, str) and
-                                 (_ROLE_ARN.match(role) or (not role.startswith("arn:") and _NAME.match(role)))):
+    if role is not None and not rules.is_role_arn_or_name(role):
         errors.append("expected.role=%r is neither a role name nor an arn:<partition>:iam::<account>:role/<name> ARN"
                       % (role,))
     if expected.get("http_tokens") is not None and expected["http_tokens"] not in HTTP_TOKENS:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import ASSOCIATION_RANK, better_association
 
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
@@ -48,7 +49,6 @@ FILTER_VALUES_MAX = 200
 # Up to this many instances, look associations up by instance-id filter; beyond, list them all.
 ASSOCIATION_LOOKUP_MAX = 1000
 
-INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 FILTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._*?/-]*$")
 
 SKIP_REASONS = {
@@ -89,7 +89,7 @@ def validate_selector(params):
     """Pure checks of the selector options; returns a list of error messages (empty when valid)."""
     errors = []
     ids = params.get("instance_ids") or []
-    bad_ids = [i for i in ids if not isinstance(i, str) or not INSTANCE_ID_RE.match(i)]
+    bad_ids = [i for i in ids if not isinstance(i, str) or not rules.is_instance_id(i)]
     if bad_ids:
         errors.append("instance_ids has invalid ids %s: an instance id is i- followed by 8 to 17 hex digits "
                       "(e.g. i-0123456789abcdef0)" % ", ".join(repr(i) for i in bad_ids[:10]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import as_list
 from ansible_collections.keyless.aws.plugins.module_utils.iam.escalation import RESOURCE_TYPES
@@ -83,7 +84,7 @@ def _fields(pattern):
 def _accounts(pattern):
     fields = _fields(pattern)
     guess = _instance(fields[4], 12) if fields else ""
-    return ([guess] if re.match(r"^[0-9]{12}$", guess) and guess != ANY_ACCOUNT else []) + [ANY_ACCOUNT]
+    return ([guess] if rules.is_account_id(guess) and guess != ANY_ACCOUNT else []) + [ANY_ACCOUNT]
 
 
 def _regions(pattern):

@@ -13,8 +13,8 @@ Private to the collection: no stable API.
 
 from __future__ import annotations
 
-import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import validate_arn, validate_iam_name, validate_iam_path
 from ansible_collections.keyless.aws.plugins.module_utils.aws.tags import validate_tags
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import (
@@ -25,9 +25,6 @@ from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_adm
 from ansible_collections.keyless.aws.plugins.module_utils.iam.role_plan import DECLARABLE
 
 
-_SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
-_POLICY_NAME = re.compile(r"^(/?[\x21-\x7e]+/)?[\w+=,.@-]{1,128}$", re.ASCII)
-_DESCRIPTION = re.compile(r"^[\t\n\r\x20-\x7e\xa1-\xff]*$")
 DEFAULT_TRUSTED_SERVICES = ["ec2.amazonaws.com"]
 _COUNTED = "as IAM counts them (JSON without whitespace outside strings)"
 _TRUST_QUOTA = "Service Quotas, IAM, 'Role trust policy length'"
@@ -42,7 +39,7 @@ def _validate_managed(values, allow_admin):
             err = validate_arn(value, "managed_policies item", "iam", "policy")
             if err:
                 errors.append(err)
-        elif not _POLICY_NAME.match(value):
+        elif not rules.is_policy_name(value):
             errors.append("managed_policies item %r is neither a policy ARN nor a policy name (letters, digits and "
                           "+ = , . @ _ -, optionally after a path such as 'service-role/')" % value)
         if isinstance(value, str) and is_admin_managed_policy(value) and not allow_admin:
@@ -127,7 +124,7 @@ def _validate_trust(params, allow_admin):
     if not services:
         errors.append("trusted_services is empty: name at least one service principal such as ec2.amazonaws.com")
     for service in services:
-        if not _SERVICE_PRINCIPAL.match(service or ""):
+        if not rules.is_service_principal(service):
             errors.append("trusted_services item %r is not a service principal: expected e.g. ec2.amazonaws.com"
                           % (service,))
     if errors:
@@ -144,7 +141,7 @@ def _validate_scalars(params):
     if description is not None:
         if len(description) > 1000:
             errors.append("description is %d characters long: IAM allows at most 1000" % len(description))
-        elif not _DESCRIPTION.match(description):
+        elif not rules.is_role_description(description):
             errors.append("description %r contains characters IAM does not accept: use printable Latin-1 text"
                           % description)
     duration = params.get("max_session_duration")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import as_list, normalize_principal, statements
 from ansible_collections.keyless.aws.plugins.module_utils.iam.matching import ALLOW_ADMIN, Refusal, grants, statement_label
 
@@ -78,7 +79,7 @@ def _value_restricts(kind, value, wildcards):
         return bool(head) and not (wildcards and _wild(head))
     if kind == "arn":
         fields = text.split(":", 5)
-        return not wildcards or (len(fields) == 6 and re.match(r"^[0-9]{12}$", fields[4]) is not None)
+        return not wildcards or (len(fields) == 6 and rules.is_account_id(fields[4]))
     return not (wildcards and text.strip("*?") == "")
 
 
