@@ -86,4 +86,22 @@ options:
         RV(instances) return value always lists every instance.
     type: int
     default: 50
+  include_owned:
+    description:
+      - By default the instance profile of an instance launched by Amazon EKS (C(eks:cluster-name),
+        C(eks:nodegroup-name) tags), Karpenter (C(karpenter.sh/nodepool)), AWS Elastic Beanstalk
+        (C(elasticbeanstalk:environment-name)), AWS Batch (C(aws:batch:compute-environment)) or an Amazon ECS
+        capacity provider (C(AmazonECSManaged)) is never changed or removed - their agents need the role the owner
+        gave the instance, and the owner relaunches from its own settings. Such an instance is reported with status
+        C(held), its C(owner), and what to converge instead.
+      - Also, on an instance whose owner runs containers (EKS, Karpenter, Batch, ECS), a metadata change that would
+        leave C(http_tokens=required) with a hop limit below 2 sets the hop limit to 2, and says so.
+      - Name owner kinds here to treat their instances like any other (you know their agents get the permissions
+        they need from the new profile, or you set the hop limit yourself).
+      - Instances of Auto Scaling groups, Spot Fleets and EC2 Fleets are always converged; their launch sources
+        are converged with M(keyless.aws.autoscaling_group_identity) so that new instances launch compliant.
+    type: list
+    elements: str
+    choices: [eks, karpenter, elasticbeanstalk, batch, ecs]
+    default: []
 """

@@ -133,12 +133,19 @@ instances:
       type: str
     status:
       description:
-        - V(failed) when a step failed, else V(held) when its metadata options were held back, else V(changed)
+        - V(failed) when a step failed, else V(held) when a step was held back (IMDSv1 calls, or an owner), else V(changed)
           (in check mode - would change) when a step changed it, V(skipped), or V(unchanged).
       type: str
     reason:
       description: Why the instance failed, was held or skipped (naming the step); null otherwise.
       type: str
+    owner:
+      description:
+        - The service that launched the instance and relaunches it, from its tags - V(kind) (V(eks), V(karpenter),
+          V(elasticbeanstalk), V(batch), V(ecs), V(autoscaling), V(spot_fleet), V(ec2_fleet)), V(name) (the node group
+          as C(cluster/nodegroup), the Auto Scaling group, ...) and V(service); null for an instance nobody owns.
+      type: dict
+      sample: {kind: eks, name: prod/general, service: Amazon EKS}
     profile:
       description:
         - The profile step of the instance (null without O(instance_profile), or when the instance was skipped),
@@ -183,6 +190,17 @@ failed_instances:
     - instance_id: i-0123456789abcdef0
       step: profile
       reason: "AssociateIamInstanceProfile failed for i-0123456789abcdef0; UnauthorizedOperation: ..."
+owned_instances:
+  description:
+    - The instances whose instance profile was left to their owner (status V(held)), see O(include_owned) - with
+      the owner and what to converge instead.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      owner: {kind: eks, name: prod/general, service: Amazon EKS}
+      reason: "owned by Amazon EKS prod/general, whose agents need the role it gave the instance: converge ..."
 held:
   description: Instances whose metadata options were held back by O(imdsv1_usage_check), with their IMDSv1 call count.
   returned: always
@@ -270,7 +288,7 @@ def converge(module, progress):
     steps = [step for step in (profile, metadata) if step is not None]
     results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
                              batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
-    extra = {"instance_profile": None, "held": []}
+    extra = {"instance_profile": None, "held": [], "owned_instances": []}
     for step in steps:
         extra.update(step.report())
     if params.get("expected") is not None:

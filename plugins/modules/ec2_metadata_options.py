@@ -128,6 +128,13 @@ instances:
     reason:
       description: Why an instance was skipped, held or failed; null otherwise.
       type: str
+    owner:
+      description:
+        - The service that launched the instance and relaunches it, from its tags - V(kind) (V(eks), V(karpenter),
+          V(elasticbeanstalk), V(batch), V(ecs), V(autoscaling), V(spot_fleet), V(ec2_fleet)), V(name) (the node group
+          as C(cluster/nodegroup), the Auto Scaling group, ...) and V(service); null for an instance nobody owns.
+      type: dict
+      sample: {kind: eks, name: prod/general, service: Amazon EKS}
 summary:
   description: Counts over RV(instances).
   returned: always

@@ -131,6 +131,24 @@ instances:
     reason:
       description: Why an instance was skipped, held or failed; null otherwise.
       type: str
+    owner:
+      description:
+        - The service that launched the instance and relaunches it, from its tags - V(kind) (V(eks), V(karpenter),
+          V(elasticbeanstalk), V(batch), V(ecs), V(autoscaling), V(spot_fleet), V(ec2_fleet)), V(name) (the node group
+          as C(cluster/nodegroup), the Auto Scaling group, ...) and V(service); null for an instance nobody owns.
+      type: dict
+      sample: {kind: eks, name: prod/general, service: Amazon EKS}
+owned_instances:
+  description:
+    - The instances whose instance profile was left to their owner (status V(held)), see O(include_owned) - with
+      the owner and what to converge instead.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - instance_id: i-0123456789abcdef0
+      owner: {kind: eks, name: prod/general, service: Amazon EKS}
+      reason: "owned by Amazon EKS prod/general, whose agents need the role it gave the instance: converge ..."
 summary:
   description: Counts over RV(instances).
   returned: always

@@ -31,6 +31,7 @@ import concurrent.futures
 import threading
 import time
 
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.ownership import PROTECTED_KINDS
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import guarded, thread_pool
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import RateLimiter, validate_rate_limits
 
@@ -46,6 +47,7 @@ def execution_argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
         max_diff_instances=dict(type="int", default=50),
+        include_owned=dict(type="list", elements="str", default=[], choices=list(PROTECTED_KINDS)),
     )
 
 
@@ -79,6 +81,7 @@ class FleetRun:
         self._clients = {}
         self._lock = threading.Lock()
         self.observe_calls = None
+        self.owners = {}  # instance id -> its owner (ownership.owner_of), for every selected instance that has one
         self.stop_reason = None
         self.clock = clock
         self._last = self._start = clock()

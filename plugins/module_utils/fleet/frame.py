@@ -80,6 +80,7 @@ def start(module, errors=()):
 def observe(module, run):
     selection = observe_instances(run.client("ec2"), module.params)
     run.observe_calls = selection.calls  # what re-reading the whole selection costs (bulk waits)
+    run.owners = {iid: rec["owner"] for iid, rec in selection.instances.items() if rec.get("owner")}
     skipped = []
     actionable = {}
     for iid, rec in selection.instances.items():
@@ -101,9 +102,17 @@ def converge(module, run, steps, actionable, progress, order=False, batch_size=N
                    max_fail_percentage=max_fail_percentage).converge(actionable)
 
 
+def with_owners(run, instances):
+    """Each instance entry with `owner`: {kind, name, service} of the service that launched it, or None."""
+    for entry in instances:
+        owner = run.owners.get(entry["instance_id"])
+        entry["owner"] = {key: owner[key] for key in ("kind", "name", "service")} if owner else None
+    return instances
+
+
 def payload(module, run, results, extra=None):
     """The return values every fleet module shares, for one step's results."""
-    results = sorted(results, key=lambda r: r["instance_id"])
+    results = with_owners(run, sorted(results, key=lambda r: r["instance_id"]))
     out = dict(extra or {})
     out.update(
         changed=any(r["status"] == "changed" for r in results),
@@ -122,6 +131,7 @@ def steps_payload(module, run, results_by_step, skipped, batch_size=None, extra=
     """The return values of a several-step run: one entry per instance (results.combine_steps)."""
     order_ids = sorted({rec["instance_id"] for recs in results_by_step.values() for rec in recs})
     out = combine_steps(results_by_step, skipped, order_ids, batch_size, run.stop_reason)
+    with_owners(run, out["instances"])
     out.update(extra or {})
     out.update(stopped=run.stop_reason, api_calls=run.stats(), timings=run.timing_report())
     if module._diff:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.ownership import owner_of
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import ASSOCIATION_RANK, better_association
 
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")
@@ -198,6 +199,7 @@ def instance_record(raw):
         "profile_id": profile.get("Id"),  # the profile's unique id (AIPA...), not an association id
         "metadata": dict(raw.get("MetadataOptions") or {}),
         "launch_template": _launch_template(tags),
+        "owner": owner_of(tags),  # the service that launched it and relaunches it (ownership.py), or None
     }
 
 

@@ -8,8 +8,14 @@ Each step reads what it needs once for the whole fleet (prepare), decides per in
 of associations.py and metadata.py (plan), makes one instance's calls on its bucket's lane (apply), and
 re-reads pending instances in bulk (settled). rollout.Rollout runs them; step.Step is the interface.
 The step objects are built from the module's params (the option names of ec2_profile_association and
-ec2_metadata_options). What a module reads back: ProfileStep.report() {instance_profile}, .associations (the
-active associations read by prepare), .desired_arn; MetadataStep.report() {held}, .held(), .held_message().
+ec2_metadata_options). What a module reads back: ProfileStep.report() {instance_profile, owned_instances},
+.associations (the active associations read by prepare), .desired_arn; MetadataStep.report() {held}, .held(),
+.held_message().
+
+Ownership (ownership.py): ProfileStep holds (status held, with what to converge instead) every instance whose
+profile would change while a protected owner (EKS, Karpenter, Beanstalk, Batch, ECS) launched it, unless the
+owner's kind is in include_owned; MetadataStep keeps the hop limit at 2 on a container owner's instance when its
+own change would otherwise leave IMDSv2 required below 2 hops.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations imp
     plan_association,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.ownership import (
+    CONTAINER_HOP_LIMIT,
+    needs_container_hops,
+    owner_reason,
+    profile_left_to_owner,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import (
     FILTER_VALUES_MAX,
@@ -50,7 +62,8 @@ class ProfileStep(Step):
     """The instance profile of every instance: associate, replace, disassociate+associate, or disassociate.
 
     params: instance_profile (name or ARN; None with state=absent), state (present | absent),
-    propagation_timeout (seconds to ride out EC2 not knowing a new profile yet)."""
+    propagation_timeout (seconds to ride out EC2 not knowing a new profile yet), include_owned (owner kinds whose
+    instances' profiles may change)."""
 
     name = "profile"
     verb = "converge their instance profile"
@@ -62,6 +75,8 @@ class ProfileStep(Step):
         self.propagation = PROFILE_PROPAGATION.within(params.get("propagation_timeout") or 0)
         self.profile = None
         self.associations = {}  # instance id -> its active association (prepare)
+        self.include_owned = list(params.get("include_owned") or ())
+        self.left_to_owner = {}  # instance id -> the owner its profile change was left to (plan)
         self.wait_reason = "the association did not become %s" % (
             "disassociated" if self.state == "absent" else "associated")
 
@@ -85,6 +100,10 @@ class ProfileStep(Step):
         action = plan_association(record["state"], current, self.desired_arn, self.state)
         if action == "none":
             return result(iid, "none", before, before, "unchanged")
+        owner = record.get("owner")
+        if profile_left_to_owner(owner, self.include_owned):
+            self.left_to_owner[iid] = owner
+            return result(iid, action, before, _profile_view(self.desired_arn), "held", owner_reason(owner))
         return InstanceChange(iid, action, before, _profile_view(self.desired_arn), first_lane(action),
                               {"current": current, "instance_state": record["state"]})
 
@@ -111,8 +130,14 @@ class ProfileStep(Step):
                 still.add(iid)
         return still
 
+    def owned_instances(self):
+        """The instances whose profile change was left to their owner: [{instance_id, owner, reason}]."""
+        return [{"instance_id": iid, "owner": {k: owner[k] for k in ("kind", "name", "service")},
+                 "reason": owner_reason(owner)} for iid, owner in sorted(self.left_to_owner.items())]
+
     def report(self):
-        return {"instance_profile": {"name": self.profile["name"], "arn": self.profile["arn"]} if self.profile else None}
+        return {"instance_profile": {"name": self.profile["name"], "arn": self.profile["arn"]} if self.profile else None,
+                "owned_instances": self.owned_instances()}
 
 
 class MetadataStep(Step):
@@ -128,6 +153,8 @@ class MetadataStep(Step):
     def __init__(self, params):
         self.params = params
         self.desired = md.desired_fields(params)
+        self.include_owned = list(params.get("include_owned") or ())
+        self.desired_for = {}  # instance id -> its own desired fields, where ownership changes them (plan)
         self.held_calls = {}  # instance id -> IMDSv1 calls in the lookback window (held back)
 
     def prepare(self, run, actionable):
@@ -145,15 +172,25 @@ class MetadataStep(Step):
     def plan(self, record):
         iid = record["instance_id"]
         before = md.options_view(record["metadata"])
-        if not md.metadata_changes(record["metadata"], self.desired):
+        desired = self.desired
+        changes = md.metadata_changes(record["metadata"], desired)
+        if not changes:
             return result(iid, "none", before, before, "unchanged")
-        request = md.full_request(record["metadata"], self.desired)
+        request = md.full_request(record["metadata"], desired)
+        reason = None
+        owner = record.get("owner")
+        if needs_container_hops(owner, self.include_owned, request, changes):
+            desired = dict(desired, HttpPutResponseHopLimit=CONTAINER_HOP_LIMIT)
+            self.desired_for[iid] = desired
+            request = md.full_request(record["metadata"], desired)
+            reason = ("hop limit %d: %s runs containers on it, which reach IMDS through one more hop (name %r in "
+                      "include_owned to set it yourself)" % (CONTAINER_HOP_LIMIT, owner["service"], owner["kind"]))
         if iid in self.held_calls:
             return result(iid, "modify", before, md.options_view(request), "held",
                           "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break them"
                           % (self.held_calls[iid], self.params["imdsv1_lookback_days"]))
         return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE,
-                              {"request": request, "instance_state": record["state"]})
+                              {"request": request, "instance_state": record["state"], "reason": reason})
 
     def operation(self, change):
         return "ModifyInstanceMetadataOptions"
@@ -164,8 +201,9 @@ class MetadataStep(Step):
         state = (resp.get("InstanceMetadataOptions") or {}).get("State")
         if change.data["instance_state"] == "stopped" and state != "applied":
             # AWS applies it at the next start; the state reads `pending` until then: nothing to wait for
-            return {"action": "modify", "settled": True, "reason": STOPPED_APPLIES_AT_START}
-        return {"action": "modify", "settled": state == "applied"}
+            return {"action": "modify", "settled": True,
+                    "reason": "; ".join(r for r in (STOPPED_APPLIES_AT_START, change.data.get("reason")) if r)}
+        return {"action": "modify", "settled": state == "applied", "reason": change.data.get("reason")}
 
     def settled(self, run, pending):
         """The pending instances not yet `applied` with the desired values (bulk reads: by id, or the whole
@@ -182,7 +220,7 @@ class MetadataStep(Step):
             if rec is None:
                 continue  # gone (terminated and purged): nothing left to wait for
             options = rec["metadata"]
-            if options.get("State") == "pending" or md.metadata_changes(options, self.desired):
+            if options.get("State") == "pending" or md.metadata_changes(options, self.desired_for.get(iid, self.desired)):
                 still.add(iid)
         return still
 

@@ -152,3 +152,39 @@ def test_compliance_before_and_after_from_one_observe(aws):
     assert result["api_calls"]["by_operation"]["DescribeInstances"] == 1  # no second read of the fleet
     rerun = run_module(module.main, args(expected=expected))
     assert rerun["compliance"]["before"]["compliant"] == 2 == rerun["compliance"]["after"]["compliant"]
+
+
+def test_owned_nodes_keep_their_profile_and_two_hops(aws):
+    """An EKS node and a Beanstalk instance in the selection: their profiles are left to their owners (held, with
+    what to converge instead); IMDSv2 is still required, with 2 hops on the node (it runs pods); the instance of a
+    plain Auto Scaling group converges like any other. A rerun changes nothing; include_owned lets a user in."""
+    node, beanstalk, asg_member, plain = aws.launch(4)
+    aws.associate(node, "Legacy")
+    aws.ec2.create_tags(Resources=[node], Tags=[{"Key": "eks:cluster-name", "Value": "prod"},
+                                                {"Key": "eks:nodegroup-name", "Value": "general"},
+                                                {"Key": "aws:autoscaling:groupName", "Value": "eks-general-1"}])
+    aws.ec2.create_tags(Resources=[beanstalk], Tags=[{"Key": "elasticbeanstalk:environment-name", "Value": "shop"}])
+    aws.ec2.create_tags(Resources=[asg_member], Tags=[{"Key": "aws:autoscaling:groupName", "Value": "web"}])
+
+    res = run_module(module.main, args())
+    assert not res.failed, res
+    rows = by_id(res)
+    assert rows[node]["status"] == "held" and rows[node]["profile"]["status"] == "held"
+    assert "Amazon EKS prod/general" in rows[node]["reason"] and rows[node]["metadata"]["status"] == "changed"
+    assert rows[node]["owner"] == {"kind": "eks", "name": "prod/general", "service": "Amazon EKS"}
+    assert rows[beanstalk]["profile"]["status"] == "held" and rows[beanstalk]["owner"]["kind"] == "elasticbeanstalk"
+    assert rows[asg_member]["status"] == "changed" and rows[asg_member]["owner"]["kind"] == "autoscaling"
+    assert rows[plain]["owner"] is None
+    assert [o["instance_id"] for o in res["owned_instances"]] == sorted([node, beanstalk])
+    assert aws.profile_of(node) == "Legacy" and aws.profile_of(beanstalk) is None
+    assert aws.profile_of(asg_member) == "App" and aws.profile_of(plain) == "App"
+    assert aws.options_of(node)["HttpTokens"] == "required" and aws.options_of(node)["HttpPutResponseHopLimit"] == 2
+    assert aws.options_of(beanstalk)["HttpPutResponseHopLimit"] == 1  # no containers: the hop limit is the user's
+    assert aws.options_of(plain)["HttpPutResponseHopLimit"] == 1
+
+    again = run_module(module.main, args())
+    assert not again.changed and again["summary"]["held"] == 2 and again["summary"]["changed"] == 0
+
+    included = run_module(module.main, args(include_owned=["eks"]))
+    assert by_id(included)[node]["profile"]["action"] == "replace" and aws.profile_of(node) == "App"
+    assert aws.profile_of(beanstalk) is None

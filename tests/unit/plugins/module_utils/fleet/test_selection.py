@@ -89,8 +89,12 @@ def test_instance_record():
     assert rec == {"instance_id": "i-0123abcd", "state": "running", "name": "web",
                    "profile_arn": "arn:aws:iam::1:instance-profile/P", "profile_id": "AIPA",
                    "metadata": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 2},
-                   "launch_template": {"id": "lt-1", "name": None, "version": "3"}}
+                   "launch_template": {"id": "lt-1", "name": None, "version": "3"}, "owner": None}
     assert fleet.instance_record({"InstanceId": "i-0123abcd"})["launch_template"] is None
+    raw["Tags"] += [{"Key": "eks:cluster-name", "Value": "prod"}, {"Key": "eks:nodegroup-name", "Value": "ng1"},
+                    {"Key": "aws:autoscaling:groupName", "Value": "eks-ng1-abcd"}]
+    owner = fleet.instance_record(raw)["owner"]
+    assert (owner["kind"], owner["name"], owner["protected"], owner["containers"]) == ("eks", "prod/ng1", True, True)
 
 
 def test_index_associations_picks_active():
