@@ -105,6 +105,11 @@ _value:
         failed:
           description: Instances that failed to converge.
           type: int
+        launch_sources:
+          description:
+            - Launch sources that still launch non-compliant instances - for a converge, the Auto Scaling groups the
+              run held, failed or left to their owners; for an audit, the non-compliant RV(keyless.aws.ec2_fleet_info#module:launch_sources).
+          type: int
         compliant_percent:
           description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
           type: float
@@ -145,6 +150,9 @@ _value:
         failed:
           description: Failed instances over every target.
           type: int
+        launch_sources:
+          description: Launch sources that still launch non-compliant instances, over every target.
+          type: int
         compliant_percent:
           description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
           type: float
@@ -153,7 +161,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "failed")
+COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "failed", "launch_sources")
 NOT_FINISHED = "no result: the target did not finish (unreachable, or stopped before the role ended; see the play recap)"
 
 
@@ -179,6 +187,7 @@ def _get(mapping, key, default=None):
 
 def _converge_counts(result):
     counts = _get(result, "counts", {})
+    groups = _get(_get(result, "autoscaling_groups", {}), "summary", {})
     after = _get(_get(result, "compliance", {}), "after", {})
     # compliance covers the instances the run judged (terminated ones are left out): its total when present
     instances = _int(_get(after, "total", _get(counts, "selected", _get(counts, "total"))))
@@ -190,6 +199,9 @@ def _converge_counts(result):
         "changed": _int(_get(counts, "changed")),
         "held": _int(_get(counts, "held")),
         "failed": _int(_get(counts, "failed")),
+        # Auto Scaling groups the run left launching non-compliant instances: held (a launch configuration without
+        # the opt-in, a conflict), failed, or left to their owners
+        "launch_sources": sum(_int(_get(groups, key)) for key in ("held", "failed", "skipped")),
         "identity_changed": bool(_get(result, "identity_changed", False)),
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": bool(_get(result, "check_mode", False)),
@@ -203,6 +215,7 @@ def _audit_counts(result):
         "compliant": _int(_get(summary, "compliant")),
         "non_compliant": _int(_get(summary, "non_compliant")),
         "changed": 0, "held": 0, "failed": 0, "identity_changed": False,
+        "launch_sources": _int(_get(_get(summary, "launch_sources", {}), "non_compliant")),
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": False,
     }

@@ -69,6 +69,18 @@ options:
         C(iam:GetPolicy) and C(iam:GetPolicyVersion); set V(false) to audit without them.
     type: bool
     default: true
+  launch_sources:
+    description:
+      - Also audit what launches the replacements of the audited instances (RV(launch_sources)) - the Auto Scaling
+        groups, EKS node groups, Elastic Beanstalk environments, Spot Fleet requests and EC2 Fleets their tags name,
+        each judged at the template version it launches (a number, C($Latest) or C($Default); every template of a
+        mixed-instances policy), or its launch configuration - against O(expected) (without it, against
+        C(http_tokens=required)).
+      - Reads only what the instances' owners name; nothing when no instance has an owner. Needs
+        C(autoscaling:DescribeAutoScalingGroups), C(autoscaling:DescribeLaunchConfigurations),
+        C(eks:DescribeNodegroup), C(ec2:DescribeSpotFleetRequests) and C(ec2:DescribeFleets) for those owners.
+    type: bool
+    default: true
   fail_on_findings:
     description:
       - Fail the task when any audited instance is not compliant (the full result is still returned).
@@ -279,6 +291,29 @@ roles:
           statement: Admin
           message: "statement 'Admin' allows 'iam:PassRole' on Resource '*', which reaches iam:PassRole on every role
             of the account: privilege escalation to administrator access by ..."
+launch_sources:
+  description:
+    - With O(launch_sources=true), one entry per launch source that owns an audited instance - C(kind) (V(autoscaling),
+      V(eks), V(elasticbeanstalk), V(spot_fleet), V(ec2_fleet), V(karpenter), V(batch), V(ecs)), C(id), C(name),
+      C(state), C(type), C(launch_templates) (each C(id), C(name), C(version) resolved, C(requested_version),
+      C(instance_profile), C(metadata_options), C(findings)), C(launch_specifications) (a launch configuration or a
+      Spot Fleet launch specification, with its C(findings)), C(instances) (the audited instances it owns),
+      C(findings), C(compliant) (null for an owner whose settings are not read - Karpenter, Batch, ECS),
+      C(proposed_change) and C(converge) (what converges it).
+    - Findings are those of RV(instances), plus V(launch_configuration) (a group still on a launch configuration,
+      which cannot change) and V(not_found) (a group or node group the instances name that no longer exists).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - kind: autoscaling
+      name: web-asg
+      launch_templates: [{id: lt-0123456789abcdef0, name: web, version: 3, requested_version: "3",
+                          findings: [no_profile, imdsv1_allowed]}]
+      instances: [i-0123456789abcdef0]
+      findings: [imdsv1_allowed, no_profile]
+      compliant: false
+      converge: keyless.aws.autoscaling_group_identity (the role does it for the groups of its fleet)
 summary:
   description: Counts over RV(instances) and RV(templates).
   returned: always
@@ -308,6 +343,9 @@ summary:
     templates:
       description: Counts over RV(templates) ({total, compliant, non_compliant, by_finding}).
       type: dict
+    launch_sources:
+      description: Counts over RV(launch_sources) ({total, compliant, non_compliant, not_read, by_kind, by_finding}).
+      type: dict
   sample: {total: 3, compliant: 1, non_compliant: 2, by_state: {running: 2, stopped: 1},
            by_finding: {no_profile: 1, imdsv1_allowed: 2}, skipped: 1, missing: 0,
            templates: {total: 1, compliant: 0, non_compliant: 1, by_finding: {no_profile: 1, imdsv1_allowed: 1}}}
@@ -332,7 +370,7 @@ expected:
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_templates
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_source_audit, launch_templates
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, selection as fleet
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
@@ -350,6 +388,7 @@ def argument_spec():
         imdsv1_lookback_days=dict(type="int", default=14),
         check_role_escalation=dict(type="bool", default=True),
         fail_on_findings=dict(type="bool", default=False),
+        launch_sources=dict(type="bool", default=True),
     )
     return spec
 
@@ -389,10 +428,13 @@ def observe(ctx, params):
     versions = launch_templates.default_versions(ec2, template_ids) if template_ids else {}
     calls = (imdsv1_call_counts(ctx.client("cloudwatch"), sorted(ids), params["imdsv1_lookback_days"])
              if params["imdsv1_usage"] and ids else {})
-    return selection, associations, profiles, versions, calls, judged
+    sources = (launch_source_audit.observe(ctx.client, selection.instances,
+                                           fleet_audit.normalize_expected(params.get("expected")))
+               if params.get("launch_sources") else [])
+    return selection, associations, profiles, versions, calls, judged, sources
 
 
-def audit(params, selection, associations, profiles, versions, calls, judged=None):
+def audit(params, selection, associations, profiles, versions, calls, judged=None, sources=()):
     expected = fleet_audit.normalize_expected(params.get("expected"))
     checked = bool(params.get("imdsv1_usage"))
     template_names = dict((tid, v.get("LaunchTemplateName")) for tid, v in versions.items())
@@ -408,7 +450,9 @@ def audit(params, selection, associations, profiles, versions, calls, judged=Non
                                           versions, expected)
     summary = fleet_audit.summarize(rows, skipped, selection.missing)
     summary["templates"] = fleet_audit.summarize_templates(templates)
-    return dict(changed=False, instances=rows, templates=templates, roles=fleet_audit.role_rows(rows, judged),
+    summary["launch_sources"] = launch_source_audit.summarize(sources)
+    return dict(changed=False, instances=rows, templates=templates, launch_sources=list(sources),
+                roles=fleet_audit.role_rows(rows, judged),
                 summary=summary, skipped=skipped, missing_instance_ids=list(selection.missing), expected=expected)
 
 

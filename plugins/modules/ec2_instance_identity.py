@@ -156,6 +156,15 @@ instances:
         - The metadata step of the instance (null without a metadata option, or when the instance was skipped),
           as M(keyless.aws.ec2_metadata_options) reports it.
       type: dict
+owners:
+  description:
+    - The owners of the selected instances, by kind (see RV(instances[].owner)) - the names of the Auto Scaling
+      groups, node groups (C(cluster/nodegroup)), Beanstalk environments, fleets... whose launch sources decide what
+      the next instance they launch looks like (M(keyless.aws.autoscaling_group_identity),
+      M(keyless.aws.eks_nodegroup_identity)).
+  returned: always
+  type: dict
+  sample: {autoscaling: [web-asg], eks: [prod/general]}
 summary:
   description:
     - Counts over RV(instances), plus the counts of each step under V(profile) and V(metadata).

@@ -15,6 +15,11 @@ description:
     and the instance metadata options given.
   - When it does not, creates a new version from the default version with only those fields changed
     and, with O(set_default=true), makes it the default. Every other launch parameter is kept.
+  - The new version is the template's latest. When the latest version was not the default, a copy of it is
+    created last (with O(set_default=true)), so that what launches from C($Latest) - an Auto Scaling group or a
+    fleet - keeps launching what it did, not the default's AMI and user data. To make C($Latest) and pinned
+    versions compliant too, use M(keyless.aws.autoscaling_group_identity), which builds from the version each
+    group launches.
   - Only the metadata options given are compared and changed; an option left out keeps the template's
     value (setting O(http_tokens) does not reset the hop limit).
   - Idempotent. A version that already carries exactly the change (left by an earlier run, for

@@ -135,6 +135,15 @@ instances:
           as C(cluster/nodegroup), the Auto Scaling group, ...) and V(service); null for an instance nobody owns.
       type: dict
       sample: {kind: eks, name: prod/general, service: Amazon EKS}
+owners:
+  description:
+    - The owners of the selected instances, by kind (see RV(instances[].owner)) - the names of the Auto Scaling
+      groups, node groups (C(cluster/nodegroup)), Beanstalk environments, fleets... whose launch sources decide what
+      the next instance they launch looks like (M(keyless.aws.autoscaling_group_identity),
+      M(keyless.aws.eks_nodegroup_identity)).
+  returned: always
+  type: dict
+  sample: {autoscaling: [web-asg], eks: [prod/general]}
 summary:
   description: Counts over RV(instances).
   returned: always

@@ -149,6 +149,15 @@ owned_instances:
     - instance_id: i-0123456789abcdef0
       owner: {kind: eks, name: prod/general, service: Amazon EKS}
       reason: "owned by Amazon EKS prod/general, whose agents need the role it gave the instance: converge ..."
+owners:
+  description:
+    - The owners of the selected instances, by kind (see RV(instances[].owner)) - the names of the Auto Scaling
+      groups, node groups (C(cluster/nodegroup)), Beanstalk environments, fleets... whose launch sources decide what
+      the next instance they launch looks like (M(keyless.aws.autoscaling_group_identity),
+      M(keyless.aws.eks_nodegroup_identity)).
+  returned: always
+  type: dict
+  sample: {autoscaling: [web-asg], eks: [prod/general]}
 summary:
   description: Counts over RV(instances).
   returned: always

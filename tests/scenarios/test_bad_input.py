@@ -230,6 +230,21 @@ CASES = [
     C("ec2_launch_template_identity-hop-too-high", "ec2_launch_template_identity",
       {"launch_template_names": ["web"], "http_put_response_hop_limit": 70}, "http_put_response_hop_limit",
       "70", ["1", "64"]),
+    # --- autoscaling_group_identity ------------------------------------------------------------------------
+    C("autoscaling_group_identity-no-selector", "autoscaling_group_identity", {"http_tokens": "required"},
+      "all_groups", ("names", "tags"), ["all_groups"]),
+    C("autoscaling_group_identity-include-eks", "autoscaling_group_identity",
+      {"names": ["web"], "http_tokens": "required", "include_owned": ["eks"]}, "include_owned", "eks",
+      ["UpdateNodegroupVersion"]),
+    C("autoscaling_group_identity-min-healthy-150", "autoscaling_group_identity",
+      {"names": ["web"], "http_tokens": "required", "min_healthy_percentage": 150}, "min_healthy_percentage", "150",
+      ["0", "100"]),
+    # --- eks_nodegroup_identity ---------------------------------------------------------------------------
+    C("eks_nodegroup_identity-bad-cluster-name", "eks_nodegroup_identity",
+      {"clusters": ["-prod"], "http_tokens": "required"}, "clusters", "-prod", ["100"]),
+    C("eks_nodegroup_identity-hop-1-cuts-pods-off", "eks_nodegroup_identity",
+      {"clusters": ["prod"], "http_tokens": "required", "http_put_response_hop_limit": 1},
+      "http_put_response_hop_limit", "1", ["allow_hop_limit_1"]),
     # --- iam_policy_from_activity ------------------------------------------------------------------------
     C("iam_policy_from_activity-days-zero", "iam_policy_from_activity", {"role": "r1", "days": 0}, "days", "0",
       ["1", "90"]),

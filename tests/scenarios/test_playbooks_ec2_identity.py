@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import fleet_seed
 from tests.support.fleet_seed import fleet_state, seed_fleet
+from tests.support.moto_server import mutating_calls
 from tests.support.playbook import run_playbook
 
 pytestmark = pytest.mark.integration
@@ -30,12 +31,6 @@ def inventory(tmp_path, hosts, **group_vars):
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps({"aws_targets": {"hosts": hosts, "vars": group_vars}}))
     return str(path)
-
-
-def mutating(calls):
-    """Calls that change AWS state (AssumeRole only hands out credentials)."""
-    return {k: v for k, v in calls["counts"].items()
-            if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
 
 
 def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatch):
@@ -109,7 +104,7 @@ def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatc
     assert audit.recap["a1-us-east-1"]["failed"] == 1, audit
     assert audit.recap["a1-eu-west-1"]["failed"] == 0 and audit.recap["a2-us-east-1"]["failed"] == 0, audit
     assert "1 of " in audit.stdout and "not compliant" in audit.stdout and a1_east["imdsv1_callers"][0] in audit.stdout
-    assert mutating(moto.calls()) == {}
+    assert mutating_calls(moto.calls()) == {}
     assert json.loads((reports / "a1-us-east-1-FleetApp-audit.json").read_text())["result"]["compliant"] is False
     # the audit's summary lists the failed target with its error, and the others as ok
     audit_summary = json.loads((reports / "audit-summary.json").read_text())

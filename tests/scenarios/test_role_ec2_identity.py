@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests.support.fleet_seed import fleet_state, seed_fleet
+from tests.support.moto_server import mutating_calls
 from tests.support.playbook import role_playbook, run_playbook
 
 pytestmark = pytest.mark.integration
@@ -33,12 +34,6 @@ def converge_playbook(result_file, **role_vars):
     return role_playbook(result_file, params)
 
 
-def mutating(calls):
-    """Calls that change AWS state (AssumeRole only hands out credentials)."""
-    return {k: v for k, v in calls["counts"].items()
-            if not k.split(":", 1)[1].startswith(("Describe", "Get", "List")) and k != "sts:AssumeRole"}
-
-
 def test_check_first_run_rerun(moto, tmp_path):
     url = moto.url
     fleet = seed_fleet(url, 45, prefix="web", seed=3, control_group=3, imdsv1_callers=3)
@@ -51,7 +46,7 @@ def test_check_first_run_rerun(moto, tmp_path):
     # --check --diff on an account without the role: no mutating call, predicted ARNs, predicted report
     check = run_playbook(play, url, check=True, diff=True)
     assert check.rc == 0, check
-    assert mutating(moto.calls()) == {}
+    assert mutating_calls(moto.calls()) == {}
     predicted = json.loads(result_file.read_text())
     assert predicted["check_mode"] is True
     assert predicted["role_arn"] == "arn:aws:iam::%s:role/WebApp" % ACCOUNT
@@ -102,7 +97,7 @@ def test_check_first_run_rerun(moto, tmp_path):
     second = run_playbook(play, url)
     assert second.rc == 0, second
     assert second.changed == 0, second
-    assert mutating(moto.calls()) == {}
+    assert mutating_calls(moto.calls()) == {}
     assert json.loads(result_file.read_text())["counts"]["changed"] == 0
 
 
@@ -283,7 +278,7 @@ def test_launch_templates_and_activity_report(moto, tmp_path):
     moto.reset_calls()
     check = run_playbook(play, url, check=True, diff=True)
     assert check.rc == 0 and "ROLE_FAILED" not in check.stdout, check
-    assert mutating(moto.calls()) == {}
+    assert mutating_calls(moto.calls()) == {}
     predicted = json.loads(result_file.read_text())
     [planned] = predicted["launch_templates"]["templates"]
     assert planned["id"] == fleet_lt and planned["action"] == "create_version"
@@ -330,6 +325,6 @@ def test_launch_templates_and_activity_report(moto, tmp_path):
     moto.reset_calls()
     second = run_playbook(play, url)
     assert second.rc == 0 and second.changed == 0, second
-    assert mutating(moto.calls()) == {}
+    assert mutating_calls(moto.calls()) == {}
     assert ec2.describe_launch_templates(LaunchTemplateIds=[fleet_lt])["LaunchTemplates"][0]["DefaultVersionNumber"] == 2
     assert json.loads(result_file.read_text())["launch_templates"]["summary"]["changed"] == 0

@@ -51,6 +51,9 @@ ALSO_NEEDS = {
     "ec2:AssociateIamInstanceProfile": ("iam:PassRole",),
     "ec2:ReplaceIamInstanceProfileAssociation": ("iam:PassRole",),
     "iam:AddRoleToInstanceProfile": ("iam:PassRole",),
+    # EC2 Auto Scaling user guide, "Amazon EC2 Auto Scaling API permissions": creating or updating a group with a
+    # launch template needs ec2:RunInstances, and iam:PassRole when the template specifies an instance profile
+    "autoscaling:UpdateAutoScalingGroup": ("ec2:RunInstances", "iam:PassRole"),
 }
 
 # Services the CloudTrail table (activity.action_map) does not know, whose IAM actions are their operation
@@ -80,11 +83,11 @@ def _trees(root, files=None):
         yield path.relative_to(root).as_posix(), ast.parse(path.read_text(), str(path))
 
 
-def client_services(root=ROOT, files=None):
+def client_services(root=ROOT, files=None, trees=None):
     """botocore service names passed as a literal to `<x>.client(...)`, `client_for(...)` or
     `client_as_role(...)`."""
     services = set()
-    for _rel, tree in _trees(root, files):
+    for _rel, tree in trees if trees is not None else _trees(root, files):
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
@@ -115,15 +118,30 @@ class _Operations:
                     (service, waiter_model.get_waiter(name).operation))
 
 
+def _file_services(rel, tree, services):
+    """The services a file is about: those it creates clients of, and its package's when that names a service
+    (module_utils/iam/ -> iam). An operation name several services share (iam and autoscaling DeletePolicy) counts
+    for these only, when any of them has it."""
+    own = client_services(files=None, trees=[(rel, tree)])
+    package = rel.split("/")[-2] if rel.count("/") >= 2 else ""
+    return {s for s in own | {package} if s in services}
+
+
+def _narrowed(pairs, scope):
+    inside = [(s, o) for s, o in pairs if s in scope]
+    return inside if len(pairs) > 1 and inside else pairs
+
+
 def operation_mentions(root=ROOT, files=None, services=None):
     """Every place in plugins/ that names an operation of a service the code creates a client for."""
     services = services or client_services(root, files)
     ops = _Operations(services)
     found = []
     for rel, tree in _trees(root, files):
+        scope = _file_services(rel, tree, services)
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in ops.snake:
-                found.extend(Mention(rel, node.lineno, s, o, "attribute") for s, o in ops.snake[node.attr])
+                found.extend(Mention(rel, node.lineno, s, o, "attribute") for s, o in _narrowed(ops.snake[node.attr], scope))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_waiter":
                 arg = node.args[0] if node.args else None
                 if isinstance(arg, ast.Constant) and arg.value in ops.waiters:
@@ -133,7 +151,8 @@ def operation_mentions(root=ROOT, files=None, services=None):
                 found.append(Mention(rel, node.lineno, "sts", "AssumeRole", "assumed"))
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 for table in (ops.snake, ops.camel):
-                    found.extend(Mention(rel, node.lineno, s, o, "string") for s, o in table.get(node.value, ()))
+                    found.extend(Mention(rel, node.lineno, s, o, "string")
+                                 for s, o in _narrowed(table.get(node.value, ()), scope))
     return found
 
 

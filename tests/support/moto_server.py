@@ -353,6 +353,8 @@ def fix_moto():
     find_instances_without_copies()
     filter_instance_profiles_by_path()
     merge_launch_template_source_version()
+    __import__("tests.support.moto_eks", fromlist=["fix_eks_nodegroups"]).fix_eks_nodegroups()
+    __import__("tests.support.moto_autoscaling", fromlist=["fix_autoscaling"]).fix_autoscaling()
     _FIXED.append(True)
 
 
@@ -415,6 +417,13 @@ def calls(url, reset=False):
     req = urllib.request.Request(url.rstrip("/") + "/_keyless/calls", method="POST" if reset else "GET")
     with urllib.request.urlopen(req, timeout=RESET_TIMEOUT) as resp:
         return json.loads(resp.read())
+
+
+def mutating_calls(counts):
+    """{service:Action: n} of the calls that change AWS state, from calls(url) (AssumeRole only hands out
+    credentials)."""
+    return {key: n for key, n in counts["counts"].items()
+            if key != "sts:AssumeRole" and is_mutating(key.split(":", 1)[-1])}
 
 
 def reset_moto(url):

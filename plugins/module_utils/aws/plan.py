@@ -102,7 +102,8 @@ class Plan:
 
 
 def apply_plan(client_for, plan, progress):
-    """Make every call of `plan` in order (see the module docstring); client_for(service) -> client."""
+    """Make every call of `plan` in order (see the module docstring); client_for(service) -> client. A failed call
+    raises its AwsCallError with `responses`: the answers of the calls made before it."""
     progress.expect(plan)
     responses = []
     for change in plan:
@@ -112,6 +113,7 @@ def apply_plan(client_for, plan, progress):
             response = call(client, change.operation, params, change.retry, change.target)
         except AwsCallError as exc:
             if not (change.gone_ok and exc.code in GONE_CODES):
+                exc.responses = responses  # the answers of the calls made before this one
                 raise
             response = None
         progress.did(change)

@@ -16,6 +16,8 @@ AWS facts relied on:
   letters, digits and ( ) . - / _.
 - Organizations: organization ids o- and 10-32 lower-case letters or digits; root ids r- and 4-32; OU ids
   ou-<4-32>-<8-32> (Organizations API reference, the Id patterns).
+- EKS: cluster and node group names 1-100 of letters, digits, - and _, starting with a letter or digit
+  (CreateCluster / CreateNodegroup).
 - STS AssumeRole: RoleSessionName 2 to 64 of letters, digits and _+=,.@-; ExternalId 2 to 1224 of letters, digits
   and _+=,.@:/- (STS API reference).
 """
@@ -45,6 +47,7 @@ LAUNCH_TEMPLATE_NAME = re.compile(r"^[a-zA-Z0-9().\-/_]{3,128}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
+EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
@@ -126,3 +129,7 @@ def is_organization_id(value):
 
 def is_organization_unit_or_root(value):
     return _matches(OU_ID, value) or _matches(ROOT_ID, value)
+
+
+def is_eks_name(value):
+    return _matches(EKS_NAME, value)

@@ -9,7 +9,7 @@ metadata options changed, and (set_default) made the default.
 
 The request carries SourceVersion and only the top-level parameters that change (IamInstanceProfile,
 MetadataOptions): AWS starts the new version from the source version's data and overrides the parameters
-given. A ClientToken derived from the change makes a retried call return the version it created.
+given. A ClientToken derived from the change (and the run) makes a retried call return the version it created.
 To find out whether the latest version already is the change (an earlier run with set_default: false),
 the source data with the change applied is compared with the latest version's data, both projected
 through botocore's request shape (DescribeLaunchTemplateVersions returns read-only members, such as
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import parse_arn
@@ -35,6 +36,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.metadata import 
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import FILTER_VALUES_MAX, chunks
 
 VERSION_DESCRIPTION = "keyless.aws: instance profile and metadata options set on version %s"
+KEEP_LATEST_DESCRIPTION = "keyless.aws: copy of version %s, so $Latest launches what it did"
 # Tags of the template itself, not of what it launches; moto copies them into the data.
 _NOT_DATA_TAG_TYPES = ("launch-template",)
 
@@ -63,22 +65,37 @@ def validate_selector(params):
         errors.append("launch_template_names has invalid names %s: 3 to 128 letters, digits and ( ) . - / _"
                       % ", ".join(repr(n) for n in bad[:10]))
     tags = params.get("tags")
+    errors.extend(tag_selector_errors(tags))
+    errors.extend(selector_scope_errors(bool(ids or names or tags), params.get("all_templates"), "all_templates",
+                                        "launch_template_ids, launch_template_names or tags", "launch template"))
+    return errors
+
+
+def tag_selector_errors(tags):
+    """The errors of a `tags` selector option (pure): keys of 1 to 128 characters, each value a string or a
+    non-empty list of strings."""
+    errors = []
     for key, value in (tags or {}).items():
         if not isinstance(key, str) or not key or len(key) > 128:
             errors.append("tags has an invalid tag key %r: a tag key is 1 to 128 characters" % (key,))
         elif value is None or isinstance(value, dict) or value == []:
             errors.append("tags[%r]=%r: the value must be a string or a non-empty list of strings" % (key, value))
-    has_selector = bool(ids or names or tags)
-    if params.get("all_templates") and has_selector:
-        errors.append("all_templates=true selects every launch template in the region: do not combine it with "
-                      "launch_template_ids, launch_template_names or tags")
-    elif not params.get("all_templates") and not has_selector:
-        errors.append("the selector is empty: give launch_template_ids, launch_template_names or tags, or set "
-                      "all_templates=true to act on every launch template in the region")
     return errors
 
 
-def _tag_filters(tags):
+def selector_scope_errors(has_selector, select_all, all_option, selector_options, what):
+    """The error of a selector that is empty without `<all_option>: true`, or combined with it (pure)."""
+    if select_all and has_selector:
+        return ["%s=true selects every %s in the region: do not combine it with %s" % (all_option, what,
+                                                                                       selector_options)]
+    if not select_all and not has_selector:
+        return ["the selector is empty: give %s, or set %s=true to act on every %s in the region"
+                % (selector_options, all_option, what)]
+    return []
+
+
+def tag_filters(tags):
+    """Describe filters (tag:<key> = value or any of the values) of a tags selector."""
     out = []
     for key, value in sorted((tags or {}).items()):
         values = value if isinstance(value, (list, tuple)) else [value]
@@ -117,7 +134,7 @@ def _exists(ec2, template_id):
 
 def select_templates(ec2, params):
     """The selected templates (DescribeLaunchTemplates items), sorted by name; missing ids/names fail."""
-    filters = _tag_filters(params.get("tags"))
+    filters = tag_filters(params.get("tags"))
     ids = params.get("launch_template_ids") or []
     names = params.get("launch_template_names") or []
     if not ids and not names:
@@ -218,9 +235,16 @@ def request_data(source_data, shape=None):
     return project(data, shape)
 
 
+# One per module run: a token is the same for every retry of a call within the run, never across runs. A version
+# an earlier run created and then deleted (apply_versions) must be created again, and AWS answers a token it has
+# seen with the version that token made, deleted or not.
+RUN_ID = uuid.uuid4().hex
+
+
 def client_token(template_id, source_version, data):
-    """The same change from the same source gets the same token, so a retried call creates one version."""
-    digest = hashlib.sha256(json.dumps([template_id, source_version, data], sort_keys=True).encode()).hexdigest()
+    """The same change from the same source in one run gets the same token, so a retried call creates one version
+    (a rerun finds an earlier run's version by its data: plan_template)."""
+    digest = hashlib.sha256(json.dumps([template_id, source_version, data, RUN_ID], sort_keys=True).encode()).hexdigest()
     return "keyless-" + digest[:56]
 
 
@@ -232,13 +256,12 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
     desired: {"instance_profile": resolve_profile() result or None, "metadata": desired_fields() (only the
     fields given)}; shape: botocore's RequestLaunchTemplateData shape (None: no projection).
     Returns a dict: action (none | create_version | set_default), reason, before, after, data (the changed
-    top-level parameters), source_version, default_version_after (predicted); template_plan() has its calls.
+    top-level parameters), source_version, default_version_after (predicted), keep_latest (with set_default,
+    when the latest version is not the default: {source_version, version, data} of the copy of the latest made
+    after the new version, so that $Latest launches what it did); template_plan() has its calls.
     """
     data = default.get("LaunchTemplateData") or {}
-    current_md = data.get("MetadataOptions") or {}
-    profile = desired.get("instance_profile")
-    md_changes = metadata_changes(current_md, desired.get("metadata") or {})
-    profile_changed = profile is not None and not profile_matches(data.get("IamInstanceProfile"), profile)
+    changes, changed_fields = version_changes(data, desired, shape)
     before = declared_view(data, desired)
     out = {"id": template["LaunchTemplateId"], "name": template["LaunchTemplateName"],
            "default_version_before": default["VersionNumber"], "latest_version_before": latest["VersionNumber"],
@@ -246,18 +269,11 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
            "reason": "the default version already carries the instance profile and metadata options",
            "default_version_after": default["VersionNumber"], "version_created": None, "data": None}
     operator = (template.get("Operator") or {}).get("Managed")
-    if not profile_changed and not md_changes:
+    if not changes:
         return out
     if operator:
-        out.update(action="skip", reason="the template is managed by %s and cannot be changed"
-                   % (template["Operator"].get("Principal") or "an AWS service"))
+        out.update(action="skip", reason=managed_reason(template))
         return out
-    changes = {}
-    if profile_changed:
-        changes["IamInstanceProfile"] = profile_request(profile)
-    if md_changes:
-        changes["MetadataOptions"] = project(full_request(current_md, desired["metadata"]),
-                                             shape.members["MetadataOptions"] if shape else None)
     new_data = dict(request_data(data, shape), **changes)
     out["after"] = declared_view(new_data, desired)
     if latest["VersionNumber"] != default["VersionNumber"] and \
@@ -277,9 +293,49 @@ def plan_template(template, default, latest, desired, set_default, shape=None):
                                                         ", made the default" if set_default else ""))
     if not set_default:
         out["after"] = before  # the default version, which launches use, does not change
-    out["changed_fields"] = sorted((["IamInstanceProfile"] if profile_changed else []) +
-                                   ["MetadataOptions.%s" % k for k in sorted(md_changes)])
+    elif latest["VersionNumber"] != default["VersionNumber"]:
+        # the new version becomes $Latest: what launches from $Latest (an Auto Scaling group, a fleet) would launch
+        # the default's data from now on. A copy of the latest version, made last, keeps $Latest launching what it did.
+        out["keep_latest"] = {"source_version": latest["VersionNumber"], "version": new_version + 1,
+                              "data": request_data(copy_data(latest.get("LaunchTemplateData")), shape)}
+        out["reason"] += "; version %d a copy of version %d, so $Latest launches what it did" % (
+            new_version + 1, latest["VersionNumber"])
+    out["changed_fields"] = changed_fields
     return out
+
+
+def copy_data(data):
+    """The LaunchTemplateData of a request that copies a version (SourceVersion): AWS needs some data, so the
+    fields this collection manages as the source has them (or its first field), which change nothing."""
+    data = data or {}
+    return {k: data[k] for k in ("IamInstanceProfile", "MetadataOptions") if k in data} or \
+        {k: data[k] for k in sorted(data)[:1]}
+
+
+def version_changes(data, desired, shape=None):
+    """(changes, changed_fields) of one version's LaunchTemplateData against `desired` (pure): changes holds the
+    top-level parameters a new version sets (IamInstanceProfile written the way the user named the profile,
+    MetadataOptions as a full request: the given fields plus every field the version has); {} when compliant.
+    changed_fields: ["IamInstanceProfile", "MetadataOptions.HttpTokens", ...] sorted."""
+    current_md = data.get("MetadataOptions") or {}
+    profile = desired.get("instance_profile")
+    md_changes = metadata_changes(current_md, desired.get("metadata") or {})
+    profile_changed = profile is not None and not profile_matches(data.get("IamInstanceProfile"), profile)
+    changes = {}
+    if profile_changed:
+        changes["IamInstanceProfile"] = profile_request(profile)
+    if md_changes:
+        changes["MetadataOptions"] = project(full_request(current_md, desired["metadata"]),
+                                             shape.members["MetadataOptions"] if shape else None)
+    changed_fields = sorted((["IamInstanceProfile"] if profile_changed else []) +
+                            ["MetadataOptions.%s" % k for k in sorted(md_changes)])
+    return changes, changed_fields
+
+
+def managed_reason(template):
+    """Why a template managed by a service (Operator.Managed) is left alone."""
+    return "the template is managed by %s and cannot be changed" % (
+        (template.get("Operator") or {}).get("Principal") or "an AWS service")
 
 
 def template_plan(item, set_default):
@@ -294,6 +350,14 @@ def template_plan(item, set_default):
             "VersionDescription": VERSION_DESCRIPTION % item["source_version"], "LaunchTemplateData": item["data"],
             "ClientToken": client_token(template_id, item["source_version"], item["data"])},
             before=item["default_version_before"], after=item["version_created"], service="ec2")
+        keep = item.get("keep_latest")
+        if keep:
+            plan.add("CreateLaunchTemplateVersion", template_id, {
+                "LaunchTemplateId": template_id, "SourceVersion": str(keep["source_version"]),
+                "VersionDescription": KEEP_LATEST_DESCRIPTION % keep["source_version"],
+                "LaunchTemplateData": keep["data"],
+                "ClientToken": client_token(template_id, keep["source_version"], keep["data"])},
+                before=item["latest_version_before"], after=keep["version"], service="ec2")
         if set_default:
             plan.add("ModifyLaunchTemplate", template_id, lambda responses: {
                 "LaunchTemplateId": template_id,
@@ -319,6 +383,26 @@ def declared_view(data, desired):
 
 # ---------------------------------------------------------------- apply
 
+def apply_versions(client_for, template_id, plan, progress):
+    """apply_plan(plan) of one template's versions (and its default). When a call fails after versions were
+    created, those versions are deleted again (none of them is the default yet: ModifyLaunchTemplate comes last),
+    so $Latest launches what it did before the run and a rerun starts from the same template; the error is
+    raised, saying so. A version a scale-out launched from meanwhile may go: its instances keep running."""
+    try:
+        return apply_plan(client_for, plan, progress)
+    except AwsCallError as exc:
+        made = [str(r["LaunchTemplateVersion"]["VersionNumber"]) for r in getattr(exc, "responses", None) or ()
+                if r and "LaunchTemplateVersion" in r]
+        if not made:
+            raise
+        undo = Plan().add("DeleteLaunchTemplateVersions", template_id, {"LaunchTemplateId": template_id,
+                                                                        "Versions": made}, service="ec2")
+        apply_plan(client_for, undo, progress)
+        exc.hint = ("%s (the versions this run had created, %s, were deleted: the template is as it was; rerun)"
+                    % (exc.hint or "", ", ".join(made))).strip()
+        raise
+
+
 def apply_templates(client_for, items, set_default, progress):
     """Make the calls of every planned template; one template's failure does not stop the others: it is
     recorded in the item (status failed, reason). Returns the failed items."""
@@ -328,7 +412,7 @@ def apply_templates(client_for, items, set_default, progress):
         if not plan:
             continue
         try:
-            responses = apply_plan(client_for, plan, progress)
+            responses = apply_versions(client_for, item["id"], plan, progress)
         except AwsCallError as exc:
             item.update(status="failed", reason=exc.text())
             failed.append(item)

@@ -110,6 +110,22 @@ def with_owners(run, instances):
     return instances
 
 
+def owners_summary(run):
+    """{owner kind: sorted names} over the selected instances (e.g. the Auto Scaling groups whose launch sources
+    to converge next), without a pass over the results in Jinja."""
+    out = {}
+    for owner in run.owners.values():
+        names = out.setdefault(owner["kind"], set())
+        if owner.get("name"):
+            names.add(owner["name"])
+        group = owner["tags"].get("aws:autoscaling:groupName")
+        if group and owner["kind"] not in ("autoscaling", "eks"):
+            # the group of a Beanstalk, Batch or ECS instance: autoscaling_group_identity reports it left to its
+            # owner (or converges it with include_owned); an EKS node group's group is EKS's alone
+            out.setdefault("autoscaling", set()).add(group)
+    return {kind: sorted(names) for kind, names in sorted(out.items())}
+
+
 def payload(module, run, results, extra=None):
     """The return values every fleet module shares, for one step's results."""
     results = with_owners(run, sorted(results, key=lambda r: r["instance_id"]))
@@ -119,6 +135,7 @@ def payload(module, run, results, extra=None):
         instances=results,
         summary=summarize(results),
         failed_instances=failed_instances(results),
+        owners=owners_summary(run),
         api_calls=run.stats(),
         timings=run.timing_report(),
     )
@@ -133,7 +150,7 @@ def steps_payload(module, run, results_by_step, skipped, batch_size=None, extra=
     out = combine_steps(results_by_step, skipped, order_ids, batch_size, run.stop_reason)
     with_owners(run, out["instances"])
     out.update(extra or {})
-    out.update(stopped=run.stop_reason, api_calls=run.stats(), timings=run.timing_report())
+    out.update(stopped=run.stop_reason, owners=owners_summary(run), api_calls=run.stats(), timings=run.timing_report())
     if module._diff:
         out["diff"] = combined_diff(out["instances"], module.params.get("max_diff_instances") or 0)
     return out

@@ -153,12 +153,19 @@ def _not_reached(entry, steps, stop_reason):
         and (entry.get(n) or {}).get("reason") in (None, stop_reason) for n in steps)
 
 
+def _is_step(value):
+    """A step's result record in a combined entry (not the entry's other dicts, such as its owner)."""
+    return isinstance(value, dict) and "status" in value and "before" in value
+
+
 def combined_diff(instances, max_instances):
     """--diff of a several-step run: each changed instance's steps before and after, bounded like bounded_diff."""
-    steps_of = [e for e in instances if any(isinstance(v, dict) and v.get("status") == "changed" for v in e.values())]
+    steps_of = [e for e in instances if any(_is_step(v) and v["status"] == "changed" for v in e.values())]
     shown = steps_of[:max(0, max_instances)]
-    before = {e["instance_id"]: {k: v["before"] for k, v in e.items() if isinstance(v, dict)} for e in shown}
-    after = {e["instance_id"]: {k: v["after"] for k, v in e.items() if isinstance(v, dict)} for e in shown}
+    before = {e["instance_id"]: {k: v["before"] for k, v in e.items() if _is_step(v)} for e in shown}
+    # a step that does not change the instance (held, unchanged) shows no change, whatever it would have done
+    after = {e["instance_id"]: {k: v["after"] if v["status"] == "changed" else v["before"] for k, v in e.items()
+                                if _is_step(v)} for e in shown}
     rest = len(steps_of) - len(shown)
     if rest:
         note = "%d more changed instances not shown (max_diff_instances=%d); see the instances return value" % (

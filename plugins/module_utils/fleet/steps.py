@@ -182,6 +182,8 @@ class MetadataStep(Step):
         if needs_container_hops(owner, self.include_owned, request, changes):
             desired = dict(desired, HttpPutResponseHopLimit=CONTAINER_HOP_LIMIT)
             self.desired_for[iid] = desired
+            if not md.metadata_changes(record["metadata"], desired):
+                return result(iid, "none", before, before, "unchanged")  # already what the owner needs
             request = md.full_request(record["metadata"], desired)
             reason = ("hop limit %d: %s runs containers on it, which reach IMDS through one more hop (name %r in "
                       "include_owned to set it yourself)" % (CONTAINER_HOP_LIMIT, owner["service"], owner["kind"]))

@@ -9,15 +9,17 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.keyless.aws.plugins.filter.run_summary import NOT_FINISHED, run_summary
 
 
-def converge_result(total, compliant, changed, held=0, failed=0, check_mode=False, report="/r/x.md"):
+def converge_result(total, compliant, changed, held=0, failed=0, check_mode=False, report="/r/x.md", groups=None):
     return {"counts": {"total": total + 1, "selected": total, "changed": changed, "held": held, "failed": failed},
+            "autoscaling_groups": {"summary": groups} if groups else None,
             "compliance": {"after": {"total": total, "compliant": compliant, "non_compliant": total - compliant}},
             "identity_changed": changed > 0, "check_mode": check_mode, "report": {"markdown": report}, "region": "eu-west-1"}
 
 
 HOSTVARS = {
     "prod-us-east-1": {"aws_account_id": "111122223333", "aws_account_name": "prod", "aws_region": "us-east-1",
-                       "ec2_identity_result": converge_result(10, 9, 4, held=1)},
+                       "ec2_identity_result": converge_result(10, 9, 4, held=1, groups={
+                           "total": 5, "changed": 1, "unchanged": 1, "held": 1, "failed": 1, "skipped": 1})},
     "prod-eu-west-1": {"aws_account_id": "111122223333", "aws_account_name": "prod",
                        "ec2_identity_result": converge_result(5, 3, 5, failed=2), "keyless_target_error": "2 instance(s) failed"},
     "dev-us-east-1": {"aws_account_id": "444455556666", "aws_region": "us-east-1"},
@@ -33,6 +35,7 @@ def test_entries_and_totals():
     assert (prod["instances"], prod["compliant"], prod["non_compliant"], prod["changed"], prod["held"], prod["failed"]) == \
         (10, 9, 1, 4, 1, 0)
     assert prod["status"] == "ok" and prod["error"] is None and prod["compliant_percent"] == 90.0
+    assert prod["launch_sources"] == 3  # groups held, failed or left to their owners still launch non-compliant
     assert prod["account_id"] == "111122223333" and prod["account_name"] == "prod" and prod["report"] == "/r/x.md"
     # a target that failed after converging part of its fleet: its counts, its error
     west = rows["prod-eu-west-1"]
@@ -44,7 +47,7 @@ def test_entries_and_totals():
     assert rows["empty-us-east-1"]["compliant_percent"] == 100.0
     totals = got["totals"]
     assert totals == {"instances": 15, "compliant": 12, "non_compliant": 3, "changed": 9, "held": 1, "failed": 2,
-                      "targets": 4, "targets_ok": 2, "targets_failed": 2, "compliant_percent": 80.0}
+                      "launch_sources": 3, "targets": 4, "targets_ok": 2, "targets_failed": 2, "compliant_percent": 80.0}
     assert got["kind"] == "converge" and got["check_mode"] is False
 
 
@@ -55,11 +58,13 @@ def test_check_mode_is_reported():
 
 def test_audit():
     hostvars = {"a": {"aws_region": "us-east-1", "ec2_identity_audit_result": {
-        "summary": {"total": 7, "compliant": 5, "non_compliant": 2}, "report": {"markdown": "/r/a-audit.md"}}},
+        "summary": {"total": 7, "compliant": 5, "non_compliant": 2, "launch_sources": {"non_compliant": 2}},
+        "report": {"markdown": "/r/a-audit.md"}}},
         "b": {"ec2_identity_result": converge_result(3, 3, 3)}}
     got = run_summary(["a", "b"], hostvars, kind="audit")
     a, b = got["targets"]
     assert (a["instances"], a["compliant"], a["non_compliant"], a["changed"], a["status"]) == (7, 5, 2, 0, "ok")
+    assert a["launch_sources"] == 2 and got["totals"]["launch_sources"] == 2
     assert b["status"] == "not_finished"  # a converge result is not an audit result
     assert got["totals"]["instances"] == 7 and got["kind"] == "audit"
 

@@ -107,7 +107,11 @@ def test_audit_rows_and_summary(fleet):
                                  "skipped": 1, "missing": 0,
                                  "templates": {"total": 1, "compliant": 0, "non_compliant": 1,
                                                "by_finding": {"no_profile": 1, "imdsv1_allowed": 1,
-                                                              "hop_limit_below_minimum": 1}}}
+                                                              "hop_limit_below_minimum": 1}},
+                                 # no instance has an owner: nothing else launches them, nothing was read
+                                 "launch_sources": {"total": 0, "compliant": 0, "non_compliant": 0, "not_read": 0,
+                                                    "by_kind": {}, "by_finding": {}}}
+    assert result["launch_sources"] == []
     assert result["expected"] == EXPECTED
     # the template sets no profile and no metadata options: a replacement would launch without either
     # (the templated instance itself was fixed after launch, so it is compliant)

@@ -166,9 +166,12 @@ def test_owned_nodes_keep_their_profile_and_two_hops(aws):
     aws.ec2.create_tags(Resources=[beanstalk], Tags=[{"Key": "elasticbeanstalk:environment-name", "Value": "shop"}])
     aws.ec2.create_tags(Resources=[asg_member], Tags=[{"Key": "aws:autoscaling:groupName", "Value": "web"}])
 
-    res = run_module(module.main, args())
+    res = run_module(module.main, args(), diff=True)
     assert not res.failed, res
     rows = by_id(res)
+    assert set(res["diff"]["after"]) == {node, beanstalk, asg_member, plain}  # the owner is no step of the diff
+    assert res["diff"]["after"][node] == {"profile": rows[node]["profile"]["before"],  # held: no change shown
+                                          "metadata": rows[node]["metadata"]["after"]}
     assert rows[node]["status"] == "held" and rows[node]["profile"]["status"] == "held"
     assert "Amazon EKS prod/general" in rows[node]["reason"] and rows[node]["metadata"]["status"] == "changed"
     assert rows[node]["owner"] == {"kind": "eks", "name": "prod/general", "service": "Amazon EKS"}
@@ -176,6 +179,8 @@ def test_owned_nodes_keep_their_profile_and_two_hops(aws):
     assert rows[asg_member]["status"] == "changed" and rows[asg_member]["owner"]["kind"] == "autoscaling"
     assert rows[plain]["owner"] is None
     assert [o["instance_id"] for o in res["owned_instances"]] == sorted([node, beanstalk])
+    # the Auto Scaling group of a node is EKS's: only the plain group's launch sources are the role's to converge
+    assert res["owners"] == {"autoscaling": ["web"], "eks": ["prod/general"], "elasticbeanstalk": ["shop"]}
     assert aws.profile_of(node) == "Legacy" and aws.profile_of(beanstalk) is None
     assert aws.profile_of(asg_member) == "App" and aws.profile_of(plain) == "App"
     assert aws.options_of(node)["HttpTokens"] == "required" and aws.options_of(node)["HttpPutResponseHopLimit"] == 2

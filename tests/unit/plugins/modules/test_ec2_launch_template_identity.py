@@ -16,10 +16,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.ec2account.launch_temp
     client_token,
     default_versions,
     plan_template,
+    template_plan,
     profile_matches,
     request_data,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import template_findings, template_view
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_templates
 from ansible_collections.keyless.aws.plugins.modules import ec2_launch_template_identity as mod
 from tests.support.module_runner import run_module
 
@@ -153,6 +155,28 @@ def test_set_default_false_then_true_reuses_the_version():
 
 
 @mock_aws
+def test_latest_keeps_launching_what_it_did(api_calls):
+    """An Auto Scaling group on $Latest launches the latest version (ami-newer), not the default: the version made
+    from the default becomes $Latest, so a copy of the old latest comes last (the issue's '$Latest launches the
+    older default's AMI')."""
+    ec2, _profile, web, _batch = seed()
+    ec2.create_launch_template_version(LaunchTemplateId=web, SourceVersion="1", LaunchTemplateData={"ImageId": "ami-newer"})
+    api_calls.clear()
+    first = run_module(mod.main, {"launch_template_ids": [web], "http_tokens": "required"})
+    assert first.changed and mutating(api_calls) == ["CreateLaunchTemplateVersion", "CreateLaunchTemplateVersion",
+                                                     "ModifyLaunchTemplate"]
+    versions = {v["VersionNumber"]: v["LaunchTemplateData"] for v in ec2.describe_launch_template_versions(
+        LaunchTemplateId=web)["LaunchTemplateVersions"]}
+    assert versions[3]["ImageId"] == "ami-12345678" and versions[3]["MetadataOptions"]["HttpTokens"] == "required"
+    assert versions[4]["ImageId"] == "ami-newer" and versions[4]["MetadataOptions"]["HttpTokens"] == "optional"
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert (lt["DefaultVersionNumber"], lt["LatestVersionNumber"]) == (3, 4)
+    api_calls.clear()
+    assert not run_module(mod.main, {"launch_template_ids": [web], "http_tokens": "required"}).changed
+    assert mutating(api_calls) == []
+
+
+@mock_aws
 def test_all_templates_and_missing_names(api_calls):
     seed()
     api_calls.clear()
@@ -224,6 +248,14 @@ def test_plan_new_version_from_default_not_latest():
     assert (item["version_created"], item["default_version_after"]) == (6, 6)
     # only the parameters that change: AWS takes the rest from SourceVersion
     assert item["data"] == {"IamInstanceProfile": {"Name": "p"}, "MetadataOptions": {"HttpTokens": "required"}}
+    # version 6 becomes $Latest: a copy of 5, made last, keeps $Latest launching ami-experimental
+    assert item["keep_latest"] == {"source_version": 5, "version": 7, "data": {"ImageId": "ami-experimental"}}
+    calls = template_plan(item, True)
+    assert [(c.operation, c.params.get("SourceVersion") if isinstance(c.params, dict) else None) for c in calls] == [
+        ("CreateLaunchTemplateVersion", "3"), ("CreateLaunchTemplateVersion", "5"), ("ModifyLaunchTemplate", None)]
+    # without set_default nothing launches the new version but $Latest: no copy (and the rerun reuses it)
+    assert "keep_latest" not in plan_template(TEMPLATE, default, latest, {"metadata": {"HttpTokens": "required"}},
+                                              False, SHAPE)
 
 
 def test_plan_operator_managed_is_skipped():
@@ -263,6 +295,32 @@ def test_one_template_failing_does_not_stop_the_others(monkeypatch):
     assert result["failed_templates"][0]["id"] == web
     assert default_data(ec2, batch)["LaunchTemplateData"]["MetadataOptions"]["HttpPutResponseHopLimit"] == 3
     assert default_data(ec2, web)["VersionNumber"] == 1
+
+
+@mock_aws
+def test_a_half_made_change_is_undone(monkeypatch):
+    """The copy of the latest version fails after the compliant version was made: that version (now $Latest) is
+    deleted again, so $Latest launches what it did, the default is untouched, and a rerun starts over."""
+    ec2, _profile, web, _batch = seed()
+    ec2.create_launch_template_version(LaunchTemplateId=web, SourceVersion="1", LaunchTemplateData={"ImageId": "ami-newer"})
+    real = botocore.client.BaseClient._make_api_call
+
+    def failing(self, operation, params):
+        if operation == "CreateLaunchTemplateVersion" and params.get("SourceVersion") == "2":
+            raise botocore.exceptions.ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+    result = run_module(mod.main, {"launch_template_ids": [web], "http_tokens": "required"})
+    assert result.failed and "were deleted" in result["msg"] and "3" in result["msg"]
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[web])["LaunchTemplates"][0]
+    assert (lt["DefaultVersionNumber"], lt["LatestVersionNumber"]) == (1, 2)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", real)
+    monkeypatch.setattr(launch_templates, "RUN_ID", "the next run")  # a new module process: new tokens
+    again = run_module(mod.main, {"launch_template_ids": [web], "http_tokens": "required"})
+    assert again.changed and not again.failed, again.get("msg")
+    latest = ec2.describe_launch_template_versions(LaunchTemplateId=web, Versions=["$Latest"])["LaunchTemplateVersions"][0]
+    assert latest["LaunchTemplateData"]["ImageId"] == "ami-newer"
 
 
 @mock_aws

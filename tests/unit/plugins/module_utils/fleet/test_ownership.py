@@ -110,5 +110,8 @@ def test_metadata_step_keeps_two_hops_for_a_container_owner_and_waits_for_them()
     # already required at 1 hop (the owner's choice) and nothing else to change: left alone
     assert steps.MetadataStep({"http_tokens": "required"}).plan(
         record("i-1", EKS, dict(REQUIRED_1, State="applied")))["status"] == "unchanged"
+    # an explicit 1 on a node that is already required at 2 hops: nothing to do, no call on every run
+    assert explicit.plan(record("i-1", EKS, {"HttpTokens": "required", "HttpPutResponseHopLimit": 2,
+                                             "HttpEndpoint": "enabled", "State": "applied"}))["status"] == "unchanged"
     # the wait compares the node with its own desired fields (2 hops), not the task's
     assert step.desired_for["i-1"]["HttpPutResponseHopLimit"] == 2 and "i-2" not in step.desired_for
