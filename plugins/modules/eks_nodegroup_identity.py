@@ -181,6 +181,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.ec2account.managed_sou
     NODEGROUP_STATUS,
     apply_nodegroups,
     failure_text,
+    number_versions,
     plan_nodegroup,
     resolve_versions,
     select_nodegroups,
@@ -213,7 +214,8 @@ def converge(module, progress):
     refs = [template_ref(n["launchTemplate"]) for n in nodegroups if n.get("launchTemplate")]
     resolved = resolve_versions(ec2, refs, latest=True)
     shape = ec2.meta.service_model.shape_for("RequestLaunchTemplateData")
-    items = [plan_nodegroup(n, resolved, desired, params["allow_hop_limit_1"], shape) for n in nodegroups]
+    items = number_versions([plan_nodegroup(n, resolved, desired, params["allow_hop_limit_1"], shape)
+                             for n in nodegroups])
     for item in items:
         item["status"] = NODEGROUP_STATUS[item["action"]]
     failed = [] if module.check_mode else apply_nodegroups(ctx.client, items, progress)

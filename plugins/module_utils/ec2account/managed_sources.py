@@ -29,6 +29,8 @@ EKS managed node groups (keyless.aws.eks_nodegroup_identity):
         reports it)} or None), action (none | create_version | update_nodegroup | hold | skip), status (unchanged |
         changed | held | skipped; failed after apply), reason, update_id, version_created (int or None),
         changed_fields, before / after (the declared metadata options), and private keys for the calls.
+    number_versions(items) -> items      (pure) the predicted numbers when several node groups get versions of one
+        template: latest + 1, + 2, ... in order (each node group gets its own version)
     nodegroup_plan(item) -> Plan          CreateLaunchTemplateVersion (ec2) and/or UpdateNodegroupVersion (eks)
     apply_nodegroups(client_for, items, progress) -> [failed item]   one node group's failure never stops the others;
         UpdateNodegroupVersion answered ResourceInUseException (an update in progress) -> held, not failed.
@@ -312,6 +314,22 @@ def plan_nodegroup(nodegroup, resolved, desired, allow_hop_limit_1=False, shape=
     return item
 
 
+def number_versions(items):
+    """Predicted version numbers when several node groups get a version of one template (pure): AWS numbers them in
+    the order they are made, from the template's latest + 1. Updates each create_version item in place."""
+    following = {}
+    for item in items:
+        if item["action"] != "create_version":
+            continue
+        number = following.get(item["template_id"], item["version_created"])
+        following[item["template_id"]] = number + 1
+        if number != item["version_created"]:
+            item["reason"] = item["reason"].replace("version %d " % item["version_created"], "version %d " % number, 1)
+            item["version_created"] = number
+            item["launch_template_after"] = dict(item["launch_template_after"], version=str(number))
+    return items
+
+
 def nodegroup_plan(item):
     """The calls of one planned node group: CreateLaunchTemplateVersion (from the version the node group names,
     with only MetadataOptions and an idempotency token) and UpdateNodegroupVersion to the version that carries the
@@ -323,7 +341,9 @@ def nodegroup_plan(item):
             "LaunchTemplateId": item["template_id"], "SourceVersion": str(item["source_version"]),
             "VersionDescription": VERSION_DESCRIPTION % (item["source_version"], target),
             "LaunchTemplateData": item["data"],
-            "ClientToken": client_token(item["template_id"], item["source_version"], item["data"])},
+            # the node group is part of the token: its VersionDescription names it, and AWS refuses a token it has
+            # seen with other parameters (IdempotentParameterMismatch); each node group gets its own version
+            "ClientToken": client_token(item["template_id"], item["source_version"], dict(item["data"], _for=target))},
             before=item["source_version"], after=item["version_created"], service="ec2")
     if item["action"] in ("create_version", "update_nodegroup"):
         plan.add("UpdateNodegroupVersion", target, lambda _responses: {

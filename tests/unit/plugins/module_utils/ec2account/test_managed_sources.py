@@ -201,7 +201,10 @@ def test_nodegroup_plan_and_apply_move_the_node_group_to_the_version_aws_numbere
                                                         ("UpdateNodegroupVersion", "eks")]
     create = plan.changes[0].params
     assert (create["SourceVersion"], create["LaunchTemplateData"]) == ("1", item["data"])
-    assert create["ClientToken"] == ms.client_token(LT, 1, item["data"])
+    # the node group is in the token (its description names it): one version per node group, never a mismatch
+    assert create["ClientToken"] == ms.client_token(LT, 1, dict(item["data"], _for="%s/%s" % (item["cluster"],
+                                                                                              item["name"])))
+    assert create["ClientToken"] != ms.client_token(LT, 1, item["data"])
     ec2 = FakeClient({"create_launch_template_version": {"LaunchTemplateVersion": {"VersionNumber": 7}}})
     eks = FakeClient({"update_nodegroup_version": {"update": {"id": "u-1", "status": "InProgress"}}})
     failed = ms.apply_nodegroups(lambda service: {"ec2": ec2, "eks": eks}[service], [item], Progress())
@@ -390,3 +393,15 @@ def test_observe_ec2_fleets_leaves_instant_fleets_out():
         assert record["findings"] == ["imdsv1_allowed"] and record["launch_templates"][0]["version"] == 1
         assert record["proposed_change"]["operation"] is None  # $Latest: the new version is launched as it is
         assert record["proposed_change"]["template_versions"][0]["version_created"] == 2
+
+
+def test_node_groups_sharing_a_template_get_numbers_in_order():
+    def item(name, template, number, action="create_version"):
+        return {"name": name, "template_id": template, "action": action, "version_created": number,
+                "launch_template_after": {"id": template, "version": str(number)},
+                "reason": "version %d from version 1 with the metadata options" % number}
+    items = ms.number_versions([item("a", "lt-1", 6), item("b", "lt-1", 6), item("c", "lt-2", 3),
+                                item("d", "lt-1", 6, action="none")])
+    assert [(i["name"], i["version_created"], i["launch_template_after"]["version"]) for i in items] == [
+        ("a", 6, "6"), ("b", 7, "7"), ("c", 3, "3"), ("d", 6, "6")]
+    assert items[1]["reason"].startswith("version 7 from version 1")
