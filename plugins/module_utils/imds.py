@@ -200,8 +200,10 @@ def _read_error_body(exc):
 
 
 # --- what the instance looks like, and the checks (pure) --------------------------------------------
-def observe(client, now=None):
-    """Everything imds_info reports, read through `client`; never holds a secret."""
+def observe(client, now=None, probe_imdsv1=True):
+    """Everything imds_info reports, read through `client`; never holds a secret. probe_imdsv1=False sends no
+    token-less GET (and reads nothing without a token): on an instance that still allows IMDSv1 that GET is an
+    IMDSv1 call, which CloudWatch counts in its MetadataNoToken metric, the very signal that holds it back."""
     obs = {"endpoint": client.endpoint, "token_ok": False, "token_status": None, "imdsv1_status": None,
            "instance_id": None, "region": None, "role_name": None, "instance_profile_arn": None,
            "credentials": None, "errors": []}
@@ -210,10 +212,11 @@ def observe(client, now=None):
         obs["token_status"] = client.token_status
     except ImdsUnreachable as exc:
         obs["errors"].append("IMDSv2 token request: %s" % exc)
-    try:
-        obs["imdsv1_status"] = client.get_without_token().status
-    except ImdsUnreachable as exc:
-        obs["errors"].append("token-less GET: %s" % exc)
+    if probe_imdsv1:
+        try:
+            obs["imdsv1_status"] = client.get_without_token().status
+        except ImdsUnreachable as exc:
+            obs["errors"].append("token-less GET: %s" % exc)
     if not obs["token_ok"] and obs["imdsv1_status"] != 200:
         return obs  # nothing more can be read: endpoint disabled, hop limit too low, or no IMDS here
     try:

@@ -57,6 +57,9 @@ options:
   require_imdsv2:
     description:
       - Add the C(imdsv1_refused) check, which passes only when a token-less GET is answered with HTTP 401.
+      - With V(false) no token-less GET is sent at all, and nothing is read without a token. Use it on an instance
+        that is still allowed IMDSv1 (held back by the rollout) - there that GET would be an IMDSv1 call of the
+        check's own, counted in the instance's C(MetadataNoToken) metric, which is what keeps it held.
     type: bool
     default: true
   fail_on_check:
@@ -115,12 +118,12 @@ imdsv2:
 imdsv1_refused:
   description:
     - Whether a token-less GET was refused (HTTP 401 tokens required, or 403 endpoint disabled); null
-      when there was no answer.
+      when there was no answer, or none was sent (O(require_imdsv2=false)).
   returned: always
   type: bool
   sample: true
 imdsv1_status:
-  description: HTTP status of the token-less GET, or null when there was no answer.
+  description: HTTP status of the token-less GET, or null when there was no answer or none was sent (O(require_imdsv2=false)).
   returned: always
   type: int
   sample: 401
@@ -267,7 +270,9 @@ def main():
     params = module.params
     client = imds.ImdsClient(endpoint_of(params), timeout=params["timeout"], retries=params["retries"],
                              token_ttl=params["token_ttl"])
-    obs = imds.observe(client)
+    # the token-less GET only when its answer is asked for: on an instance still at http_tokens=optional it would be
+    # an IMDSv1 call of our own, counted in MetadataNoToken (the signal that holds the instance back)
+    obs = imds.observe(client, probe_imdsv1=params["require_imdsv2"])
     checks = imds.checks(obs, expected_role=params.get("expected_role"), require_imdsv2=params["require_imdsv2"])
     result = report(obs, checks)
     failed = [c for c in checks if not c["ok"]]

@@ -133,9 +133,13 @@ def test_optional_instance_fails_require_imdsv2_clearly(fleet):
     # report-only mode: same checks, no failure
     relaxed = _run(emu, ids["optional"], fail_on_check=False)
     assert not relaxed.failed and relaxed["failed_checks"] == ["imdsv1_refused"]
-    # and without the IMDSv2 requirement the check is not made
+    # and without the IMDSv2 requirement the check is not made, and no token-less GET is sent: on this instance,
+    # still at optional, it would be an IMDSv1 call of our own, counted in its MetadataNoToken metric
+    tokenless = sum(1 for method, _path, with_token, _status in emu.requests if method == "GET" and not with_token)
     lenient = _run(emu, ids["optional"], require_imdsv2=False)
     assert not lenient.failed and "imdsv1_refused" not in _checks(lenient)
+    assert lenient["imdsv1_status"] is None and lenient["role_name"] == ROLE  # the rest is read with the token
+    assert sum(1 for method, _path, with_token, _status in emu.requests if method == "GET" and not with_token) == tokenless
 
 
 def test_endpoint_disabled_is_reported_as_403(fleet):
