@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call, paginate
-from ansible_collections.keyless.aws.plugins.module_utils.ec2account.autoscaling import GROUP_NAMES_PER_CALL
+from ansible_collections.keyless.aws.plugins.module_utils.ec2account.autoscaling import GROUP_NAMES_PER_CALL, launch_sources
 from ansible_collections.keyless.aws.plugins.module_utils.ec2account.managed_sources import (
     DEFAULT_EXPECTED,
     ref_key,
@@ -68,13 +68,11 @@ CONVERGE = {
 # ---------------------------------------------------------------- pure
 
 def group_configs(group):
-    """[{"LaunchTemplateSpecification": spec}] of every template a group launches from (own, mixed, overrides)."""
-    if group.get("LaunchTemplate"):
-        return [{"LaunchTemplateSpecification": group["LaunchTemplate"]}]
-    policy = (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
-    specs = [policy["LaunchTemplateSpecification"]] if policy.get("LaunchTemplateSpecification") else []
-    specs += [o["LaunchTemplateSpecification"] for o in policy.get("Overrides") or () if o.get("LaunchTemplateSpecification")]
-    return [{"LaunchTemplateSpecification": spec} for spec in specs]
+    """[{"LaunchTemplateSpecification": spec}] of every template a group launches from (own, mixed, overrides), from
+    autoscaling.launch_sources (the one reading of a group's launch sources)."""
+    keys = (("LaunchTemplateId", "template_id"), ("LaunchTemplateName", "template_name"), ("Version", "version"))
+    return [{"LaunchTemplateSpecification": {api: source[key] for api, key in keys if source.get(key) is not None}}
+            for source in launch_sources(group) if "launch_configuration" not in source]
 
 
 def metadata_only(expected):
