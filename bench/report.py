@@ -308,6 +308,9 @@ def markdown(results):
                 ", ".join(_f(v) for v in applies) or "-", _f(r.get("ratio"), "%.3f"),
                 cpu.get("ansible", "-"), cpu.get("moto", "-"), cpu.get("proxy", "-"),
                 r["calls"], t.get("instances"), t.get("compliant"), t.get("changed"), t.get("failed")))
+    if results.get("waves"):
+        from bench.waves import markdown as waves_markdown
+        lines += waves_markdown(results["waves"])
     lines += ["", "## Targets", "", "| target | figure | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from bench import floor, one_pass, organization, report
+from bench import floor, one_pass, organization, report, waves
 from bench.runner import (FLEET_APIS, GROUPS, OPEN_LIMITS, PROFILE, TAG, Runner, bulk_playbook, loop_playbook,
                           module_args, role_playbook, summary_of)
 from bench.servers import LimiterRun, moto_server
@@ -323,6 +323,8 @@ def parse_args(argv):
                         "runs (default %(default)s)")
     parser.add_argument("--org-scale", type=float, default=1.0, help="limiter time scale of that part (default x1)")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
+    parser.add_argument("--waves-n", help="fleet sizes of the safe rollout's waves part (default 1000; smoke 100)")
+    parser.add_argument("--waves-watch", type=int, default=None, help="seconds each wave is watched (default 5; smoke 1)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
     parser.add_argument("--smoke", action="store_true", help="CI smoke run: N=100, baseline 5, limiter 200 at x20, no role")
@@ -336,7 +338,11 @@ def parse_args(argv):
         args.limiter_sizes, args.limiter_scale = [200], {200: 20.0}
         args.role_limiter_sizes, args.whole_job_sizes, args.amazon_sizes = [], [], []
         args.org_sizes = []
+        args.waves_sizes = ints(args.waves_n) if args.waves_n is not None else [100]
+        args.waves_watch = 1 if args.waves_watch is None else args.waves_watch
         return args
+    args.waves_sizes = ints(args.waves_n) if args.waves_n is not None else [1000]
+    args.waves_watch = 5 if args.waves_watch is None else args.waves_watch
     args.org_sizes = ints(args.org_n) if args.org_n is not None else [300]
     args.org_targets = ints(args.org_targets)
     args.sizes = ints(args.n) + ([10000] if args.with_10k and 10000 not in ints(args.n) else [])
@@ -365,7 +371,7 @@ def main(argv=None):
                "limiter_scale": {str(k): v for k, v in args.limiter_scale.items()},
                "machine": report.machine(), "versions": report.versions(), "date": report.now(),
                "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": [], "role_limiter": [],
-               "whole_job": [], "amazon_loop": [], "organization": []}
+               "whole_job": [], "amazon_loop": [], "organization": [], "waves": []}
     role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
@@ -380,6 +386,8 @@ def main(argv=None):
                 results["floor"].extend(measure_floor(moto.url, n))
         for n in args.baseline:
             results["baseline"].extend(measure_baseline(runner, moto.url, n, problems))
+        for n in args.waves_sizes:
+            results["waves"].extend(waves.measure(runner, moto.url, n, args.waves_watch, seed, log, problems))
         if role_exists:
             for n in args.role_sizes:
                 results["role"].extend(measure_role(runner, moto.url, n, problems))

@@ -100,10 +100,21 @@ _value:
           description: Instances changed (would change in check mode); 0 for an audit.
           type: int
         held:
-          description: Instances held back at C(http_tokens=optional) because they still call IMDSv1.
+          description: Instances held back at C(http_tokens=optional) (IMDSv1 calls, no evidence, a later wave).
+          type: int
+        rolled_back:
+          description: Instances a wave required IMDSv2 on and its watch put back to C(http_tokens=optional).
           type: int
         failed:
           description: Instances that failed to converge.
+          type: int
+        instances_with_keys:
+          description:
+            - Instances an IAM user's long-term access key was used from (CloudTrail), when the role's keys step
+              (C(ec2_identity_keys_report)) or the audit's (C(ec2_identity_audit_keys)) ran; 0 otherwise.
+          type: int
+        keys_used:
+          description: Access keys used from the selected instances (0 when the keys step did not run).
           type: int
         launch_sources:
           description:
@@ -147,8 +158,17 @@ _value:
         held:
           description: Held instances over every target.
           type: int
+        rolled_back:
+          description: Instances rolled back by the watch of their wave, over every target.
+          type: int
         failed:
           description: Failed instances over every target.
+          type: int
+        instances_with_keys:
+          description: Instances an access key was used from, over every target.
+          type: int
+        keys_used:
+          description: Access keys used from the fleet, over every target.
           type: int
         launch_sources:
           description: Launch sources that still launch non-compliant instances, over every target.
@@ -161,7 +181,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "failed", "launch_sources")
+COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "rolled_back", "failed", "launch_sources",
+          "instances_with_keys", "keys_used")
 NOT_FINISHED = "no result: the target did not finish (unreachable, or stopped before the role ended; see the play recap)"
 
 
@@ -185,6 +206,17 @@ def _get(mapping, key, default=None):
     return default if value is None else value
 
 
+def _key_counts(result):
+    """Instances a key was used from and keys used from the fleet: the result's `keys` (null when not run: 0)."""
+    keys = _get(result, "keys", {})
+
+    def count(name):
+        value = _get(keys, name, [])
+        return len(value) if isinstance(value, (list, tuple)) else 0
+
+    return {"instances_with_keys": count("instances_with_keys"), "keys_used": count("used_from_fleet")}
+
+
 def _converge_counts(result):
     counts = _get(result, "counts", {})
     groups = _get(_get(result, "autoscaling_groups", {}), "summary", {})
@@ -192,12 +224,13 @@ def _converge_counts(result):
     # compliance covers the instances the run judged (terminated ones are left out): its total when present
     instances = _int(_get(after, "total", _get(counts, "selected", _get(counts, "total"))))
     compliant = _int(_get(after, "compliant")) if after else 0
-    return {
+    counts_out = {
         "instances": instances,
         "compliant": compliant,
         "non_compliant": _int(_get(after, "non_compliant", instances - compliant)) if after else instances,
         "changed": _int(_get(counts, "changed")),
         "held": _int(_get(counts, "held")),
+        "rolled_back": _int(_get(counts, "rolled_back")),
         "failed": _int(_get(counts, "failed")),
         # Auto Scaling groups the run left launching non-compliant instances: held (a launch configuration without
         # the opt-in, a conflict), failed, or left to their owners
@@ -206,19 +239,23 @@ def _converge_counts(result):
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": bool(_get(result, "check_mode", False)),
     }
+    counts_out.update(_key_counts(result))
+    return counts_out
 
 
 def _audit_counts(result):
     summary = _get(result, "summary", {})
-    return {
+    counts = {
         "instances": _int(_get(summary, "total")),
         "compliant": _int(_get(summary, "compliant")),
         "non_compliant": _int(_get(summary, "non_compliant")),
-        "changed": 0, "held": 0, "failed": 0, "identity_changed": False,
+        "changed": 0, "held": 0, "rolled_back": 0, "failed": 0, "identity_changed": False,
         "launch_sources": _int(_get(_get(summary, "launch_sources", {}), "non_compliant")),
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": False,
     }
+    counts.update(_key_counts(result))
+    return counts
 
 
 def run_summary(targets, hostvars, kind="converge"):

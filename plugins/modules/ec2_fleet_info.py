@@ -28,7 +28,7 @@ description:
     profile (not per instance), the policies of each distinct role once (C(ListRolePolicies),
     C(GetRolePolicy) per inline policy, C(ListAttachedRolePolicies)) and each distinct managed policy once
     (C(GetPolicy), C(GetPolicyVersion)), one C(DescribeLaunchTemplateVersions) per distinct launch template
-    and, with O(imdsv1_usage=true), one C(GetMetricData) per 500 instances.
+    and, with O(imdsv1_usage=true), one C(GetMetricData) per 250 instances (two metrics each).
   - Makes no modifying call, ever.
 author: keyless.aws maintainers (@keyless-aws)
 options:
@@ -52,8 +52,9 @@ options:
     type: dict
   imdsv1_usage:
     description:
-      - Read the CloudWatch metric C(MetadataNoToken) (Sum over O(imdsv1_lookback_days)) of every audited
-        instance and report it as RV(instances[].imdsv1_calls).
+      - Read the CloudWatch metrics C(MetadataNoToken) and C(MetadataNoTokenRejected) (daily sums over
+        O(imdsv1_lookback_days)) of every audited instance and report them as RV(instances[].imdsv1_calls),
+        RV(instances[].imdsv1_rejected) and the signal the safe rollout judges by, RV(instances[].imdsv1_signal).
     type: bool
     default: false
   imdsv1_lookback_days:
@@ -181,6 +182,14 @@ instances:
     imdsv1_calls:
       description: Sum of C(MetadataNoToken) over the lookback window; null unless O(imdsv1_usage=true).
       type: float
+    imdsv1_rejected:
+      description: Sum of C(MetadataNoTokenRejected) (IMDSv1 calls refused while IMDSv2 was required) over the window; null unless O(imdsv1_usage=true).
+      type: float
+    imdsv1_signal:
+      description:
+        - What the safe rollout makes of the window (null unless O(imdsv1_usage=true)) - V(calls) (IMDSv1 or refused
+          calls), V(no_data) (data on fewer than half of its days), V(unknown) (no answer from CloudWatch) or V(clean).
+      type: str
     launch_template:
       description: The launch template the instance came from ({id, name, version}), or null.
       type: dict
@@ -373,7 +382,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_
 from ansible_collections.keyless.aws.plugins.module_utils.ec2account import launch_source_audit, launch_templates
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import audit as fleet_audit, selection as fleet
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import default_min_days, imdsv1_evidence
 from ansible_collections.keyless.aws.plugins.module_utils.iam.lint import is_admin_managed_policy
 from ansible_collections.keyless.aws.plugins.module_utils.iam.role_policies import PolicyDocuments
 
@@ -426,7 +435,8 @@ def observe(ctx, params):
     template_ids = set(r["launch_template"]["id"] for r in selection.instances.values()
                        if (r.get("launch_template") or {}).get("id"))
     versions = launch_templates.default_versions(ec2, template_ids) if template_ids else {}
-    calls = (imdsv1_call_counts(ctx.client("cloudwatch"), sorted(ids), params["imdsv1_lookback_days"])
+    calls = (imdsv1_evidence(ctx.client("cloudwatch"), sorted(ids), params["imdsv1_lookback_days"],
+                             default_min_days(params["imdsv1_lookback_days"]))
              if params["imdsv1_usage"] and ids else {})
     sources = (launch_source_audit.observe(ctx.client, selection.instances,
                                            fleet_audit.normalize_expected(params.get("expected")))
@@ -441,7 +451,8 @@ def audit(params, selection, associations, profiles, versions, calls, judged=Non
     judged = judged or {}
     escalating = set(name for name, role in judged.items() if role["can_escalate"])
     rows = [fleet_audit.audit_row(selection.instances[iid], associations.get(iid), profiles, expected,
-                                  imdsv1_calls=calls.get(iid, 0) if checked else None, imdsv1_checked=checked,
+                                  imdsv1_calls=(calls.get(iid) or {}).get("calls", 0) if checked else None,
+                                  imdsv1_checked=checked, imdsv1=calls.get(iid),
                                   template_names=template_names, escalating_roles=escalating)
             for iid in sorted(selection.instances)]
     skipped = [{"instance_id": r["instance_id"], "name": r.get("name"), "state": r.get("state"),

@@ -50,12 +50,6 @@ options:
         them failed; instances whose calls have not started are reported as skipped. Not set, every instance
         is tried.
     type: float
-  fail_on_held:
-    description:
-      - Fail the task (after converging every other instance) when any instance was held back by
-        O(imdsv1_usage_check).
-    type: bool
-    default: false
   expected:
     description:
       - What compliant means, as for M(keyless.aws.ec2_fleet_info) (keys V(instance_profile), V(role),
@@ -82,6 +76,7 @@ extends_documentation_fragment:
   - keyless.aws.fleet.execution
   - keyless.aws.identity.profile
   - keyless.aws.identity.metadata
+  - keyless.aws.identity.safe_rollout
 """
 
 EXAMPLES = r"""
@@ -133,7 +128,8 @@ instances:
       type: str
     status:
       description:
-        - V(failed) when a step failed, else V(held) when a step was held back (IMDSv1 calls, or an owner), else V(changed)
+        - V(failed) when a step failed, else V(rolled_back) when its wave's watch undid its metadata change, else
+          V(held) when a step was held back (IMDSv1 evidence, a wave, or an owner), else V(changed)
           (in check mode - would change) when a step changed it, V(skipped), or V(unchanged).
       type: str
     reason:
@@ -211,11 +207,41 @@ owned_instances:
       owner: {kind: eks, name: prod/general, service: Amazon EKS}
       reason: "owned by Amazon EKS prod/general, whose agents need the role it gave the instance: converge ..."
 held:
-  description: Instances whose metadata options were held back by O(imdsv1_usage_check), with their IMDSv1 call count.
+  description:
+    - Instances whose metadata options were held back at their O(http_tokens) by O(imdsv1_usage_check) or O(waves) -
+      with the signal (V(calls), V(no_data), V(unknown), or V(wave) when no wave of this run takes it), the IMDSv1
+      calls and refused calls over the window, the days with data, the daily sums (C(days), null where CloudWatch had
+      no datapoint) and the reason.
   returned: always
   type: list
   elements: dict
-  sample: [{instance_id: i-0123456789abcdef0, imdsv1_calls: 42.0}]
+  sample:
+    - instance_id: i-0123456789abcdef0
+      signal: calls
+      imdsv1_calls: 42.0
+      rejected: 0.0
+      days_with_data: 14
+      days: [{date: "2026-12-06", calls: 40.0, rejected: 0.0}, {date: "2026-12-07", calls: 2.0, rejected: 0.0}]
+      reason: 42 IMDSv1 calls (MetadataNoToken) on 2026-12-06, 2026-12-07 in the last 14 days
+rolled_back:
+  description:
+    - Instances required in a wave and put back to C(http_tokens=optional) by its watch, with the refused IMDSv1 calls
+      (C(MetadataNoTokenRejected)) that made it so.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{instance_id: i-0123456789abcdef0, rejected: 12.0}]
+waves:
+  description:
+    - Per wave of the rollout (one without O(waves)) - the instances in it, how many it required IMDSv2 on and their
+      ids, the seconds and instances watched, the instances rolled back, how many were not reached because the
+      rollout stopped, and why it stopped after this wave (null when it did not).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {wave: 1, instances: 3, enforced: 2, instance_ids: [i-0123456789abcdef0, i-0123456789abcdef1], watch_seconds: 900,
+       watched: 2, rolled_back: [], not_reached: 0, stopped: null}
 batches:
   description:
     - Per batch of O(batch_size) instances (one batch without it) - how many were changed, failed, held, and not
@@ -233,7 +259,7 @@ compliance:
   sample: {before: {total: 2, compliant: 0, non_compliant: 2, by_finding: {no_profile: 2, imdsv1_allowed: 2}},
            after: {total: 2, compliant: 2, non_compliant: 0, by_finding: {}}}
 stopped:
-  description: Why the rollout stopped early (O(max_fail_percentage)), or null.
+  description: Why the rollout stopped early (O(max_fail_percentage), or O(rollback_threshold) after a wave), or null.
   returned: always
   type: str
 api_calls:
@@ -242,7 +268,7 @@ api_calls:
   type: dict
   sample: {by_operation: {DescribeInstances: 1, AssociateIamInstanceProfile: 2}, total: 3, throttled: 0, waited_seconds: 0.0}
 timings:
-  description: Seconds spent reading the fleet (C(observe)), making the changes (C(apply)), waiting for them (C(wait)), in total.
+  description: Seconds spent reading the fleet (C(observe)), making the changes (C(apply)), waiting for them (C(wait)), watching the waves (C(watch)), in total.
   returned: always
   type: dict
   sample: {observe: 1.2, apply: 180.3, wait: 2.1, total: 183.6}
@@ -256,6 +282,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import nor
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.compliance import compliance
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep, ProfileStep
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.waves import safe_rollout_argument_spec, validate_safe_rollout
 
 
 def argument_spec():
@@ -263,25 +290,22 @@ def argument_spec():
     spec.update(
         instance_profile=dict(type="str"),
         propagation_timeout=dict(type="int", default=120),
-        imdsv1_usage_check=dict(type="bool", default=False),
-        imdsv1_lookback_days=dict(type="int", default=14),
-        fail_on_held=dict(type="bool", default=False),
         order=dict(type="str", choices=["independent", "profile_first"], default="independent"),
         batch_size=dict(type="int", default=0),
         max_fail_percentage=dict(type="float"),
         expected=dict(type="dict"),
     )
+    spec.update(safe_rollout_argument_spec())
     return frame.fleet_argument_spec(spec)
 
 
 def validate(params):
     errors = (validate_profile_option(params.get("instance_profile")) + md.validate_metadata(params)
-              + validate_expected(params.get("expected")))
+              + validate_expected(params.get("expected")) + validate_safe_rollout(params))
     if not params.get("instance_profile") and not md.desired_fields(params):
         errors.append("nothing to converge: give instance_profile, a metadata option (%s), or both"
                       % ", ".join(opt for opt, _api in md.FIELDS))
-    for option, low, high in (("propagation_timeout", 0, None), ("batch_size", 0, None),
-                              ("imdsv1_lookback_days", 1, 455), ("max_fail_percentage", 0, 100)):
+    for option, low, high in (("propagation_timeout", 0, None), ("batch_size", 0, None), ("max_fail_percentage", 0, 100)):
         value = params.get(option)
         if value is not None and (value < low or (high is not None and value > high)):
             errors.append("%s=%r: must be from %s%s" % (option, value, low, " to %s" % high if high is not None else " up"))
@@ -297,7 +321,7 @@ def converge(module, progress):
     steps = [step for step in (profile, metadata) if step is not None]
     results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
                              batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
-    extra = {"instance_profile": None, "held": [], "owned_instances": []}
+    extra = {"instance_profile": None, "held": [], "rolled_back": [], "owned_instances": []}
     for step in steps:
         extra.update(step.report())
     if params.get("expected") is not None:

@@ -20,11 +20,12 @@ description:
   - Security Hub EC2.8 needs C(HttpTokens=required) whatever the endpoint state, so tokens are set even
     where the endpoint is disabled, and a disabled endpoint is never re-enabled unless O(http_endpoint)
     says so.
-  - "Safe rollout: with O(imdsv1_usage_check=true), instances that O(http_tokens=required) would
-    tighten are checked against CloudWatch C(MetadataNoToken) (Sum over O(imdsv1_lookback_days),
-    C(GetMetricData), 500 instances a call); an instance that still made IMDSv1 calls is held back
-    (status C(held), left untouched, listed in RV(held) with its call count), and O(fail_on_held)
-    decides whether that fails the task."
+  - "Safe rollout: with O(imdsv1_usage_check=true), instances that O(http_tokens=required) would tighten are
+    checked against their IMDSv1 evidence in CloudWatch (C(MetadataNoToken) and C(MetadataNoTokenRejected), daily
+    sums over O(imdsv1_lookback_days)); an instance with IMDSv1 calls, without enough days of data, or that
+    CloudWatch gave no answer for is held back (status C(held), left untouched, listed in RV(held) with its signal
+    and reason), and O(fail_on_held) decides whether that fails the task. With O(waves) and O(watch_seconds) the
+    rest is required in waves, each watched for refused IMDSv1 calls and rolled back where they rise."
   - Calls run on O(concurrency) threads, paced by a client-side token bucket that mirrors AWS's
     C(ModifyInstanceMetadataOptions) bucket. One instance's failure never stops the others; the task fails
     at the end naming every failed instance and why. Works on running and stopped instances; never
@@ -33,12 +34,6 @@ description:
     changed with that reason and never waited on or failed.
   - To converge the instance profile in the same pass, use M(keyless.aws.ec2_instance_identity).
 author: keyless.aws maintainers (@keyless-aws)
-options:
-  fail_on_held:
-    description:
-      - Fail the task (after converging every other instance) when any instance was held back.
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full
@@ -51,13 +46,14 @@ notes:
     O(imdsv1_usage_check=true), C(cloudwatch:GetMetricData).
   - "On AWS, 1,000 instances to change take at least (1000 - 100) / 5 = 180 seconds: the
     C(ModifyInstanceMetadataOptions) bucket holds 100 tokens and refills 5 a second."
-  - The C(MetadataNoToken) metric is published only for instances with detailed or basic monitoring
-    data in CloudWatch; an instance with no datapoint counts as making no IMDSv1 calls.
+  - EC2 publishes C(MetadataNoToken) (a value, 0 included) for a running instance every 5 minutes; an instance
+    without a datapoint on enough days is "no evidence", not "no calls" (O(imdsv1_no_data)).
 extends_documentation_fragment:
   - keyless.aws.aws
   - keyless.aws.fleet
   - keyless.aws.fleet.execution
   - keyless.aws.identity.metadata
+  - keyless.aws.identity.safe_rollout
 """
 
 EXAMPLES = r"""
@@ -81,6 +77,16 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ imds.held }}"
 
+- name: Require IMDSv2 on 1 %, 10 %, 50 %, then all, watching each wave 15 minutes for refused IMDSv1 calls
+  keyless.aws.ec2_metadata_options:
+    tags:
+      Team: payments
+    http_tokens: required
+    imdsv1_usage_check: true
+    waves: [1, 10, 50, 100]
+    watch_seconds: 900
+    rollback_threshold: 5
+
 - name: Containers need hop limit 2
   keyless.aws.ec2_metadata_options:
     tags:
@@ -94,13 +100,45 @@ changed:
   returned: always
   type: bool
 held:
-  description: Instances held back by O(imdsv1_usage_check), with their IMDSv1 call count over the window.
+  description:
+    - Instances whose metadata options were held back at their O(http_tokens) by O(imdsv1_usage_check) or O(waves) -
+      with the signal (V(calls), V(no_data), V(unknown), or V(wave) when no wave of this run takes it), the IMDSv1
+      calls and refused calls over the window, the days with data, the daily sums (C(days), null where CloudWatch had
+      no datapoint) and the reason.
   returned: always
   type: list
   elements: dict
   sample:
     - instance_id: i-0123456789abcdef0
+      signal: calls
       imdsv1_calls: 42.0
+      rejected: 0.0
+      days_with_data: 14
+      days: [{date: "2026-12-06", calls: 40.0, rejected: 0.0}, {date: "2026-12-07", calls: 2.0, rejected: 0.0}]
+      reason: 42 IMDSv1 calls (MetadataNoToken) on 2026-12-06, 2026-12-07 in the last 14 days
+rolled_back:
+  description:
+    - Instances required in a wave and put back to C(http_tokens=optional) by its watch, with the refused IMDSv1 calls
+      (C(MetadataNoTokenRejected)) that made it so.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{instance_id: i-0123456789abcdef0, rejected: 12.0}]
+waves:
+  description:
+    - Per wave of the rollout (one without O(waves)) - the instances in it, how many it required IMDSv2 on and their
+      ids, the seconds and instances watched, the instances rolled back, how many were not reached because the
+      rollout stopped, and why it stopped after this wave (null when it did not).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {wave: 1, instances: 3, enforced: 2, instance_ids: [i-0123456789abcdef0, i-0123456789abcdef1], watch_seconds: 900,
+       watched: 2, rolled_back: [], not_reached: 0, stopped: null}
+stopped:
+  description: Why the rollout stopped before its last wave (O(rollback_threshold)), or null.
+  returned: always
+  type: str
 instances:
   description:
     - One entry per selected or skipped instance, sorted by id.
@@ -123,7 +161,7 @@ instances:
       description: The state after (predicted in check mode); null for skipped instances.
       type: dict
     status:
-      description: V(changed) (in check mode - would change), V(unchanged), V(skipped), V(held) or V(failed).
+      description: V(changed) (in check mode - would change), V(unchanged), V(skipped), V(held), V(rolled_back) or V(failed).
       type: str
     reason:
       description: Why an instance was skipped, held or failed; null otherwise.
@@ -189,17 +227,12 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep
-
-LOOKBACK_RANGE = (1, 455)  # CloudWatch keeps hourly data for 455 days
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.waves import safe_rollout_argument_spec, validate_safe_rollout
 
 
 def argument_spec():
     spec = md.metadata_argument_spec()
-    spec.update(
-        imdsv1_usage_check=dict(type="bool", default=False),
-        imdsv1_lookback_days=dict(type="int", default=14),
-        fail_on_held=dict(type="bool", default=False),
-    )
+    spec.update(safe_rollout_argument_spec())
     return frame.fleet_argument_spec(spec)
 
 
@@ -207,11 +240,7 @@ def validate(params):
     errors = md.validate_metadata(params)
     if not md.desired_fields(params):
         errors.append("no metadata option given: set at least one of %s" % ", ".join(opt for opt, _api in md.FIELDS))
-    low, high = LOOKBACK_RANGE
-    days = params.get("imdsv1_lookback_days")
-    if days is not None and not low <= days <= high:
-        errors.append("imdsv1_lookback_days=%r: must be from %d to %d" % (days, low, high))
-    return errors
+    return errors + validate_safe_rollout(params)
 
 
 def converge(module, progress):

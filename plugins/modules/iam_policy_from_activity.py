@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: iam_policy_from_activity
-short_description: Suggest a least-privilege policy for an IAM role from its CloudTrail activity
+short_description: Suggest a least-privilege policy for an IAM role (or from an IAM user's keys) from CloudTrail activity
 version_added: 0.1.0
 description:
   - Collects the CloudTrail events a role made over a window, either from the CloudTrail
@@ -26,6 +26,10 @@ description:
     in it (for example C(iam:PutRolePolicy) or C(iam:PassRole) on C(*), or a write to the role's own policies or
     trust) is left out, listed in RV(withheld_actions) with the reason, and reported in a warning, even when
     the role was seen using it. The same action on named resources is kept.
+  - With O(user) instead of O(role), the events are the calls an IAM user made with its access keys (optionally only
+    those from O(source_addresses) or the addresses of O(instance_ids)), and the suggestion is the policy of the role
+    that is to replace the keys on those instances (see M(keyless.aws.iam_access_key_info) for which instances use
+    which key). The comparison is then with the user's own inline and attached managed policies (not its groups').
   - Read-only. It never changes the role; write the suggestion where you want it (the
     C(keyless.aws.ec2_identity) role can put it in its report).
   - C(LookupEvents) returns management events only (no S3 object or other data events) and is
@@ -38,9 +42,23 @@ author: keyless.aws maintainers (@keyless-aws)
 options:
   role:
     description:
-      - The role to analyze, by name or ARN.
+      - The role to analyze, by name or ARN. Give O(role) or O(user), not both.
     type: str
-    required: true
+  user:
+    description:
+      - An IAM user whose access keys' calls to analyze, by name. Give O(role) or O(user), not both.
+    type: str
+  source_addresses:
+    description:
+      - With O(user), keep only the calls whose C(sourceIPAddress) is one of these addresses.
+    type: list
+    elements: str
+  instance_ids:
+    description:
+      - With O(user), keep only the calls from the private or public addresses of these instances (read with
+        C(DescribeInstances)); combined with O(source_addresses) when both are given.
+    type: list
+    elements: str
   days:
     description:
       - The window, in days back from now.
@@ -58,24 +76,6 @@ options:
     type: str
     choices: [lookup_events, s3, local]
     default: lookup_events
-  s3_bucket:
-    description:
-      - The bucket the trail delivers to. Required with O(source=s3).
-    type: str
-  s3_prefix:
-    description:
-      - The trail's S3 key prefix (the part before C(AWSLogs/)), if it has one.
-    type: str
-    default: ""
-  local_path:
-    description:
-      - A directory of log files. Required with O(source=local).
-    type: path
-  organization_id:
-    description:
-      - For an organization trail, the organization id in the key layout
-        (C(AWSLogs/<organization id>/<account>/CloudTrail/...)).
-    type: str
   regions:
     description:
       - The regions to read.
@@ -109,6 +109,7 @@ attributes:
     description: The module only reads and never changes the role, so there is nothing to diff.
 extends_documentation_fragment:
   - keyless.aws.aws
+  - keyless.aws.cloudtrail
 """
 
 EXAMPLES = r"""
@@ -127,6 +128,15 @@ EXAMPLES = r"""
     s3_prefix: trails/main
   register: activity
 
+- name: The role that replaces a user's key on two instances - what the key did from them
+  keyless.aws.iam_policy_from_activity:
+    user: app-deploy
+    instance_ids: [i-0123456789abcdef0, i-0fedcba9876543210]
+    source: s3
+    s3_bucket: org-cloudtrail-logs
+    days: 30
+  register: key_activity
+
 - name: Save the suggestion for review
   ansible.builtin.copy:
     content: "{{ activity.suggested_policy | to_nice_json }}"
@@ -140,10 +150,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 role:
-  description: The analyzed role.
+  description: The analyzed role; null with O(user).
   returned: always
   type: dict
   sample: {"role_name": "app-web", "arn": "arn:aws:iam::123456789012:role/app/app-web"}
+user:
+  description: With O(user), the analyzed user and the addresses its calls were restricted to (null when all were kept).
+  returned: when user is given
+  type: dict
+  sample: {"user_name": "app-deploy", "arn": "arn:aws:iam::123456789012:user/app-deploy", "source_addresses": ["10.0.1.5"]}
 window:
   description: The window the events were read for (UTC, ISO 8601).
   returned: always
@@ -246,67 +261,58 @@ current_policies:
 """
 
 
+from ansible_collections.keyless.aws.plugins.module_utils.accesskeys.trail import trail_argument_spec, validate_trail
+from ansible_collections.keyless.aws.plugins.module_utils.accesskeys.usage import observe_fleet
+from ansible_collections.keyless.aws.plugins.module_utils.accesskeys.user_activity import (
+    user_event_matcher,
+    user_policy_documents,
+    validate_addresses,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.activity.suggested_policy import analyze
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import name_of, validate_arn, validate_iam_name
-from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import (
-    LOOKUP_MAX_DAYS,
-    collect_events,
-    window,
-)
+from ansible_collections.keyless.aws.plugins.module_utils.activity.cloudtrail import collect_events, window
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import PlanError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, context, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.iam.roles import role_policy_documents
 from ansible_collections.keyless.aws.plugins.module_utils.iam.documents import INLINE_POLICIES_MAX_CHARS, MANAGED_POLICY_MAX_CHARS
 
-LOG_MAX_DAYS = 3650
-
 
 def argument_spec():
-    return dict(
-        role=dict(type="str", required=True),
+    spec = trail_argument_spec("lookup_events")  # source, s3_bucket, s3_prefix, local_path, organization_id, ...
+    spec.update(
+        role=dict(type="str"),
+        user=dict(type="str"),
+        source_addresses=dict(type="list", elements="str"),
+        instance_ids=dict(type="list", elements="str"),
         days=dict(type="int", default=90),
-        source=dict(type="str", default="lookup_events", choices=["lookup_events", "s3", "local"]),
-        s3_bucket=dict(type="str"),
-        s3_prefix=dict(type="str", default=""),
-        local_path=dict(type="path"),
-        organization_id=dict(type="str"),
-        regions=dict(type="list", elements="str"),
-        max_events=dict(type="int", default=100000),
         include_denied=dict(type="bool", default=False),
     )
+    return spec
 
 
 def validate(params):
     """Every problem with the options, as messages naming option, value and what is allowed."""
     errors = []
-    role = params["role"]
-    if role.startswith("arn:"):
+    role, user = params.get("role"), params.get("user")
+    if bool(role) == bool(user):
+        errors.append("give role (the role to analyze) or user (an IAM user whose keys' calls to analyze), not %s"
+                      % ("both" if role else "neither"))
+    if role and role.startswith("arn:"):
         errors.append(validate_arn(role, "role", service="iam", resource_type="role"))
-    else:
+    elif role:
         errors.append(validate_iam_name(role, "role"))
-    source = params["source"]
-    limit = LOOKUP_MAX_DAYS if source == "lookup_events" else LOG_MAX_DAYS
-    if not 1 <= params["days"] <= limit:
-        errors.append("days=%r is out of range: with source=%s use 1 to %d" % (params["days"], source, limit))
-    if source == "s3" and not params.get("s3_bucket"):
-        errors.append("source=s3 needs s3_bucket: the bucket the trail delivers its log files to")
-    if source == "local" and not params.get("local_path"):
-        errors.append("source=local needs local_path: a directory of CloudTrail log files")
-    if source != "s3" and params.get("s3_bucket"):
-        errors.append("s3_bucket=%r is only used with source=s3 (source is %s)" % (params["s3_bucket"], source))
-    if source != "local" and params.get("local_path"):
-        errors.append("local_path=%r is only used with source=local (source is %s)" % (params["local_path"], source))
-    if source == "lookup_events" and params.get("organization_id"):
-        errors.append("organization_id is only used with log files (source=s3 or local)")
-    if params.get("organization_id") and not rules.is_organization_id(params["organization_id"]):
-        errors.append("organization_id=%r is not an organization id: expected o- and 10-32 lower-case letters or digits"
-                      % params["organization_id"])
-    for region in params.get("regions") or []:
-        if not rules.is_region(region):
-            errors.append("regions: %r is not a region name such as us-east-1" % region)
-    if params["max_events"] < 1:
-        errors.append("max_events=%r must be at least 1" % params["max_events"])
+    if user and not rules.is_user_name(user):
+        errors.append("user=%r is not an IAM user name: 1 to 64 letters, digits and + = , . @ _ -" % (user,))
+    for option in ("source_addresses", "instance_ids"):
+        if params.get(option) and not user:
+            errors.append("%s restricts the calls of a user's keys: it is only used with user" % option)
+    errors.extend(validate_addresses(params.get("source_addresses"), "source_addresses"))
+    bad_ids = [i for i in params.get("instance_ids") or [] if not rules.is_instance_id(i)]
+    if bad_ids:
+        errors.append("instance_ids has invalid ids %s: an instance id is i- followed by 8 to 17 hex digits"
+                      % ", ".join(repr(i) for i in bad_ids))
+    errors.extend(validate_trail(params))  # the CloudTrail source options, as iam_access_key_info checks them
     return [e for e in errors if e]
 
 
@@ -322,10 +328,53 @@ def empty_result(params, name):
     return result
 
 
+def user_addresses(ctx, params):
+    """The addresses the user's calls are restricted to (source_addresses and those of instance_ids), or None."""
+    if not params.get("source_addresses") and not params.get("instance_ids"):
+        return None
+    addresses = set(params.get("source_addresses") or ())
+    if params.get("instance_ids"):
+        instances, _calls = observe_fleet(ctx.client("ec2"), {"instance_ids": params["instance_ids"],
+                                                              "states": ["pending", "running", "stopping", "stopped",
+                                                                         "shutting-down", "terminated"]})
+        missing = sorted(set(params["instance_ids"]) - set(instances))
+        if missing:
+            raise PlanError("instance_ids: %s not found in this region" % ", ".join(missing))
+        for rec in instances.values():
+            addresses.update(rec["private"] + rec["public"] + rec["ipv6"])
+        if not addresses:
+            raise PlanError("instance_ids: %s have no IP address left (terminated instances lose theirs), so no call "
+                            "can be tied to them; give source_addresses instead" % ", ".join(params["instance_ids"]))
+    return sorted(addresses)
+
+
+def analyze_user_activity(module, ctx):
+    params = module.params
+    user, policies = user_policy_documents(ctx.client("iam"), params["user"])
+    if user is None:
+        raise PlanError("user=%r: there is no IAM user %s in this account" % (params["user"], params["user"]))
+    addresses = user_addresses(ctx, params)
+    start, end = window(params["days"])
+    regions = params.get("regions")
+    if params["source"] == "lookup_events" and not regions:
+        regions = [ctx.region]
+    account = user["Arn"].split(":")[4]
+    collected = collect_events(ctx.client, params["source"], None, start, end, regions=regions,
+                               s3_bucket=params.get("s3_bucket"), s3_prefix=params.get("s3_prefix"),
+                               local_path=params.get("local_path"), max_events=params["max_events"],
+                               organization_id=params.get("organization_id"),
+                               match=user_event_matcher(user["Arn"], addresses), account=account)
+    result = analyze(collected.events, policies, user["Arn"], include_denied=params["include_denied"])
+    result.update(role=None, user={"user_name": user["UserName"], "arn": user["Arn"], "source_addresses": addresses})
+    return finish(module, params, result, collected, start, end, policies)
+
+
 def analyze_activity(module):
     params = module.params
     # LookupEvents reads one region at a time: without `regions`, the connection's (option, AWS_REGION, profile)
     ctx = context(module, validate(params), require_region=params["source"] == "lookup_events" and not params.get("regions"))
+    if params.get("user"):
+        return analyze_user_activity(module, ctx)
     name = name_of(params["role"])
     role, policies = role_policy_documents(ctx.client("iam"), name)
     if role is None:
@@ -346,6 +395,12 @@ def analyze_activity(module):
                                local_path=params.get("local_path"), max_events=params["max_events"],
                                organization_id=params.get("organization_id"))
     result = analyze(collected.events, policies, role["Arn"], include_denied=params["include_denied"])
+    result["role"] = {"role_name": role["RoleName"], "arn": role["Arn"]}
+    return finish(module, params, result, collected, start, end, policies)
+
+
+def finish(module, params, result, collected, start, end, policies):
+    """Warnings and the common return values (window, source, counts, current policies)."""
     if result["suggested_policy_size"] > MANAGED_POLICY_MAX_CHARS:
         module.warn("the suggested policy is %d characters: IAM allows %d in a managed policy and %d in the role's "
                     "inline policies together; split it or widen some resources"
@@ -359,7 +414,6 @@ def analyze_activity(module):
                     % params["max_events"])
     result.update(
         changed=False,
-        role={"role_name": role["RoleName"], "arn": role["Arn"]},
         window={"start": start.isoformat(), "end": end.isoformat(), "days": params["days"]},
         source={"type": params["source"], "regions": collected.regions, "events_read": collected.read,
                 "files": collected.files, "api_calls": collected.api_calls, "truncated": collected.truncated},

@@ -115,6 +115,23 @@ def test_required_instance_passes_every_check(fleet):
     assert tokenless == [("GET", "/latest/meta-data/instance-id", False, 401)]
 
 
+def test_keys_on_the_instance_are_one_more_check(fleet, tmp_path):
+    """credentials=fail adds no_static_credentials after the IMDS checks; the IMDS answers are the same."""
+    from tests.support import instance_root
+    emu, ids, _ec2 = fleet
+    clean = _run(emu, ids["required"], credentials="fail", host_root=str(instance_root.clean(tmp_path / "clean")))
+    assert not clean.failed, clean
+    assert [c["name"] for c in clean["checks"]][-2:] == ["credentials", "no_static_credentials"]
+    assert clean["credential_findings"] == [] and clean["credential_scan"]["scanned"]["processes"] == 3
+    keyed = _run(emu, ids["required"], credentials="fail", host_root=str(instance_root.key_in_file(tmp_path / "key")))
+    assert keyed.failed and keyed["failed_checks"] == ["no_static_credentials"] and keyed["role_name"] == ROLE
+    assert "1 check(s) failed on %s" % ids["required"] in keyed["msg"]
+    assert "static key AKIA...EY01 in /home/app/.aws/credentials [default]" in keyed["msg"]
+    text = json.dumps(keyed)
+    _assert_no_secret(text)
+    assert not any(secret in text for secret in instance_root.SECRETS)
+
+
 def test_default_endpoint_path_serves_the_default_instance(fleet):
     emu, ids, _ec2 = fleet
     result = run_module(imds_info.main, dict(endpoint=emu.url, expected_role=ROLE), connection=False)
@@ -127,7 +144,7 @@ def test_optional_instance_fails_require_imdsv2_clearly(fleet):
     assert result.failed
     assert result["imdsv1_refused"] is False and result["imdsv1_status"] == 200
     assert result["failed_checks"] == ["imdsv1_refused"]
-    assert "1 IMDS check(s) failed on %s" % ids["optional"] in result["msg"]
+    assert "1 check(s) failed on %s" % ids["optional"] in result["msg"]
     assert "IMDSv1 is allowed" in result["msg"] and "http_tokens: required" in result["msg"]
     assert result["role_name"] == ROLE  # the rest is still read and reported
     # report-only mode: same checks, no failure

@@ -172,6 +172,7 @@ def test_verify_on_the_instances(moto, tmp_path):
     """keyless.aws.verify runs imds_info per instance (here against the IMDS emulator, which serves each
     instance's real state from moto) and fails per instance with what is wrong."""
     from tests.support.imds_emulator import FAKE_SECRETS, ImdsEmulator
+    from tests.support.instance_root import clean
 
     url = moto.url
     fleet = seed_fleet(url, 30, prefix="vf", seed=6, correct_profile="VerifyApp", imdsv1_callers=0)
@@ -180,7 +181,8 @@ def test_verify_on_the_instances(moto, tmp_path):
     weak = sorted(running & set(fleet["correct_profile"]) & set(fleet["optional"]))[0]
     bare = sorted(running & set(fleet["no_profile"]) & set(fleet["required_already"]))[0]
     with ImdsEmulator(url) as emulator:
-        hosts = {name: {"keyless_imds_endpoint": emulator.url_for(iid)}
+        root = clean(tmp_path / "instance-root")  # no keys: this machine runs other playbooks with test keys
+        hosts = {name: {"keyless_imds_endpoint": emulator.url_for(iid), "keyless_host_root": str(root)}
                  for name, iid in (("good", good), ("weak", weak), ("bare", bare))}
         path = tmp_path / "instances.json"
         path.write_text(json.dumps({"ec2_instances": {"hosts": hosts, "vars": {

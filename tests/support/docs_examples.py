@@ -414,11 +414,15 @@ def run_verify(h, path):
             MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"})["Instances"]]
         for iid in ids:
             ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Name": role})
+    from tests.support.instance_root import clean
+    clean_root = clean(h.dir / "instance-root")
     with ImdsEmulator(h.url) as emulator:
         overlay = h.dir / "instances-here.yml"
         overlay.write_text(yaml.safe_dump({"ec2_instances": {"hosts": {
             name: {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3",
-                   "keyless_imds_endpoint": emulator.url_for(iid)}
+                   "keyless_imds_endpoint": emulator.url_for(iid),
+                   # an emulated instance without keys: this machine runs other playbooks with test keys
+                   "keyless_host_root": str(clean_root)}
             for name, iid in zip(sorted(hosts), ids)}}}))
         res = h.playbook("keyless.aws.verify", "-i", path, "-i", overlay)
     for name, iid in zip(sorted(hosts), ids):

@@ -19,6 +19,10 @@ API (stable; other engineers import it):
         state:    ~12% stopped, ~5% terminated, the rest running
         imdsv1_callers: that many running, tokens-optional instances (default ~5% of count) get
         MetadataNoToken datapoints (CloudWatch AWS/EC2, dimension InstanceId) summing to >0 within the last day.
+        history_days (default 14): every running instance gets a MetadataNoToken datapoint a day for that many days
+        (0, or the caller's count today), as EC2 publishes them - except imdsv1_no_data (default 0) running
+        tokens-optional instances chosen at random, which have none (no evidence: just launched, metric missing).
+        Stopped instances have the history too (they ran until lately).
     mix="uniform": every instance running, no profile, tokens optional, hop limit 1, no IMDSv1 callers
         unless imdsv1_callers is given (the benchmark's clean worst case: every instance needs every change).
 
@@ -27,7 +31,7 @@ API (stable; other engineers import it):
 
     Returns {"all": [...fleet ids, not the control group...], "running", "stopped", "terminated",
              "no_profile", "other_profile", "correct_profile", "imdsv1_callers" (ids),
-             "imdsv1_counts" ({id: Sum}), "hop_limit_2", "required_already", "optional",
+             "imdsv1_counts" ({id: Sum}), "imdsv1_no_data" (ids), "imdsv1_history" (ids with a daily history), "hop_limit_2", "required_already", "optional",
              "control_group", "tag" ({key: value} of the fleet), "profiles" ({"other": arn, "correct": arn|None})}
     Category lists overlap (a stopped instance is also in no_profile or other_profile ...); terminated
     instances appear only in "all" and "terminated" (AWS drops their association). Every list is sorted.
@@ -159,19 +163,37 @@ def put_imdsv1_calls(cloudwatch, counts, when=None):
              "Timestamp": when, "Value": float(v), "Unit": "Count"} for iid, v in chunk])
 
 
+def put_metric_history(cloudwatch, instance_ids, days, metric="MetadataNoToken", values=None, now=None):
+    """What EC2 publishes for running instances: one datapoint a day for `days` days back from now (today's first),
+    0 unless values[instance_id] = [today's, yesterday's, ...] says otherwise (1,000 datapoints a PutMetricData
+    call, AWS's maximum)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    values = values or {}
+    points = []
+    for iid in sorted(instance_ids):
+        own = list(values.get(iid) or ())
+        for n in range(days):
+            points.append({"MetricName": metric, "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+                           "Timestamp": now - datetime.timedelta(days=n, minutes=1),
+                           "Value": float(own[n]) if n < len(own) else 0.0, "Unit": "Count"})
+    for chunk in _chunks(points, 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=chunk)
+
+
 def seed_fleet(endpoint_url, count, region="us-east-1", prefix="app", mix="realistic", seed=0,
                correct_profile=None, other_profile="LegacyProfile", control_group=0,
-               imdsv1_callers=None, tag=None, image_id=None, batch=1000, name_tags=None):
+               imdsv1_callers=None, tag=None, image_id=None, batch=1000, name_tags=None, history_days=14,
+               imdsv1_no_data=0):
     """Launch a mixed fleet; see the module docstring for the categories returned."""
     if mix not in ("realistic", "uniform"):
         raise ValueError("mix must be 'realistic' or 'uniform', not %r" % (mix,))
     with strict_off(endpoint_url):
         return _seed_fleet(endpoint_url, count, region, prefix, mix, seed, correct_profile, other_profile,
-                           control_group, imdsv1_callers, tag, image_id, batch, name_tags)
+                           control_group, imdsv1_callers, tag, image_id, batch, name_tags, history_days, imdsv1_no_data)
 
 
 def _seed_fleet(endpoint_url, count, region, prefix, mix, seed, correct_profile, other_profile, control_group,
-                imdsv1_callers, tag, image_id, batch, name_tags):
+                imdsv1_callers, tag, image_id, batch, name_tags, history_days=14, imdsv1_no_data=0):
     rng = random.Random(seed)
     ec2 = _client("ec2", endpoint_url, region)
     iam = _client("iam", endpoint_url, region)
@@ -228,10 +250,20 @@ def _seed_fleet(endpoint_url, count, region, prefix, mix, seed, correct_profile,
     candidates = sorted(set(out["running"]) & set(out["optional"]) | set(out["running"]) & set(out["hop_limit_2"]))
     callers = rng.sample(candidates, min(imdsv1_callers, len(candidates)))
     counts = {iid: float(rng.randint(1, 500)) for iid in callers}
-    if counts:
+    quiet = sorted(set(candidates) - set(callers))
+    no_data = rng.sample(quiet, min(imdsv1_no_data, len(quiet)))
+    # EC2 publishes MetadataNoToken (0 included) while an instance runs: every running one has a daily history
+    # except the `no_data` ones (just launched, or the metric missing), and so has every stopped one (it ran
+    # until lately); the callers' calls fall on today
+    history = sorted((set(out["running"]) | set(out["stopped"])) - set(no_data))
+    if history_days:
+        put_metric_history(cloudwatch, history, history_days, values={iid: [n] for iid, n in counts.items()})
+    elif counts:
         put_imdsv1_calls(cloudwatch, counts)
     out["imdsv1_callers"] = callers
     out["imdsv1_counts"] = counts
+    out["imdsv1_no_data"] = sorted(no_data)
+    out["imdsv1_history"] = history
     for key, value in out.items():
         if isinstance(value, list):
             value.sort()

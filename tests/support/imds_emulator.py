@@ -19,6 +19,13 @@ One emulator serves many instances: a request for /<instance-id>/latest/... is a
 instance, and /latest/... for the default instance given at start. So a playbook can point each host
 at `http://127.0.0.1:PORT/{{ instance_id }}` (imds_info keeps the path prefix of its endpoint).
 
+Metrics (publish=True): like EC2, the emulator counts per instance the token-less GETs it answered
+(MetadataNoToken) and the ones it refused because IMDSv2 was required (MetadataNoTokenRejected) and publishes them
+to CloudWatch (AWS/EC2, dimension InstanceId) every `publish_every` seconds (PutMetricData at the time of the flush;
+EC2 publishes every 5 minutes, or every minute with detailed monitoring: EC2 User Guide, "Instance metrics").
+emu.metric_totals: {instance_id: {metric: count}} of everything counted. Imdsv1App is an application on an instance
+that makes those calls.
+
 In-process:
     with ImdsEmulator(moto_url, default_instance_id="i-...") as emu:
         emu.url                    # http://127.0.0.1:PORT (default instance)
@@ -71,6 +78,7 @@ class MotoState:
                       aws_secret_access_key=os.environ.get("KEYLESS_IMDS_EMU_SECRET", "keylessFakeSecretKeyForTestsOnly0000000x"))
         self.ec2 = boto3.client("ec2", **kwargs)
         self.iam = boto3.client("iam", **kwargs)
+        self.cloudwatch = boto3.client("cloudwatch", **kwargs)
         self.region = region
 
     def instance(self, instance_id):
@@ -114,9 +122,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.emulator.handle(self, "GET")
 
 
+NO_TOKEN = "MetadataNoToken"
+REJECTED = "MetadataNoTokenRejected"
+
+
 class ImdsEmulator:
-    def __init__(self, endpoint_url, default_instance_id=None, region="us-east-1", port=0, host="127.0.0.1"):
+    def __init__(self, endpoint_url, default_instance_id=None, region="us-east-1", port=0, host="127.0.0.1",
+                 publish=False, publish_every=1.0):
         self.state = MotoState(endpoint_url, region)
+        self.publish = publish
+        self.publish_every = publish_every
+        self.metric_pending = {}  # instance id -> {metric: count} not published yet
+        self.metric_totals = {}   # instance id -> {metric: count} ever counted
+        self._flusher = None
+        self._stopping = threading.Event()
         self.default_instance_id = default_instance_id
         self.tokens = {}  # token -> (instance_id, expires_at monotonic)
         self.requests = []
@@ -134,12 +153,44 @@ class ImdsEmulator:
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self):
         self._thread.start()
+        if self.publish:
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
+            self._flusher.start()
         return self
 
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=10)
+        if self._flusher:
+            self._stopping.set()
+            self._flusher.join(timeout=10)
+            self.flush()
+
+    # --- metrics ---------------------------------------------------------------------------------
+    def _count(self, instance_id, metric):
+        with self._lock:
+            for table in (self.metric_pending, self.metric_totals):
+                counts = table.setdefault(instance_id, {})
+                counts[metric] = counts.get(metric, 0) + 1
+
+    def flush(self):
+        """Publish the counts since the last flush (one datapoint per instance and metric, stamped now)."""
+        with self._lock:
+            pending, self.metric_pending = self.metric_pending, {}
+        now = datetime.datetime.now(datetime.timezone.utc)
+        data = [{"MetricName": metric, "Dimensions": [{"Name": "InstanceId", "Value": iid}], "Timestamp": now,
+                 "Value": float(n), "Unit": "Count"} for iid, counts in sorted(pending.items())
+                for metric, n in sorted(counts.items())]
+        for offset in range(0, len(data), 1000):
+            self.state.cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=data[offset:offset + 1000])
+
+    def _flush_loop(self):
+        while not self._stopping.wait(self.publish_every):
+            try:
+                self.flush()
+            except Exception:  # pylint: disable=broad-except  # the next flush tries again
+                pass
 
     def __enter__(self):
         return self.start()
@@ -189,7 +240,10 @@ class ImdsEmulator:
             if not self._token_valid(token, instance_id):
                 return 401, "Unauthorized", {}
         elif options.get("HttpTokens", "optional") == "required":
+            self._count(instance_id, REJECTED)
             return 401, "Unauthorized", {}
+        else:
+            self._count(instance_id, NO_TOKEN)
         return self._metadata(inst, path)
 
     def _token(self, instance_id, path, headers):
@@ -267,6 +321,54 @@ class ImdsEmulator:
             "Code": "Success", "LastUpdated": now.strftime(_TIME), "Type": "AWS-HMAC",
             "AccessKeyId": FAKE_ACCESS_KEY_ID, "SecretAccessKey": FAKE_SECRET_ACCESS_KEY, "Token": FAKE_SESSION_TOKEN,
             "Expiration": (now + CREDENTIAL_LIFETIME).strftime(_TIME)}, indent=2), {}
+
+
+class Imdsv1App:
+    """An application on an instance that reads its instance id from IMDS without a token every `every` seconds
+    (old SDKs, agents, curl in a script). since_required=True: it starts calling only once the instance requires
+    IMDSv2 - a caller the lookback could not see (a weekly job, a code path a deployment takes), so the rollout
+    requires the instance and the watch is what catches it. Use as a context manager; .calls / .refused count."""
+
+    def __init__(self, emulator, instance_id, every=0.2, since_required=False):
+        self.url = emulator.url_for(instance_id) + "/latest/meta-data/instance-id"
+        self.state = emulator.state
+        self.instance_id = instance_id
+        self.every = every
+        self.since_required = since_required
+        self.calls = self.refused = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _required(self):
+        try:
+            options = self.state.instance(self.instance_id).get("MetadataOptions") or {}
+        except InstanceGone:
+            return False
+        return options.get("HttpTokens") == "required"
+
+    def _run(self):
+        import urllib.error
+        import urllib.request
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        while not self._stop.wait(self.every):
+            if self.since_required and not self._required():
+                continue
+            self.since_required = False  # once it runs, it keeps running
+            try:
+                opener.open(self.url, timeout=5).read()
+                self.calls += 1
+            except urllib.error.HTTPError as exc:
+                self.refused += exc.code == 401
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def spawn(endpoint_url, instance_id=None, region="us-east-1", port=0, timeout=30):

@@ -355,6 +355,9 @@ def fix_moto():
     merge_launch_template_source_version()
     __import__("tests.support.moto_eks", fromlist=["fix_eks_nodegroups"]).fix_eks_nodegroups()
     __import__("tests.support.moto_autoscaling", fromlist=["fix_autoscaling"]).fix_autoscaling()
+    __import__("tests.support.moto_cloudwatch", fromlist=["fix_cloudwatch"]).fix_cloudwatch()
+    __import__("tests.support.moto_iam_keys", fromlist=["fix_iam_keys"]).fix_iam_keys()
+    __import__("tests.support.moto_organizations", fromlist=["fix_organizations"]).fix_organizations()
     _FIXED.append(True)
 
 

@@ -1,7 +1,9 @@
 """policies/*.json against the code: the deployer policy grants every IAM action some module can need (and what
 the inventory plugin calls in a target account), and nothing else; the auditor policy is its read-only part; the
 controller policy only assumes the deployer; the organizations policy is what the inventory plugin reads of the
-organization with the controller's credentials.
+organization with the controller's credentials; the guardrails policy is what organizations_guardrail needs in the
+management account (the Organizations reads and the policy changes: they do not fit the deployer policy's 6,144
+characters, and no target account needs them).
 
 The actions come from reading plugins/ (tests/support/api_calls.py: every boto3 method, paginator, waiter
 or operation name of the services the code creates clients for, mapped to IAM actions). A module that
@@ -31,11 +33,18 @@ NO_RESOURCE_TYPES = frozenset((
     "iam:ListPolicies", "access-analyzer:ValidatePolicy", "ec2:DescribeRegions",
     "organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListRoots",
     "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLaunchConfigurations",
-    "ec2:DescribeSpotFleetRequests", "ec2:DescribeFleets",
+    "ec2:DescribeSpotFleetRequests", "ec2:DescribeFleets", "iam:ListUsers", "ec2:DescribeVpcEndpoints",
+    "organizations:ListPolicies",
 ))
 # ec2:RunInstances authorizes every resource of a launch (instance, image, subnet, volume ...): "*", narrowed by a
 # condition to launches from a launch template (what EC2 Auto Scaling checks when a group is pointed at one).
-CONDITIONED_STAR = {"ec2:RunInstances": {"ArnLike": {"ec2:LaunchTemplate": "arn:aws:ec2:*:*:launch-template/*"}}}
+CONDITIONED_STAR = {"ec2:RunInstances": {"ArnLike": {"ec2:LaunchTemplate": "arn:aws:ec2:*:*:launch-template/*"}},
+                    # organizations:CreatePolicy: "*" narrowed to the two policy types organizations_guardrail creates
+                    # (Organizations User Guide, the organizations:PolicyType condition key)
+                    "organizations:CreatePolicy": {"StringEquals": {"organizations:PolicyType": [
+                        "SERVICE_CONTROL_POLICY", "DECLARATIVE_POLICY_EC2"]}}}
+# What iam_access_key may change on any user: a key's status, its deletion, and its keyless:key-inactive:* tag.
+RETIRING_KEYS = frozenset(("iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:UntagUser"))
 MANAGED_POLICY_QUOTA = 6144  # characters, whitespace outside strings not counted
 
 
@@ -84,21 +93,23 @@ def test_organizations_policy_is_what_the_inventory_plugin_reads(inventory_neede
 
 
 def test_deployer_grants_every_action_the_code_needs(needed):
-    granted = granted_actions(load("deployer.json")) | granted_actions(load("controller.json"))
+    granted = granted_actions(load("deployer.json")) | granted_actions(load("controller.json")) | \
+        granted_actions(load("guardrails.json"))
     missing = gaps(needed, granted)
     assert not missing, ("the code calls APIs that policies/deployer.json does not grant (add them to the statement "
                          "of their purpose and to README's table): %s" % "; ".join(missing))
 
 
 def test_policies_grant_nothing_the_code_does_not_need(needed):
-    for name in ("deployer.json", "auditor.json", "controller.json"):
+    for name in ("deployer.json", "auditor.json", "controller.json", "guardrails.json"):
         extra = sorted(granted_actions(load(name)) - set(needed))
         assert not extra, "%s grants actions no module needs: %s" % (name, extra)
 
 
 def test_auditor_is_the_read_only_part_of_the_deployer(needed):
     deployer, auditor = load("deployer.json"), load("auditor.json")
-    want = {a for a in needed if READ_ONLY.match(a)} - granted_actions(load("controller.json"))
+    want = {a for a in needed if READ_ONLY.match(a)} - granted_actions(load("controller.json")) - \
+        granted_actions(load("guardrails.json"))
     assert granted_actions(auditor) == want
     # each action on the same resources, under the same conditions, as in the deployer policy
     scope = {}
@@ -117,7 +128,17 @@ def test_controller_policy_only_assumes_the_deployer_role():
     assert "sts:AssumeRole" not in granted_actions(load("deployer.json"))
 
 
-@pytest.mark.parametrize("name", ["deployer.json", "auditor.json", "controller.json", "organizations.json"])
+def test_guardrails_policy_is_organizations_only_and_changes_only_our_policies():
+    guardrails = load("guardrails.json")
+    assert {a.split(":")[0] for a in granted_actions(guardrails)} == {"organizations"}
+    assert not granted_actions(guardrails) & granted_actions(load("deployer.json"))
+    for statement in statements(guardrails, "Allow"):
+        if {"organizations:UpdatePolicy", "organizations:DeletePolicy"} & set(as_list(statement["Action"])):
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/keyless:managed-by": "keyless.aws"}}
+
+
+@pytest.mark.parametrize("name", ["deployer.json", "auditor.json", "controller.json", "organizations.json",
+                                  "guardrails.json"])
 def test_policy_is_least_privilege_and_fits_a_managed_policy(name):
     policy = load(name)
     assert policy["Version"] == "2012-10-17"
@@ -131,7 +152,7 @@ def test_policy_is_least_privilege_and_fits_a_managed_policy(name):
         assert not [a for a in actions if "*" in a], statement["Sid"]
         if "*" in as_list(statement["Resource"]):
             # "*" only where AWS offers nothing narrower
-            if actions == list(CONDITIONED_STAR) and statement.get("Condition") == CONDITIONED_STAR[actions[0]]:
+            if len(actions) == 1 and statement.get("Condition") == CONDITIONED_STAR.get(actions[0], False):
                 continue
             assert set(actions) <= NO_RESOURCE_TYPES, (statement["Sid"], sorted(set(actions) - NO_RESOURCE_TYPES))
     allowed = [a for s in statements(policy, "Allow") for a in as_list(s["Action"])]
@@ -160,15 +181,22 @@ def test_the_deployer_changes_iam_only_under_the_keyless_path():
         resources = as_list(statement["Resource"])
         if all(":role/keyless/" in r or ":instance-profile/keyless/" in r or ":policy/keyless/" in r for r in resources):
             continue
+        if resources == ["arn:aws:iam::*:user/*"] and set(changes) <= RETIRING_KEYS:
+            # iam_access_key retires the keys of users the collection does not manage (issue 24): the key's status
+            # and deletion, and only the tag that records when it deactivated a key
+            if set(changes) & {"iam:TagUser", "iam:UntagUser"}:
+                assert statement["Condition"] == {"ForAllValues:StringLike": {"aws:TagKeys": "keyless:key-inactive:*"}}
+                assert set(changes) == {"iam:TagUser", "iam:UntagUser"}, statement
+            continue
         assert statement["Condition"] == {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/keyless/*"}}, statement
         assert set(changes) == {"iam:DetachUserPolicy", "iam:DetachGroupPolicy"}, statement
 
 
 def test_readme_explains_every_statement():
     readme = (ROOT / "README.md").read_text()
-    for name in ("deployer.json", "auditor.json", "controller.json", "organizations.json"):
+    for name in ("deployer.json", "auditor.json", "controller.json", "organizations.json", "guardrails.json"):
         assert "policies/%s" % name in readme
-    for statement in load("deployer.json")["Statement"]:
+    for statement in load("deployer.json")["Statement"] + load("guardrails.json")["Statement"]:
         assert "`%s`" % statement["Sid"] in readme, "README does not explain statement %s" % statement["Sid"]
 
 

@@ -3,6 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Collect a role's CloudTrail events: LookupEvents (paced) or delivered log files (S3 or a directory).
 
+Whose events are kept: a role's (role_arn: the session issuer or the assumed-role ARN is the role), or any
+principal's, with `match` (a predicate on the record) and the `account` whose log layout to read (the access keys
+of IAM users: accesskeys/usage.py matches userIdentity.accessKeyId).
+
 LookupEvents is limited to about 2 calls per second per account and region, so every page waits
 for a small pacer first and botocore's configured retries handle whatever throttling remains.
 Log files are read in the layout CloudTrail delivers them:
@@ -119,10 +123,11 @@ def lookup_bucket():
 # ---------------------------------------------------------------- the collection result
 
 class Collected:
-    """Events kept for the role plus what was read to find them."""
+    """Events kept for the role (or those `match` keeps) plus what was read to find them."""
 
-    def __init__(self, key, start, end, max_events):
+    def __init__(self, key, start, end, max_events, match=None):
         self.key = key
+        self.match = match or (lambda event: event_matches_role(event, key))
         self.start = start
         self.end = end
         self.max_events = max_events
@@ -151,7 +156,7 @@ class Collected:
                     self.truncated = True
                     return
                 self.read += 1
-                if not isinstance(event, dict) or not event_matches_role(event, self.key):
+                if not isinstance(event, dict) or not self.match(event):
                     continue
                 when = event_time(event)
                 if when is None or not self.start <= when <= self.end:
@@ -166,12 +171,15 @@ class Collected:
 
 # ---------------------------------------------------------------- LookupEvents
 
-def lookup_events(client, collected, pacer, region=None):
-    """Read every management event of the window through the LookupEvents paginator, one page per
-    pacer slot (LookupEvents cannot filter by role, so each page is filtered here)."""
+def lookup_events(client, collected, pacer, region=None, attribute=None):
+    """Read the management events of the window through the LookupEvents paginator, one page per pacer slot:
+    every event (LookupEvents cannot filter by role, so each page is filtered here), or with `attribute` only those
+    it names ({"AttributeKey": "AccessKeyId", "AttributeValue": ...}: one LookupAttribute a call, as the API takes)."""
     paginator = client.get_paginator("lookup_events")
-    pages = iter(paginator.paginate(StartTime=collected.start, EndTime=collected.end,
-                                    PaginationConfig={"PageSize": 50}))
+    kwargs = {"StartTime": collected.start, "EndTime": collected.end, "PaginationConfig": {"PageSize": 50}}
+    if attribute:
+        kwargs["LookupAttributes"] = [attribute]
+    pages = iter(paginator.paginate(**kwargs))
     while True:
         pacer.acquire()  # the page request is made inside next()
         try:
@@ -316,23 +324,36 @@ def read_local_logs(files, collected):
 # ---------------------------------------------------------------- one entry point
 
 def collect_events(client_for, source, role_arn, start, end, regions=None, s3_bucket=None, s3_prefix=None,
-                   local_path=None, max_events=None, organization_id=None, pacer_factory=lookup_bucket):
+                   local_path=None, max_events=None, organization_id=None, pacer_factory=lookup_bucket,
+                   match=None, account=None, lookup_attributes=None):
     """The role's events of [start, end] from `source` (lookup_events | s3 | local) -> Collected.
 
     client_for(service, region) returns a boto3 client; regions default to every region found in
-    the log layout (s3, local) and must be given for lookup_events.
+    the log layout (s3, local) and must be given for lookup_events. With `match` (and `account`, whose log
+    layout is read) role_arn is None and the events `match` keeps are collected instead of a role's.
+    lookup_attributes (lookup_events only): LookupAttribute dicts read one by one instead of the whole window.
     """
-    key = role_key(role_arn)
-    if key is None:
-        raise TrailError("%r is not a role ARN" % role_arn)
-    collected = Collected(key, start, end, max_events)
-    account = key[1]
+    if match is not None:
+        key = None
+        if not account:
+            raise TrailError("collecting events by a predicate needs the account whose trail to read")
+    else:
+        key = role_key(role_arn)
+        if key is None:
+            raise TrailError("%r is not a role ARN" % role_arn)
+        account = key[1]
+    collected = Collected(key, start, end, max_events, match)
     if source == "lookup_events":
         collected.regions = list(regions)
         # Each region has its own LookupEvents bucket: read them side by side, each with its pacer (clients and
         # pacers made here, in the caller's thread).
-        readers = [(client_for("cloudtrail", r), pacer_factory(), r) for r in collected.regions]
-        parallel_map(lambda reader: lookup_events(reader[0], collected, reader[1], reader[2]), readers,
+        # lookup_attributes: one read per attribute (an access key id...) instead of every event of the window;
+        # the readers of one region share its pacer (the limit is the account's, per region)
+        readers = []
+        for r in collected.regions:
+            client, pacer = client_for("cloudtrail", r), pacer_factory()
+            readers.extend((client, pacer, r, attribute) for attribute in (lookup_attributes or [None]))
+        parallel_map(lambda reader: lookup_events(reader[0], collected, reader[1], reader[2], reader[3]), readers,
                      LOOKUP_REGIONS_AT_ONCE)
     elif source == "s3":
         client = client_for("s3", None)

@@ -20,6 +20,12 @@ AWS facts relied on:
   (CreateCluster / CreateNodegroup).
 - STS AssumeRole: RoleSessionName 2 to 64 of letters, digits and _+=,.@-; ExternalId 2 to 1224 of letters, digits
   and _+=,.@:/- (STS API reference).
+- IAM users: names 1-64 of letters, digits and + = , . @ _ - (CreateUser UserName). Access key ids: the API takes
+  16-128 word characters (GetAccessKeyLastUsed AccessKeyId, pattern of word characters); the ids IAM issues are AKIA (a user's
+  long-term key) or ASIA (STS temporary credentials) and 16 upper-case letters or digits (IAM User Guide, "IAM
+  identifiers", unique ID prefixes; STS GetAccessKeyInfo). A masked id is the first 4 and last 4 characters around
+  "...". IAM tags: keys 1-128 and values 0-256 of Unicode letters, digits, spaces and _ . : / = + - @ (IAM API
+  reference, Tag).
 """
 
 from __future__ import annotations
@@ -50,6 +56,11 @@ OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$")
 EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+ACCESS_KEY_ID = re.compile(r"^(?:AKIA|ASIA)[A-Z0-9]{16}$")
+MASKED_ACCESS_KEY_ID = re.compile(r"^(?:AKIA|ASIA)\.\.\.[A-Z0-9]{4}$")
+IAM_TAG_KEY = re.compile(r"^[\w\s.:/=+@-]{1,128}$")
+IAM_TAG_VALUE = re.compile(r"^[\w\s.:/=+@-]{0,256}$")
 
 
 def _matches(rule, value):
@@ -133,3 +144,20 @@ def is_organization_unit_or_root(value):
 
 def is_eks_name(value):
     return _matches(EKS_NAME, value)
+
+
+def is_user_name(value):
+    return _matches(USER_NAME, value)
+
+
+def is_access_key_id(value):
+    return _matches(ACCESS_KEY_ID, value)
+
+
+def is_masked_access_key_id(value):
+    return _matches(MASKED_ACCESS_KEY_ID, value)
+
+
+def is_iam_tag(key, value):
+    """An IAM tag AWS accepts (TagUser, TagRole): key 1-128, value 0-256 of the allowed characters."""
+    return _matches(IAM_TAG_KEY, key) and _matches(IAM_TAG_VALUE, value)

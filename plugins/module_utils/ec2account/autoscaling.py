@@ -26,6 +26,8 @@ what to change (pure), autoscaling_apply.py makes the calls.
          "existing": {template name: {"default": version item}}}   (templates a conversion would name)
         The versions held per template: every one a group names, and the template's $Latest and $Default
         (managed_sources.resolve_versions, one DescribeLaunchTemplateVersions per template).
+    templates_by_id(resolved) -> {template id: {"template", "versions"}}   pure: observe's "templates" from
+        managed_sources.resolve_versions' answer (the organization guardrail's preflight reads them the same way)
     launch_sources(group) -> [source]             pure: {"path", "template_id", "template_name", "version" (as
         the group names it, None for none), "ref" ($Latest | $Default | "<n>")}, or for a launch configuration
         {"path": "LaunchConfigurationName", "launch_configuration"}
@@ -192,7 +194,7 @@ def group_owner(group):
 
 # ---------------------------------------------------------------- observe (reads only)
 
-def _template_entries(resolved):
+def templates_by_id(resolved):
     """{template id: {"template": {LaunchTemplateId, LaunchTemplateName, LatestVersionNumber, DefaultVersionNumber,
     Operator}, "versions": {number: item}}} from resolve_versions' answer (a template gone is left out)."""
     out = {}
@@ -229,7 +231,7 @@ def observe(ec2, asg, params):
     for source in (s for s in sources if "template_id" in s):
         spec = {"LaunchTemplateId": source["template_id"], "LaunchTemplateName": source["template_name"]}
         refs.extend(template_ref(dict(spec, Version=v)) for v in (source["ref"], LATEST, DEFAULT))
-    templates = _template_entries(resolve_versions(ec2, refs, latest=True)) if refs else {}
+    templates = templates_by_id(resolve_versions(ec2, refs, latest=True)) if refs else {}
     names = sorted({s["launch_configuration"] for s in sources if "launch_configuration" in s})
     configurations = {}
     for chunk in chunks(names, CONFIGURATION_NAMES_PER_CALL):

@@ -143,13 +143,14 @@ def findings(row, expected, imdsv1_checked=False, profile_known=True, role_escal
 
 
 def audit_row(record, association, profiles, expected, imdsv1_calls=None, imdsv1_checked=False,
-              template_names=None, escalating_roles=()):
+              template_names=None, escalating_roles=(), imdsv1=None):
     """One `instances` entry of the contract.
 
     record: fleet.instance_record(); association: fleet.association_index() entry or None (the profile
     is read from the active association, never from DescribeInstances, which goes stale in moto);
     profiles: {profile name: {"found": bool, "role_name": str|None}} from one GetInstanceProfile each;
-    template_names: {launch template id: name}; escalating_roles: names of roles that can escalate (judge_role).
+    template_names: {launch template id: name}; escalating_roles: names of roles that can escalate (judge_role);
+    imdsv1: the instance's evidence (imdsv1_usage.judge) for its signal and refused calls.
     """
     arn = (association or {}).get("profile_arn")
     name = name_of(arn)
@@ -169,6 +170,8 @@ def audit_row(record, association, profiles, expected, imdsv1_calls=None, imdsv1
         "role_name": (profile or {}).get("role_name"),
         "metadata_options": metadata_options(record.get("metadata")),
         "imdsv1_calls": imdsv1_calls if imdsv1_checked else None,
+        "imdsv1_signal": (imdsv1 or {}).get("signal") if imdsv1_checked else None,
+        "imdsv1_rejected": (imdsv1 or {}).get("rejected") if imdsv1_checked else None,
         "launch_template": template or None,
     }
     row["findings"] = findings(row, expected, imdsv1_checked, profile_known=(profile or {}).get("found", True),

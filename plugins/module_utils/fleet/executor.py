@@ -83,12 +83,13 @@ class FleetRun:
         self.observe_calls = None
         self.owners = {}  # instance id -> its owner (ownership.owner_of), for every selected instance that has one
         self.stop_reason = None
+        self.waves = []  # per wave of the rollout: what was enforced, watched, rolled back (rollout.Rollout)
         self.clock = clock
         self._last = self._start = clock()
         self.timings = {}
 
     def phase(self, name):
-        """Record the seconds since the previous phase ended under `name` (observe, apply, wait)."""
+        """Record the seconds since the previous phase ended under `name` (observe, apply, wait, watch)."""
         now = self.clock()
         self.timings[name] = round(self.timings.get(name, 0.0) + now - self._last, 3)
         self._last = now

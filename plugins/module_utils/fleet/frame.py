@@ -37,6 +37,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import 
     validate_execution,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import (
+    CHANGED,
     bounded_diff,
     combine_steps,
     combined_diff,
@@ -131,11 +132,13 @@ def payload(module, run, results, extra=None):
     results = with_owners(run, sorted(results, key=lambda r: r["instance_id"]))
     out = dict(extra or {})
     out.update(
-        changed=any(r["status"] == "changed" for r in results),
+        changed=any(r["status"] in CHANGED for r in results),
         instances=results,
         summary=summarize(results),
         failed_instances=failed_instances(results),
         owners=owners_summary(run),
+        waves=run.waves,
+        stopped=run.stop_reason,
         api_calls=run.stats(),
         timings=run.timing_report(),
     )
@@ -150,7 +153,8 @@ def steps_payload(module, run, results_by_step, skipped, batch_size=None, extra=
     out = combine_steps(results_by_step, skipped, order_ids, batch_size, run.stop_reason)
     with_owners(run, out["instances"])
     out.update(extra or {})
-    out.update(stopped=run.stop_reason, owners=owners_summary(run), api_calls=run.stats(), timings=run.timing_report())
+    out.update(stopped=run.stop_reason, owners=owners_summary(run), waves=run.waves, api_calls=run.stats(),
+               timings=run.timing_report())
     if module._diff:
         out["diff"] = combined_diff(out["instances"], module.params.get("max_diff_instances") or 0)
     return out
@@ -169,6 +173,8 @@ def finish(module, run, results, verb, extra=None, failure=None, skipped=(), bat
         out = payload(module, run, results, extra)
         if out["failed_instances"]:
             messages.append(failure_message(out["instances"], verb))
+        if run.stop_reason:
+            messages.append(run.stop_reason)
     if failure:
         messages.append(failure)
     if messages:

@@ -5,8 +5,9 @@
 
     result(instance_id, action, before, after, status, reason=None) -> dict
         action: none, associate, replace, disassociate_associate, disassociate, modify
-        status: unchanged, changed, skipped, held, failed (in check mode `changed` = would change)
-    summarize(results) -> {total, changed, unchanged, skipped, held, failed, by_action, by_status}
+        status: unchanged, changed, skipped, held, rolled_back, failed (in check mode `changed` = would change);
+        rolled_back: changed, then undone by the watch of its wave (waves.py), with the reason
+    summarize(results) -> {total, changed, unchanged, skipped, held, rolled_back, failed, by_action, by_status}
         by_action counts the actions of changed (or would-change) instances only.
     failed_instances(results) -> [{instance_id, reason}]
     bounded_diff(results, max_instances) -> {"before": {...}, "after": {...}}
@@ -20,7 +21,9 @@ Private to the collection: no stable API.
 
 from __future__ import annotations
 
-STATUSES = ("unchanged", "changed", "skipped", "held", "failed")
+STATUSES = ("unchanged", "changed", "skipped", "held", "rolled_back", "failed")
+# What a run changed: an instance rolled back had calls made on it (the change, then its undoing).
+CHANGED = ("changed", "rolled_back")
 ACTIONS = ("none", "associate", "replace", "disassociate_associate", "disassociate", "modify")
 
 
@@ -83,7 +86,7 @@ def steps_failure_message(combined):
 # ---- several steps per instance (ec2_instance_identity)
 
 # An instance's status is its worst step's, in this order.
-PRECEDENCE = ("failed", "held", "changed", "skipped", "unchanged")
+PRECEDENCE = ("failed", "rolled_back", "held", "changed", "skipped", "unchanged")
 
 
 def _combined(entry, steps):
@@ -140,7 +143,7 @@ def combine_steps(results_by_step, skipped, order_ids, batch_size=None, stop_rea
                         "not_reached": sum(1 for e in chunk if e["instance_id"] in not_reached)})
     skipped_instances = [{"instance_id": e["instance_id"], "reason": e["reason"]} for e in instances
                          if e["status"] == "skipped" and e["instance_id"] not in not_reached]
-    return {"changed": any(e["status"] == "changed" or any((e.get(n) or {}).get("status") == "changed" for n in steps)
+    return {"changed": any(e["status"] in CHANGED or any((e.get(n) or {}).get("status") in CHANGED for n in steps)
                            for e in instances),
             "instances": instances, "summary": summary, "failed_instances": failed, "batches": batches,
             "skipped_instances": skipped_instances}

@@ -14,11 +14,19 @@ Private to the collection.
     not started are skipped, with run.stop_reason). Batch k + 1 starts as soon as batch k - 1 is judged, so
     the next batch's calls run while the previous batch's last ones finish, and at most one batch beyond
     those judged is under way when the rollout stops.
+
+Waves (waves.py; waves / watch_seconds / rollback_threshold in the module's params): an instance with a change a
+step gates (Step.gated: requiring IMDSv2) goes in its wave, every other instance in the first. Each wave is applied
+and waited for like a whole run, then each step watches the wave's gated changes (Step.watch) and undoes what
+breaks (status rolled_back); more than rollback_threshold percent of a wave undone stops the rollout (the later
+waves' instances skipped with run.stop_reason). `waves` (the report): per wave, what was enforced, undone, not
+reached. Without waves and watch there is one wave, and nothing is watched.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, parallel_map
@@ -26,6 +34,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import pol
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import Lanes
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.results import result
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.step import InstanceChange
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.waves import assign, over_threshold
 
 
 class Skipped:
@@ -106,25 +115,106 @@ class Rollout:
         self.batches = None
         self.lanes = None
         self.lock = threading.Lock()
+        self.gated = set()
+        self.waves = []  # the report of each wave (wave_entry)
 
     def converge(self, actionable):
         for step in self.steps:
             step.prepare(self.run, actionable)
         self.plan(actionable)
         self.run.phase("observe")
+        groups, beyond = self.wave_groups()
         if self.module.check_mode:
             for step in self.steps:
                 for change in self.planned[step.name].values():
                     self.results[step.name].append(result(change.instance_id, change.action, change.before,
                                                           change.after, "changed"))
+            self.waves = self.run.waves = [self.wave_entry(n, ids) for n, ids in enumerate(groups, 1)]
             return self.results
-        self.apply()
-        self.run.phase("apply")
-        self.wait()
-        self.run.phase("wait")
-        if self.batches.stop_reason:
-            self.run.stop_reason = self.batches.stop_reason
+        for number, ids in enumerate(groups, 1):
+            entry = self.wave_entry(number, ids)
+            self.waves.append(entry)
+            self.run.waves = self.waves
+            if self.run.stop_reason:
+                self.skip(ids, self.run.stop_reason)
+                entry["not_reached"] = len(ids)
+                continue
+            started = time.time()
+            self.apply(set(ids))
+            self.run.phase("apply")
+            self.wait(set(ids))
+            self.run.phase("wait")
+            if self.batches.stop_reason:
+                self.run.stop_reason = self.batches.stop_reason
+            self.watch(entry, set(ids), started, number, len(groups))
+            self.run.phase("watch")
         return self.results
+
+    # ------------------------------------------------------------------ waves
+
+    def wave_groups(self):
+        """([[instance ids] per wave], beyond): gated instances in their waves, the rest in the first. The instances
+        no wave of this run takes are recorded held, with the reason."""
+        ids = sorted({iid for changes in self.planned.values() for iid in changes})
+        gated = {iid for step in self.steps for iid, change in self.planned[step.name].items() if step.gated(change)}
+        waves = self.module.params.get("waves") or []
+        groups, beyond = assign(gated, waves)
+        first = [iid for iid in ids if iid not in gated]
+        if first or not groups:
+            groups = [sorted(first + (groups[0] if groups else []))] + groups[1:]
+        reason = "not in a wave of this run (waves=%s): a later run takes it" % (waves,)
+        for iid in beyond:
+            for step in self.steps:
+                change = self.planned[step.name].pop(iid, None)
+                if change is not None:
+                    step.hold(iid, reason)
+                    self.results[step.name].append(result(iid, change.action, change.before, change.after, "held",
+                                                          reason))
+        self.gated = gated
+        return [g for g in groups if g], beyond
+
+    def wave_entry(self, number, ids):
+        enforced = sorted(iid for iid in ids if iid in self.gated)
+        return {"wave": number, "instances": len(ids), "enforced": len(enforced), "instance_ids": enforced,
+                "watch_seconds": 0, "watched": 0, "rolled_back": [], "not_reached": 0, "stopped": None}
+
+    def skip(self, ids, reason):
+        for step in self.steps:
+            for iid in sorted(ids):
+                change = self.planned[step.name].get(iid)
+                if change is not None:
+                    self.results[step.name].append(result(iid, change.action, change.before, change.before,
+                                                          "skipped", reason))
+
+    def watch(self, entry, ids, started, number, total):
+        """Each step watches the wave's gated changes that went through; what it undoes is rolled_back."""
+        params = self.module.params
+        seconds = params.get("watch_seconds") or 0
+        if not seconds:
+            return
+        failed = {res["instance_id"] for recs in self.results.values() for res in recs
+                  if res["instance_id"] in ids and res["status"] in ("failed", "skipped")}
+        for step in self.steps:
+            changes = [change for iid, change in sorted(self.planned[step.name].items())
+                       if iid in ids and iid not in failed and step.gated(change)]
+            if not changes:
+                continue
+            entry["watch_seconds"] = seconds
+            entry["watched"] = len(changes)
+            undone = step.watch(self.run, changes, started)
+            for res in self.results[step.name]:
+                if res["instance_id"] in undone:
+                    status, reason, after = undone[res["instance_id"]]
+                    res.update(status=status, reason=reason, after=after)
+            entry["rolled_back"] = sorted(iid for iid, out in undone.items() if out[0] == "rolled_back")
+        threshold = params.get("rollback_threshold")
+        rolled = entry["rolled_back"]
+        if threshold is not None and over_threshold(len(rolled), entry["watched"], threshold) and number < total:
+            self.run.stop_reason = entry["stopped"] = (
+                "rollout stopped after wave %d/%d: %d of %d instances it required IMDSv2 on were rolled back "
+                "(%.1f%% > rollback_threshold=%s): %s" % (number, total, len(rolled), entry["watched"],
+                                                          100.0 * len(rolled) / entry["watched"], threshold,
+                                                          ", ".join(rolled)))
 
     def plan(self, actionable):
         for iid in sorted(actionable):
@@ -137,8 +227,8 @@ class Rollout:
 
     # ------------------------------------------------------------------ apply
 
-    def apply(self):
-        ids = sorted({iid for changes in self.planned.values() for iid in changes})
+    def apply(self, wave):
+        ids = sorted({iid for changes in self.planned.values() for iid in changes if iid in wave})
         tasks = {iid: sum(1 for step in self.steps if iid in self.planned[step.name]) for iid in ids}
         self.batches = Batches(ids, self.batch_size, self.max_fail_percentage, tasks)
         self.lanes = Lanes(self.module.params["concurrency"])
@@ -159,7 +249,8 @@ class Rollout:
         self.lanes.join()
         for step in self.steps:
             for iid in sorted(self.planned[step.name]):
-                self.record(step, self.planned[step.name][iid], self.outcomes[step.name][iid])
+                if iid in wave:
+                    self.record(step, self.planned[step.name][iid], self.outcomes[step.name][iid])
 
     def submit(self, index, iid):
         change = self.planned[self.steps[index].name][iid]
@@ -221,17 +312,20 @@ class Rollout:
 
     # ------------------------------------------------------------------ wait
 
-    def wait(self):
+    def wait(self, wave):
         """Bulk waits of every step at the same time (reads only: they never hold a mutating bucket)."""
         params = self.module.params
+        pending = {name: set(ids) for name, ids in self.pending.items()}
+        for ids in self.pending.values():
+            ids.clear()
         if not params["wait"]:
             return
-        waiting = [step for step in self.steps if self.pending[step.name]]
-        still = parallel_map(lambda step: poll(self.pending[step.name], lambda ids: step.settled(self.run, ids),
+        waiting = [step for step in self.steps if pending[step.name]]
+        still = parallel_map(lambda step: poll(pending[step.name], lambda ids: step.settled(self.run, ids),
                                                params["wait_timeout"]), waiting, len(waiting))
         left = {step.name: ids for step, ids in zip(waiting, still)}
         for step in self.steps:
             for res in self.results[step.name]:
-                if res["instance_id"] in left.get(step.name, ()):
+                if res["instance_id"] in wave and res["instance_id"] in left.get(step.name, ()):
                     res["status"] = "failed"
                     res["reason"] = "%s within wait_timeout=%ss" % (step.wait_reason, params["wait_timeout"])

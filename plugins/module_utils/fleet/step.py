@@ -15,6 +15,13 @@ calls, in this order:
                                     {"action", "settled", "reason" (optional)}; an exception fails that
                                     instance only (reported with operation(change) and the instance id)
     settled(run, pending_ids)       bulk re-read while waiting -> the ids still pending
+    gated(change)                   whether the change is one a safe rollout enforces in waves (waves.py);
+                                    an instance with a gated change goes in its wave, every other instance in
+                                    the first one (False by default)
+    watch(run, changes, since)  after a wave settled, for its gated changes: watch them and undo what
+                                    breaks -> {instance_id: (status, reason, after)} of the instances it undid
+                                    ({} by default)
+    hold(instance_id, reason)       the rollout held a planned change back (no wave of this run takes it)
 and reads `name` (the key of its results), `wait_reason` (why an instance still pending at wait_timeout
 failed). A module reads `verb` (for results.failure_message), report() and held().
 """
@@ -61,6 +68,17 @@ class Step:
     def settled(self, run, pending):
         """The ids of `pending` not settled yet (bulk reads)."""
         raise NotImplementedError
+
+    def gated(self, change):
+        """Whether a safe rollout enforces this change in waves (no by default)."""
+        return False
+
+    def hold(self, instance_id, reason):
+        """The rollout held back this instance's planned change (no wave of this run takes it)."""
+
+    def watch(self, run, changes, since):
+        """Watch a wave's gated changes after they settled and undo what breaks (nothing by default)."""
+        return {}
 
     def report(self):
         """What the step adds to its module's result ({} by default)."""

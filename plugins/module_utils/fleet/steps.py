@@ -9,8 +9,8 @@ of associations.py and metadata.py (plan), makes one instance's calls on its buc
 re-reads pending instances in bulk (settled). rollout.Rollout runs them; step.Step is the interface.
 The step objects are built from the module's params (the option names of ec2_profile_association and
 ec2_metadata_options). What a module reads back: ProfileStep.report() {instance_profile, owned_instances},
-.associations (the active associations read by prepare), .desired_arn; MetadataStep.report() {held}, .held(),
-.held_message().
+.associations (the active associations read by prepare), .desired_arn; MetadataStep.report() {held, rolled_back},
+.held(), .held_message().
 
 Ownership (ownership.py): ProfileStep holds (status held, with what to converge instead) every instance whose
 profile would change while a protected owner (EKS, Karpenter, Beanstalk, Batch, ECS) launched it, unless the
@@ -20,9 +20,12 @@ own change would otherwise leave IMDSv2 required below 2 hops.
 
 from __future__ import annotations
 
+import datetime
 import math
+import threading
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.arns import iam_arn
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import PROFILE_PROPAGATION, call
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import (
@@ -31,7 +34,11 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations imp
     first_lane,
     plan_association,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import imdsv1_call_counts
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.imdsv1_usage import (
+    default_min_days,
+    imdsv1_evidence,
+    rejected_since,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.ownership import (
     CONTAINER_HOP_LIMIT,
     needs_container_hops,
@@ -46,6 +53,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import
     describe_instances,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.step import InstanceChange, Step
+from ansible_collections.keyless.aws.plugins.module_utils.fleet.waves import watch_loop
 from ansible_collections.keyless.aws.plugins.module_utils.iam.profiles import resolve_instance_profile
 
 MODIFY_LANE = "ModifyInstanceMetadataOptions"
@@ -143,8 +151,14 @@ class ProfileStep(Step):
 class MetadataStep(Step):
     """The metadata options of every instance: only the fields given are compared and changed.
 
-    params: the five metadata options (metadata.FIELDS), imdsv1_usage_check, imdsv1_lookback_days, and the
-    selector (to re-read the fleet in the fewest calls while waiting)."""
+    params: the five metadata options (metadata.FIELDS), the safe rollout's (waves.safe_rollout_argument_spec), and
+    the selector (to re-read the fleet in the fewest calls while waiting).
+
+    Safe rollout: with imdsv1_usage_check, prepare reads the IMDSv1 evidence (imdsv1_usage.imdsv1_evidence) of the
+    instances whose HttpTokens would go to required, and plan holds each with signal calls, unknown, or no_data
+    (unless imdsv1_no_data=enforce). A change that requires IMDSv2 is gated (waves.py); watch() puts an instance whose
+    MetadataNoTokenRejected rises during its wave's watch back to http_tokens=optional - that field only, every
+    other option as the change left it."""
 
     name = "metadata"
     verb = "converge their metadata options"
@@ -155,19 +169,29 @@ class MetadataStep(Step):
         self.desired = md.desired_fields(params)
         self.include_owned = list(params.get("include_owned") or ())
         self.desired_for = {}  # instance id -> its own desired fields, where ownership changes them (plan)
-        self.held_calls = {}  # instance id -> IMDSv1 calls in the lookback window (held back)
+        self.evidence = {}  # instance id -> its IMDSv1 evidence (prepare, imdsv1_usage_check)
+        self.held_ids = {}  # instance id -> its evidence, for the instances held back (plan)
+        self.rolled_back = {}  # instance id -> {rejected, wave seconds} (watch)
+
+    def min_days(self):
+        days = self.params.get("imdsv1_min_days")
+        return default_min_days(self.params["imdsv1_lookback_days"]) if days is None else days
 
     def prepare(self, run, actionable):
-        """Hold back instances whose HttpTokens would go to required while they still call IMDSv1
-        (CloudWatch MetadataNoToken over the lookback window), when imdsv1_usage_check is on."""
+        """Read the IMDSv1 evidence of the instances whose HttpTokens would go to required (imdsv1_usage_check)."""
         if not self.params.get("imdsv1_usage_check"):
             return
         tightening = [iid for iid in sorted(actionable)
                       if md.metadata_changes(actionable[iid]["metadata"], self.desired)
                       .get("HttpTokens", {}).get("after") == "required"]
         if tightening:
-            counts = imdsv1_call_counts(run.client("cloudwatch"), tightening, self.params["imdsv1_lookback_days"])
-            self.held_calls = {iid: n for iid, n in counts.items() if n > 0}
+            self.evidence = imdsv1_evidence(run.client("cloudwatch"), tightening, self.params["imdsv1_lookback_days"],
+                                            self.min_days())
+
+    def holds(self, evidence):
+        """Whether this evidence holds an instance back (pure)."""
+        signal = evidence["signal"]
+        return signal in ("calls", "unknown") or (signal == "no_data" and self.params.get("imdsv1_no_data") != "enforce")
 
     def plan(self, record):
         iid = record["instance_id"]
@@ -187,12 +211,23 @@ class MetadataStep(Step):
             request = md.full_request(record["metadata"], desired)
             reason = ("hop limit %d: %s runs containers on it, which reach IMDS through one more hop (name %r in "
                       "include_owned to set it yourself)" % (CONTAINER_HOP_LIMIT, owner["service"], owner["kind"]))
-        if iid in self.held_calls:
+        evidence = self.evidence.get(iid)
+        if evidence is not None and self.holds(evidence):
+            self.held_ids[iid] = evidence
             return result(iid, "modify", before, md.options_view(request), "held",
-                          "%g IMDSv1 calls (MetadataNoToken) in the last %d days: requiring IMDSv2 would break them"
-                          % (self.held_calls[iid], self.params["imdsv1_lookback_days"]))
+                          "%s: requiring IMDSv2 could break it" % evidence["reason"])
+        tightens = changes.get("HttpTokens", {}).get("after") == "required"
         return InstanceChange(iid, "modify", before, md.options_view(request), MODIFY_LANE,
-                              {"request": request, "instance_state": record["state"], "reason": reason})
+                              {"request": request, "instance_state": record["state"], "reason": reason,
+                               "tightens": tightens})
+
+    def gated(self, change):
+        return bool(change.data.get("tightens"))
+
+    def hold(self, instance_id, reason):
+        evidence = self.evidence.get(instance_id) or {"calls": None, "rejected": None, "days_with_data": None,
+                                                      "days": []}
+        self.held_ids[instance_id] = dict(evidence, signal="wave", reason=reason)
 
     def operation(self, change):
         return "ModifyInstanceMetadataOptions"
@@ -206,6 +241,40 @@ class MetadataStep(Step):
             return {"action": "modify", "settled": True,
                     "reason": "; ".join(r for r in (STOPPED_APPLIES_AT_START, change.data.get("reason")) if r)}
         return {"action": "modify", "settled": state == "applied", "reason": change.data.get("reason")}
+
+    def watch(self, run, changes, since):
+        """Read MetadataNoTokenRejected of the wave's instances through watch_seconds; put each whose count rises
+        back to http_tokens=optional at once -> {instance_id: (status, reason, after)}."""
+        by_id = {change.instance_id: change for change in changes}
+        seconds = self.params["watch_seconds"]
+        started = datetime.datetime.fromtimestamp(since, datetime.timezone.utc)
+        undone = {}
+        lock = threading.Lock()
+
+        def read(ids):
+            return rejected_since(run.client("cloudwatch"), ids, started)
+
+        def undo(iid, rejected):
+            change = by_id[iid]
+            request = dict(change.data["request"], HttpTokens="optional")
+            try:
+                call(run.client("ec2", MODIFY_LANE), "ModifyInstanceMetadataOptions", dict(request, InstanceId=iid),
+                     resource=iid)
+            except Exception as exc:  # pylint: disable=broad-except  # one instance never stops the watch
+                out = ("failed", "%g IMDSv1 calls refused (MetadataNoTokenRejected) after IMDSv2 was required, and "
+                       "putting it back to http_tokens=optional failed: %s" % (
+                           rejected, AwsCallError.from_exception(exc, "ModifyInstanceMetadataOptions", iid).text()),
+                       change.after)
+            else:
+                self.rolled_back[iid] = {"instance_id": iid, "rejected": rejected}
+                out = ("rolled_back", "%g IMDSv1 calls refused (MetadataNoTokenRejected) within %ds of requiring "
+                       "IMDSv2: put back to http_tokens=optional (its other options as set); held by the signal "
+                       "next time" % (rejected, seconds), md.options_view(request))
+            with lock:
+                undone[iid] = out
+
+        watch_loop(sorted(by_id), seconds, read, undo)
+        return undone
 
     def settled(self, run, pending):
         """The pending instances not yet `applied` with the desired values (bulk reads: by id, or the whole
@@ -227,15 +296,19 @@ class MetadataStep(Step):
         return still
 
     def held(self):
-        return [{"instance_id": iid, "imdsv1_calls": self.held_calls[iid]} for iid in sorted(self.held_calls)]
+        """[{instance_id, signal, imdsv1_calls, rejected, days_with_data, days, reason}] of the instances held back
+        (signal calls, no_data, unknown, or wave: no wave of this run takes it)."""
+        return [{"instance_id": iid, "signal": ev["signal"], "imdsv1_calls": ev["calls"], "rejected": ev["rejected"],
+                 "days_with_data": ev["days_with_data"], "days": ev["days"], "reason": ev["reason"]}
+                for iid, ev in sorted(self.held_ids.items())]
 
     def report(self):
-        return {"held": self.held()}
+        return {"held": self.held(), "rolled_back": [self.rolled_back[iid] for iid in sorted(self.rolled_back)]}
 
     def held_message(self):
         """Why the task fails with fail_on_held=true (None when nothing was held back)."""
         held = self.held()
         if not held:
             return None
-        return "%d instances held back because they still call IMDSv1 (fail_on_held=true): %s" % (
-            len(held), ", ".join("%s (%g calls)" % (h["instance_id"], h["imdsv1_calls"]) for h in held))
+        return "%d instances held back at http_tokens=optional (fail_on_held=true): %s" % (
+            len(held), "; ".join("%s (%s)" % (h["instance_id"], h["reason"]) for h in held))

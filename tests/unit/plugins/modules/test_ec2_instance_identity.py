@@ -193,3 +193,23 @@ def test_owned_nodes_keep_their_profile_and_two_hops(aws):
     included = run_module(module.main, args(include_owned=["eks"]))
     assert by_id(included)[node]["profile"]["action"] == "replace" and aws.profile_of(node) == "App"
     assert aws.profile_of(beanstalk) is None
+
+
+def test_waves_gate_only_the_instances_imdsv2_gets_required_on(aws):
+    """An instance whose only change is its profile goes with the first wave; the ones IMDSv2 gets required on
+    are spread over the waves (check mode shows the plan, the run applies it wave by wave)."""
+    tightened = sorted(aws.launch(4))
+    profile_only = aws.launch(1)[0]
+    aws.ec2.modify_instance_metadata_options(InstanceId=profile_only, HttpTokens="required")
+    check = run_module(module.main, args(waves=[25, 50, 100]), check_mode=True)
+    waves = check["waves"]
+    assert [w["enforced"] for w in waves] == [1, 1, 2] and waves[0]["instances"] == 2
+    assert sorted(sum((w["instance_ids"] for w in waves), [])) == tightened
+    assert profile_only not in sum((w["instance_ids"] for w in waves), [])
+    res = run_module(module.main, args(waves=[25, 50, 100], order="profile_first"))
+    assert not res.failed and [w["enforced"] for w in res["waves"]] == [1, 1, 2], res
+    assert all(w["not_reached"] == 0 and w["stopped"] is None for w in res["waves"])
+    assert all(aws.options_of(iid)["HttpTokens"] == "required" and aws.profile_of(iid) for iid in tightened)
+    assert aws.profile_of(profile_only)
+    again = run_module(module.main, args(waves=[25, 50, 100]))
+    assert not again.changed and again["waves"] == []

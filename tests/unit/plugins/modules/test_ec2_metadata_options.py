@@ -62,23 +62,51 @@ def test_check_mode_changes_nothing(ec2):
     assert options(ec2, iid)["HttpTokens"] == "optional" and options(ec2, iid)["HttpPutResponseHopLimit"] == 1
 
 
-def test_imdsv1_callers_are_held(ec2):
-    caller, quiet = launch(ec2, {"HttpTokens": "optional"}, n=2)
-    cw = boto3.client("cloudwatch", region_name="us-east-1")
+def put_daily(cw, iid, values, metric="MetadataNoToken"):
+    """One datapoint a day, today first: EC2 publishes the metric (0 included) while the instance runs."""
+    now = datetime.datetime.now(datetime.timezone.utc)
     cw.put_metric_data(Namespace="AWS/EC2", MetricData=[{
-        "MetricName": "MetadataNoToken", "Dimensions": [{"Name": "InstanceId", "Value": caller}],
-        "Timestamp": datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1), "Value": 17.0}])
-    args = {"instance_ids": [caller, quiet], "http_tokens": "required", "imdsv1_usage_check": True}
+        "MetricName": metric, "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+        "Timestamp": now - datetime.timedelta(days=n), "Value": value} for n, value in enumerate(values)])
+
+
+def test_imdsv1_callers_and_instances_without_evidence_are_held(ec2):
+    caller, quiet, silent = launch(ec2, {"HttpTokens": "optional"}, n=3)
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    put_daily(cw, caller, [0.0, 17.0] + [0.0] * 8)
+    put_daily(cw, quiet, [0.0] * 10)
+    # `silent` has no datapoint: stopped through the window, just launched, or no metric - no evidence
+    args = {"instance_ids": [caller, quiet, silent], "http_tokens": "required", "imdsv1_usage_check": True}
     res = run_module(module.main, args)
-    assert not res.failed
-    assert res["held"] == [{"instance_id": caller, "imdsv1_calls": 17.0}]
+    assert not res.failed, res
+    held = {h["instance_id"]: h for h in res["held"]}
+    assert sorted(held) == sorted([caller, silent])
+    assert held[caller]["signal"] == "calls" and held[caller]["imdsv1_calls"] == 17.0
+    assert held[caller]["days_with_data"] == 10 and len(held[caller]["days"]) == 14
+    assert held[silent]["signal"] == "no_data" and held[silent]["days_with_data"] == 0
     assert by_id(res)[caller]["status"] == "held" and "17 IMDSv1 calls" in by_id(res)[caller]["reason"]
-    assert options(ec2, caller)["HttpTokens"] == "optional" and options(ec2, quiet)["HttpTokens"] == "required"
+    assert "no evidence" in by_id(res)[silent]["reason"]
+    assert options(ec2, caller)["HttpTokens"] == "optional" and options(ec2, silent)["HttpTokens"] == "optional"
+    assert options(ec2, quiet)["HttpTokens"] == "required"
     failing = run_module(module.main, dict(args, fail_on_held=True))
-    assert failing.failed and caller in failing["msg"] and failing["held"][0]["instance_id"] == caller
+    assert failing.failed and caller in failing["msg"] and silent in failing["msg"]
+    # absence accepted as clean: the silent one is required, the caller still held
+    res = run_module(module.main, dict(args, imdsv1_no_data="enforce"))
+    assert [h["instance_id"] for h in res["held"]] == [caller] and options(ec2, silent)["HttpTokens"] == "required"
     # without the check the caller is converged too
     run_module(module.main, dict(args, imdsv1_usage_check=False))
     assert options(ec2, caller)["HttpTokens"] == "required"
+
+
+def test_waves_in_check_mode_and_bad_waves_fail_before_any_call(ec2):
+    ids = launch(ec2, {"HttpTokens": "optional"}, n=4)
+    res = run_module(module.main, {"instance_ids": ids, "http_tokens": "required", "waves": [25, 50, 100]},
+                     check_mode=True)
+    assert [w["enforced"] for w in res["waves"]] == [1, 1, 2] and res["stopped"] is None
+    assert sorted(sum((w["instance_ids"] for w in res["waves"]), [])) == sorted(ids)
+    assert all(options(ec2, iid)["HttpTokens"] == "optional" for iid in ids)
+    bad = run_module(module.main, {"instance_ids": ids, "http_tokens": "optional", "waves": [50, 10]})
+    assert bad.failed and "must increase" in bad["msg"] and "set http_tokens=required" in bad["msg"]
 
 
 def test_stopped_instances_are_converged_pending_are_skipped(ec2):
@@ -99,3 +127,25 @@ def test_stopped_instances_are_converged_pending_are_skipped(ec2):
 def test_validation_before_any_call(args, fragment):
     res = run_module(module.main, dict(args, endpoint_url="http://127.0.0.1:9"))
     assert res.failed and fragment in res["msg"], res["msg"]
+
+
+def test_a_wave_whose_instance_fails_is_rolled_back_and_stops_the_rollout(ec2):
+    ids = sorted(launch(ec2, {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}, n=3))
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    # the first wave's instance has an application that fails once IMDSv2 is required: refused calls appear
+    put_daily(cw, ids[0], [5.0], metric="MetadataNoTokenRejected")
+    args = {"instance_ids": ids, "http_tokens": "required", "http_put_response_hop_limit": 2,
+            "waves": [30, 100], "watch_seconds": 1, "rollback_threshold": 50}
+    res = run_module(module.main, args)
+    assert res.failed and "rollout stopped after wave 1/2" in res["msg"] and ids[0] in res["msg"]
+    assert res["rolled_back"] == [{"instance_id": ids[0], "rejected": 5.0}]
+    first, second = res["waves"]
+    assert first["instance_ids"] == [ids[0]] and first["rolled_back"] == [ids[0]] and first["watched"] == 1
+    assert second["not_reached"] == 2 and first["stopped"] == res["stopped"]
+    entry = by_id(res)[ids[0]]
+    assert entry["status"] == "rolled_back" and "5 IMDSv1 calls refused" in entry["reason"]
+    # only http_tokens went back: the hop limit the wave set stays
+    assert options(ec2, ids[0])["HttpTokens"] == "optional" and options(ec2, ids[0])["HttpPutResponseHopLimit"] == 2
+    assert all(by_id(res)[iid]["status"] == "skipped" for iid in ids[1:])
+    assert all(options(ec2, iid)["HttpTokens"] == "optional" for iid in ids[1:])
+    assert res["changed"] and res["summary"]["rolled_back"] == 1

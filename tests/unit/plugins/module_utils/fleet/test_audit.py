@@ -79,7 +79,7 @@ def test_row_shape_matches_the_contract():
         "role_name": "app-role",
         "metadata_options": {"http_tokens": "required", "http_endpoint": "enabled", "http_put_response_hop_limit": 2,
                              "http_protocol_ipv6": "disabled", "instance_metadata_tags": "disabled"},
-        "imdsv1_calls": None, "launch_template": {"id": "lt-0abc", "name": None, "version": "3"},
+        "imdsv1_calls": None, "imdsv1_signal": None, "imdsv1_rejected": None, "launch_template": {"id": "lt-0abc", "name": None, "version": "3"},
         "findings": [], "compliant": True}
 
 

@@ -33,9 +33,9 @@ def test_result_record_shape():
 
 def test_summary_counts():
     summary = fr.summarize(sample())
-    assert summary == {"total": 6, "changed": 2, "unchanged": 1, "skipped": 1, "held": 1, "failed": 1,
+    assert summary == {"total": 6, "changed": 2, "unchanged": 1, "skipped": 1, "held": 1, "rolled_back": 0, "failed": 1,
                        "by_action": {"associate": 1, "replace": 1},
-                       "by_status": {"changed": 2, "unchanged": 1, "skipped": 1, "held": 1, "failed": 1}}
+                       "by_status": {"changed": 2, "unchanged": 1, "skipped": 1, "held": 1, "rolled_back": 0, "failed": 1}}
     assert fr.summarize([])["total"] == 0
 
 
