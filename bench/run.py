@@ -323,7 +323,7 @@ def parse_args(argv):
                         "runs (default %(default)s)")
     parser.add_argument("--org-scale", type=float, default=1.0, help="limiter time scale of that part (default x1)")
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
-    parser.add_argument("--waves-n", help="fleet sizes of the safe rollout's waves part (default 1000; smoke 100)")
+    parser.add_argument("--waves-n", help="fleet sizes of the safe rollout's waves part (default 1000; smoke: none)")
     parser.add_argument("--waves-watch", type=int, default=None, help="seconds each wave is watched (default 5; smoke 1)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
@@ -338,7 +338,8 @@ def parse_args(argv):
         args.limiter_sizes, args.limiter_scale = [200], {200: 20.0}
         args.role_limiter_sizes, args.whole_job_sizes, args.amazon_sizes = [], [], []
         args.org_sizes = []
-        args.waves_sizes = ints(args.waves_n) if args.waves_n is not None else [100]
+        # the waves' figure is their watch (wall time by design): full runs only, unless asked for
+        args.waves_sizes = ints(args.waves_n) if args.waves_n is not None else []
         args.waves_watch = 1 if args.waves_watch is None else args.waves_watch
         return args
     args.waves_sizes = ints(args.waves_n) if args.waves_n is not None else [1000]

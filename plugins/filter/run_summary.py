@@ -121,6 +121,11 @@ _value:
             - Launch sources that still launch non-compliant instances - for a converge, the Auto Scaling groups the
               run held, failed or left to their owners; for an audit, the non-compliant RV(keyless.aws.ec2_fleet_info#module:launch_sources).
           type: int
+        guardrails_missing:
+          description:
+            - For an audit with C(ec2_identity_audit_guardrails), the organization guardrail rules missing in the
+              target's account (C(ec2_identity_audit_result.guardrails.missing)); 0 when not asked, and for a converge.
+          type: int
         compliant_percent:
           description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
           type: float
@@ -173,6 +178,9 @@ _value:
         launch_sources:
           description: Launch sources that still launch non-compliant instances, over every target.
           type: int
+        guardrails_missing:
+          description: Organization guardrail rules missing, over every target (an account audited in two regions counts twice).
+          type: int
         compliant_percent:
           description: C(compliant) as a percentage of C(instances) (100 when there are none), one decimal.
           type: float
@@ -182,7 +190,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "rolled_back", "failed", "launch_sources",
-          "instances_with_keys", "keys_used")
+          "instances_with_keys", "keys_used", "guardrails_missing")
 NOT_FINISHED = "no result: the target did not finish (unreachable, or stopped before the role ended; see the play recap)"
 
 
@@ -217,6 +225,13 @@ def _key_counts(result):
     return {"instances_with_keys": count("instances_with_keys"), "keys_used": count("used_from_fleet")}
 
 
+def _guardrails_missing(result):
+    """The organization guardrail rules missing in the target's account: the result's `guardrails` (null when the
+    audit did not ask: 0)."""
+    missing = _get(_get(result, "guardrails", {}), "missing", [])
+    return len(missing) if isinstance(missing, (list, tuple)) else 0
+
+
 def _converge_counts(result):
     counts = _get(result, "counts", {})
     groups = _get(_get(result, "autoscaling_groups", {}), "summary", {})
@@ -238,6 +253,7 @@ def _converge_counts(result):
         "identity_changed": bool(_get(result, "identity_changed", False)),
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": bool(_get(result, "check_mode", False)),
+        "guardrails_missing": 0,
     }
     counts_out.update(_key_counts(result))
     return counts_out
@@ -253,6 +269,7 @@ def _audit_counts(result):
         "launch_sources": _int(_get(_get(summary, "launch_sources", {}), "non_compliant")),
         "report": _get(_get(result, "report", {}), "markdown"),
         "check_mode": False,
+        "guardrails_missing": _guardrails_missing(result),
     }
     counts.update(_key_counts(result))
     return counts

@@ -234,14 +234,14 @@ rolled_back:
 waves:
   description:
     - Per wave of the rollout (one without O(waves)) - the instances in it, how many it required IMDSv2 on and their
-      ids, the seconds and instances watched, the instances rolled back, how many were not reached because the
+      ids, the seconds and instances watched, the instances rolled back (and those whose rollback call failed), how many were not reached because the
       rollout stopped, and why it stopped after this wave (null when it did not).
   returned: always
   type: list
   elements: dict
   sample:
     - {wave: 1, instances: 3, enforced: 2, instance_ids: [i-0123456789abcdef0, i-0123456789abcdef1], watch_seconds: 900,
-       watched: 2, rolled_back: [], not_reached: 0, stopped: null}
+       watched: 2, rolled_back: [], rollback_failed: [], not_reached: 0, stopped: null}
 batches:
   description:
     - Per batch of O(batch_size) instances (one batch without it) - how many were changed, failed, held, and not

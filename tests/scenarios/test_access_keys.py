@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.aws_env import ROOT
-from tests.support.keys_seed import OUTSIDE_ADDRESS, seed_keys
+from tests.support.keys_seed import OUTSIDE_ADDRESS, assert_no_secret, key_status, seed_keys
 from tests.support.markdown_blocks import fenced_blocks
 from tests.support.moto_server import mutating_calls
 from tests.support.playbook import run_playbook
@@ -76,10 +76,7 @@ def run(moto, tmp_path, tasks, check=False, diff=False, label="run"):
 
 
 def status(moto, seeded, name):
-    key = seeded["keys"][name]
-    keys = moto.client("iam").list_access_keys(UserName=key["user"])["AccessKeyMetadata"]
-    found = [k["Status"] for k in keys if k["AccessKeyId"] == key["id"]]
-    return found[0] if found else None
+    return key_status(moto.client("iam"), seeded, name)
 
 
 def user_tags(moto, user):
@@ -98,19 +95,6 @@ def signs(moto, seeded, name):
     except ClientError as exc:
         assert exc.response["Error"]["Code"] == "InvalidClientTokenId", exc.response
         return False
-
-
-def assert_no_secret(seeded, *texts):
-    leaks = []
-    for secret in seeded["secrets"]:
-        fragments = [secret, secret[10:22]]
-        for i, text in enumerate(texts):
-            leaks += ["output %d contains %r" % (i, f) for f in fragments if f in text]
-    assert not leaks, leaks
-    # the full key ids are not secrets, but every output masks them too
-    for key in seeded["keys"].values():
-        for i, text in enumerate(texts):
-            assert key["id"] not in text, "output %d shows the full id of %s" % (i, key["masked"])
 
 
 @pytest.fixture

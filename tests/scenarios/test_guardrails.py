@@ -11,7 +11,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.fleet_seed import assumed_session
+from tests.support.fleet_seed import assumed_session, put_metric_history
 from tests.support.launch_sources_seed import MOTO_IMAGE
 from tests.support.playbook import run_playbook
 from tests.support.strict import strict_off
@@ -56,6 +56,9 @@ def seed_prod(url, account):
                                       AvailabilityZones=[REGION + "a"],
                                       LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
                                                       "Version": "$Default"})
+        # the group's instance has run for weeks without an IMDSv1 call: EC2's daily MetadataNoToken history of zeros
+        running = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+        put_metric_history(member(url, account, "cloudwatch"), running, 14)
     return template["LaunchTemplateId"]
 
 

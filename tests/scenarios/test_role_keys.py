@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from tests.support.keys_seed import seed_keys
+from tests.support.keys_seed import assert_no_secret, key_status, seed_keys
 from tests.support.moto_server import mutating_calls
 from tests.support.playbook import run_playbook
 
@@ -125,26 +125,11 @@ def run(moto, tmp_path, seeded, label, check=False, audit=False, **extra):
 
 
 def status(moto, seeded, name):
-    key = seeded["keys"][name]
-    keys = moto.client("iam").list_access_keys(UserName=key["user"])["AccessKeyMetadata"]
-    found = [k["Status"] for k in keys if k["AccessKeyId"] == key["id"]]
-    return found[0] if found else None
+    return key_status(moto.client("iam"), seeded, name)
 
 
 def statuses(moto, seeded):
     return {name: status(moto, seeded, name) for name in ("recent", "stale", "quiet")}
-
-
-def assert_no_secret(seeded, *texts):
-    leaks = []
-    for secret in seeded["secrets"]:
-        for i, text in enumerate(texts):
-            leaks += ["output %d contains the secret %s..." % (i, secret[:3]) for fragment in (secret, secret[10:22])
-                      if fragment in text]
-        for key in seeded["keys"].values():
-            leaks += ["output %d shows the full id of %s" % (i, key["masked"]) for i, text in enumerate(texts)
-                      if key["id"] in text]
-    assert not leaks, sorted(set(leaks))
 
 
 def expected_used(seeded):

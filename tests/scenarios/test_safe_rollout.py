@@ -23,7 +23,7 @@ from tests.support.strict import strict_off
 
 pytestmark = pytest.mark.integration
 
-WATCH = 6
+WATCH = 4
 
 
 def _launch(ec2, n, options):

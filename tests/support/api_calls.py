@@ -54,6 +54,9 @@ ALSO_NEEDS = {
     # EC2 Auto Scaling user guide, "Amazon EC2 Auto Scaling API permissions": creating or updating a group with a
     # launch template needs ec2:RunInstances, and iam:PassRole when the template specifies an instance profile
     "autoscaling:UpdateAutoScalingGroup": ("ec2:RunInstances", "iam:PassRole"),
+    # Organizations API reference, CreatePolicy: "If the request includes tags, then the requester must have the
+    # organizations:TagResource permission" (organizations_guardrail tags what it creates)
+    "organizations:CreatePolicy": ("organizations:TagResource",),
 }
 
 # Services the CloudTrail table (activity.action_map) does not know, whose IAM actions are their operation

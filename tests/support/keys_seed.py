@@ -166,3 +166,23 @@ def _seed(url, trail_dir, region, prefix, now, s3_bucket):
     return {"tag": fleet["tag"], "instances": instances, "control": control, "addresses": addresses,
             "endpoint_id": endpoint, "account": account, "users": users, "keys": keys, "secrets": secrets,
             "events": events, "expected": expected, "now": now}
+
+
+def key_status(iam, seeded, name):
+    """The Status of the seeded key `name` (recent, stale, quiet), read from IAM; None when it is gone."""
+    key = seeded["keys"][name]
+    keys = iam.list_access_keys(UserName=key["user"])["AccessKeyMetadata"]
+    found = [k["Status"] for k in keys if k["AccessKeyId"] == key["id"]]
+    return found[0] if found else None
+
+
+def assert_no_secret(seeded, *texts):
+    """No seeded secret access key (whole, or a 12-character piece of it) and no full key id in any of `texts`."""
+    leaks = []
+    for i, text in enumerate(texts):
+        for secret in seeded["secrets"]:
+            leaks += ["output %d contains the secret %s..." % (i, secret[:3]) for fragment in (secret, secret[10:22])
+                      if fragment in text]
+        leaks += ["output %d shows the full id of %s" % (i, key["masked"]) for key in seeded["keys"].values()
+                  if key["id"] in text]
+    assert not leaks, sorted(set(leaks))

@@ -16,7 +16,8 @@ MetadataNoTokenRejected per instance. Private to the collection.
                             or PartialData, or an instance missing from the answer);
                 "clean"   - data on at least min_days days, and no call.
     rejected_since(cloudwatch, instance_ids, since, now=None) -> {instance_id: rejected calls since `since`}
-        The watch of a wave (one-minute sums), for the instances just required.
+        The watch of a wave (one-minute sums from the 5-minute boundary at or before `since`), for the instances
+        just required.
     judge(daily_calls, daily_rejected, days, min_days, status) -> evidence   (pure)
     day_window(lookback_days, now=None) -> (start, end, period)              (pure)
     metric_queries(instance_ids, period, metrics=METRICS) -> list[dict]       (pure; ids "<m><n>")
@@ -163,10 +164,13 @@ def imdsv1_evidence(cloudwatch, instance_ids, lookback_days, min_days, now=None)
 
 
 def rejected_since(cloudwatch, instance_ids, since, now=None):
-    """{instance_id: MetadataNoTokenRejected sum from `since` (floored to the minute) to now}."""
+    """{instance_id: MetadataNoTokenRejected sum from `since` (floored to 5 minutes) to now}."""
     if not instance_ids:
         return {}
-    start = since.replace(second=0, microsecond=0)
+    # EC2's basic monitoring stamps a 5-minute datapoint at the start of its interval: the one covering the wave's
+    # first minutes is stamped up to 5 minutes before it (the instances were optional until then: nothing earlier
+    # can be a refusal)
+    start = since.replace(minute=since.minute - since.minute % 5, second=0, microsecond=0)
     end = _next_minute(_utc(now))
     raw = _read(cloudwatch, instance_ids, start, end, 60, (("r", REJECTED),))
     return {iid: float(sum((entry.get("r") or {}).values())) for iid, entry in raw.items()}

@@ -131,6 +131,7 @@ class Rollout:
                                                           change.after, "changed"))
             self.waves = self.run.waves = [self.wave_entry(n, ids) for n, ids in enumerate(groups, 1)]
             return self.results
+        done = set()
         for number, ids in enumerate(groups, 1):
             entry = self.wave_entry(number, ids)
             self.waves.append(entry)
@@ -146,9 +147,24 @@ class Rollout:
             self.run.phase("wait")
             if self.batches.stop_reason:
                 self.run.stop_reason = self.batches.stop_reason
+            done.update(ids)
+            self.judge_failures(done, number, len(groups))
             self.watch(entry, set(ids), started, number, len(groups))
             self.run.phase("watch")
         return self.results
+
+    def judge_failures(self, done, number, total):
+        """max_fail_percentage between waves: the batches of one wave judge only within it (its last batch has no
+        next one to stop), so the instances of the waves done so far are judged before the next wave starts."""
+        if self.max_fail_percentage is None or self.run.stop_reason or number >= total or not done:
+            return
+        failed = {res["instance_id"] for recs in self.results.values() for res in recs
+                  if res["status"] == "failed" and res["instance_id"] in done}
+        if 100.0 * len(failed) / len(done) > self.max_fail_percentage:
+            self.run.stop_reason = ("rollout stopped after wave %d/%d: %d of %d instances failed (%.1f%% > "
+                                    "max_fail_percentage=%s)" % (number, total, len(failed), len(done),
+                                                                 100.0 * len(failed) / len(done),
+                                                                 self.max_fail_percentage))
 
     # ------------------------------------------------------------------ waves
 
@@ -176,7 +192,8 @@ class Rollout:
     def wave_entry(self, number, ids):
         enforced = sorted(iid for iid in ids if iid in self.gated)
         return {"wave": number, "instances": len(ids), "enforced": len(enforced), "instance_ids": enforced,
-                "watch_seconds": 0, "watched": 0, "rolled_back": [], "not_reached": 0, "stopped": None}
+                "watch_seconds": 0, "watched": 0, "rolled_back": [], "rollback_failed": [], "not_reached": 0,
+                "stopped": None}
 
     def skip(self, ids, reason):
         for step in self.steps:
@@ -192,9 +209,10 @@ class Rollout:
         seconds = params.get("watch_seconds") or 0
         if not seconds:
             return
-        failed = {res["instance_id"] for recs in self.results.values() for res in recs
-                  if res["instance_id"] in ids and res["status"] in ("failed", "skipped")}
         for step in self.steps:
+            # the step's own outcome decides: a change that went through is watched, whatever another step did
+            failed = {res["instance_id"] for res in self.results[step.name]
+                      if res["instance_id"] in ids and res["status"] in ("failed", "skipped")}
             changes = [change for iid, change in sorted(self.planned[step.name].items())
                        if iid in ids and iid not in failed and step.gated(change)]
             if not changes:
@@ -207,14 +225,17 @@ class Rollout:
                     status, reason, after = undone[res["instance_id"]]
                     res.update(status=status, reason=reason, after=after)
             entry["rolled_back"] = sorted(iid for iid, out in undone.items() if out[0] == "rolled_back")
+            entry["rollback_failed"] = sorted(iid for iid, out in undone.items() if out[0] != "rolled_back")
         threshold = params.get("rollback_threshold")
-        rolled = entry["rolled_back"]
-        if threshold is not None and over_threshold(len(rolled), entry["watched"], threshold) and number < total:
+        # an instance whose undo failed broke as much as one rolled back (more: it is still broken)
+        broken = entry["rolled_back"] + entry["rollback_failed"]
+        if threshold is not None and over_threshold(len(broken), entry["watched"], threshold) and number < total:
             self.run.stop_reason = entry["stopped"] = (
-                "rollout stopped after wave %d/%d: %d of %d instances it required IMDSv2 on were rolled back "
-                "(%.1f%% > rollback_threshold=%s): %s" % (number, total, len(rolled), entry["watched"],
-                                                          100.0 * len(rolled) / entry["watched"], threshold,
-                                                          ", ".join(rolled)))
+                "rollout stopped after wave %d/%d: %d of %d instances it required IMDSv2 on were rolled back%s "
+                "(%.1f%% > rollback_threshold=%s): %s" % (
+                    number, total, len(broken), entry["watched"],
+                    " or failed to be" if entry["rollback_failed"] else "",
+                    100.0 * len(broken) / entry["watched"], threshold, ", ".join(sorted(broken))))
 
     def plan(self, actionable):
         for iid in sorted(actionable):

@@ -8,6 +8,8 @@ collection: no stable API.
     validate(params) -> [error]     guardrail.validate, the cloudtrail window, and the documents' quotas and judgement
     converge(module, progress) -> result dict (run_module's work); raises TaskFailure when the staged attach stopped
         at a target whose preflight is not clean (after attaching the targets before it), with the preflight
+    info(org, params, described) -> result dict of state=info: per account under the targets (or every account with
+        all_accounts), the guardrail rules in force and missing (in_force.account_entry); reads only
 
 The preflight runs for the targets that are not attached yet (all of them when a policy's content changes: an
 update applies to every target at once, so then every listed target must be clean, or nothing changes), or for
@@ -21,7 +23,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.module import cont
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan, apply_plan, diff
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call
-from ansible_collections.keyless.aws.plugins.module_utils.organizations import guardrail, organization, preflight
+from ansible_collections.keyless.aws.plugins.module_utils.organizations import guardrail, in_force, organization, preflight
 
 ORGANIZATIONS_REGION = "us-east-1"
 PREFLIGHT_WORKERS = 8
@@ -52,11 +54,53 @@ def _preflight(ctx, org, targets, params, management):
     return [preflight.target_report(target, [done[a["Id"]] for a in under[target]]) for target in targets]
 
 
+def _under(nodes, node_id, target):
+    return any(node["id"] == target for node in organization.path(nodes, node_id))
+
+
+def info(org, params, described):
+    """state=info: the guardrails in force for every account under the targets (reads only)."""
+    management = described.get("MasterAccountId")
+    root = organization.root(org)
+    enabled = organization.enabled_types(root) & {guardrail.SCP, guardrail.DECLARATIVE}
+    nodes, accounts = organization.tree(org, root.get("Id"))
+    targets = list(params.get("targets") or [])
+    unknown = [t for t in targets if t not in nodes]
+    if unknown:
+        raise InputError(["targets has %s: no such OU or account in this organization (root %s)" % (t, root.get("Id"))
+                          for t in unknown])
+    selected = sorted(accounts) if params.get("all_accounts") else \
+        sorted(a for a in accounts if any(_under(nodes, a, t) for t in targets))
+    attached = organization.attached_policies(org, enabled)
+    entries = []
+    for aid in selected:
+        account = accounts[aid]
+        effective = None
+        if guardrail.DECLARATIVE in enabled and organization.active(account):
+            effective = organization.effective_declarative(org, aid)
+        entry = in_force.account_entry(account, organization.path(nodes, aid), attached, effective, params, management,
+                                       enabled)
+        if not organization.active(account):
+            entry["notes"].append("account is %s" % organization.state_of(account))
+        entries.append(entry)
+    missing = {}
+    for entry in entries:
+        for rule in entry["missing"]:
+            missing[rule] = missing.get(rule, 0) + 1
+    return {"changed": False, "accounts": entries, "expected": in_force.expected_rules(params),
+            "enabled_policy_types": sorted(enabled), "management_account": management,
+            "summary": {"accounts": len(entries), "complete": sum(1 for e in entries if not e["missing"]),
+                        "missing": missing},
+            "changes": []}
+
+
 def converge(module, progress):
     params = module.params
     ctx = context(module, validate(params), default_region=ORGANIZATIONS_REGION)
     org = ctx.client("organizations")
     described = call(org, "DescribeOrganization", resource="the organization")["Organization"]
+    if params["state"] == "info":
+        return info(org, params, described)
     management = described.get("MasterAccountId")
     partition = (described.get("Arn") or "arn:aws:").split(":")[1]
     state = params["state"]

@@ -4,6 +4,7 @@
 """The guardrail from intent, and its plan (pure: no I/O). Private to the collection: no stable API.
 
     validate(params) -> [error]                 every bad input, naming the option, the value and what is allowed
+                                                (state=info: targets or all_accounts=true, never the root)
     scp_document(params, partition="aws") -> dict        the service control policy built from the options
     declarative_document(params) -> dict                 the DECLARATIVE_POLICY_EC2 content
     desired_policies(params, partition) -> [{"name", "type", "content", "description", "tags"}]
@@ -91,9 +92,20 @@ def validate(params):
     if not isinstance(name, str) or not NAME.match(name):
         errors.append("name=%r: 1 to 100 letters, digits and _ . + = , @ - (the policies are named after it)" % (name,))
     targets = params.get("targets") or []
-    if params.get("state", "present") == "present" and not targets:
+    state = params.get("state", "present")
+    if state == "present" and not targets:
         errors.append("targets is required with state=present: list the OU ids (ou-...) and account ids (12 digits) to "
                       "attach the guardrail to, in the order to attach them")
+    all_accounts = params.get("all_accounts")
+    if _bad_bool(all_accounts):
+        errors.append("all_accounts=%r: true or false" % (all_accounts,))
+    elif all_accounts and state != "info":
+        errors.append("all_accounts=true is for state=info (it reads every account of the organization); with "
+                      "state=%s list the targets" % (state,))
+    elif state == "info" and bool(all_accounts) == bool(targets):
+        errors.append("state=info reads the guardrails in force for %s: give targets (OU ids and account ids) or "
+                      "all_accounts=true, one of the two" % ("targets=%r and all_accounts=true" % (targets,)
+                                                             if targets else "nothing"))
     seen = set()
     for target in targets:
         if not isinstance(target, str):
@@ -104,7 +116,10 @@ def validate(params):
             errors.append("targets has %r twice: list each target once, in the order to attach them" % target)
         seen.add(target)
         if rules.ROOT_ID.match(target):
-            if not params.get("allow_root"):
+            if state == "info":
+                errors.append("targets has the root %r: with state=info set all_accounts=true to read every account of "
+                              "the organization, or list OUs and accounts" % target)
+            elif not params.get("allow_root"):
                 errors.append("targets has the root %r: a guardrail on the root applies to every account of the "
                               "organization; set allow_root=true to allow it explicitly, or list OUs and accounts"
                               % target)

@@ -13,12 +13,22 @@ Private to the collection: no stable API.
     owned_policies(org, names, params) -> {name: {"id", "type", "content", "targets", "owned", "tags"}}
         ListPolicies per type (the policies with our names), ListTagsForResource, DescribePolicy (the content),
         ListTargetsForPolicy (the attachments, as target ids)
+    tree(org, root_id) -> ({node id: {"id", "kind", "name", "parent"}}, {account id: Account})
+        the whole OU tree from the root (ListOrganizationalUnitsForParent, ListAccountsForParent): the path of
+        every account to the root, which is what the policies in force for it are attached to
+    path(nodes, node_id) -> [node]                            (pure) root first, the node last
+    attached_policies(org, types) -> {target id: [{"id", "name", "type", "content", "ours", "guardrail"}]}
+        every policy of the types (ListPolicies, DescribePolicy, ListTargetsForPolicy, and ListTagsForResource of
+        the customer-managed ones: ours are tagged keyless:managed-by=keyless.aws)
+    effective_declarative(org, account_id) -> content or None  DescribeEffectivePolicy DECLARATIVE_POLICY_EC2
 
 AWS facts (Organizations API reference):
 - An account's Status is ACTIVE, SUSPENDED or PENDING_CLOSURE; the newer State (PENDING_ACTIVATION, ACTIVE,
   SUSPENDED, PENDING_CLOSURE, CLOSED) replaces it, so either may be absent. A suspended account runs nothing new.
 - DescribeOrganizationalUnit of an unknown OU answers OrganizationalUnitNotFoundException, DescribeAccount of an
   unknown account AccountNotFoundException.
+- DescribeEffectivePolicy (management policy types only, not SCPs) answers EffectivePolicyNotFoundException when no
+  policy of the type applies to the account; its TargetId is an account (not an OU or the root).
 - ListPolicies takes Filter (the policy type) and is paginated; DescribePolicy returns Policy.Content as text;
   ListTargetsForPolicy returns Targets[].TargetId; ListTagsForResource takes the policy id as ResourceId.
 """
@@ -106,3 +116,61 @@ def owned_policies(org, names, params):
                                     "targets": sorted(t["TargetId"] for t in targets), "tags": tags,
                                     "owned": guardrail.is_owned(tags, params)}
     return out
+
+
+def tree(org, root_id):
+    """Every OU and account under the root, each with its parent; read from the root down (one pair of list calls
+    per OU, never one call per account)."""
+    nodes = {root_id: {"id": root_id, "kind": "root", "name": "Root", "parent": None}}
+    accounts, parents = {}, [root_id]
+    while parents:
+        parent = parents.pop()
+        for account in paginate(org, "ListAccountsForParent", "Accounts", {"ParentId": parent}, resource=parent):
+            accounts[account["Id"]] = account
+            nodes[account["Id"]] = {"id": account["Id"], "kind": "account", "name": account.get("Name"),
+                                    "parent": parent}
+        for unit in paginate(org, "ListOrganizationalUnitsForParent", "OrganizationalUnits", {"ParentId": parent},
+                             resource=parent):
+            nodes[unit["Id"]] = {"id": unit["Id"], "kind": "ou", "name": unit.get("Name"), "parent": parent}
+            parents.append(unit["Id"])
+    return nodes, accounts
+
+
+def path(nodes, node_id):
+    """[root, OU, ..., node]: what the node inherits policies from, root first (empty for an unknown node)."""
+    chain, seen = [], set()
+    node = nodes.get(node_id)
+    while node is not None and node["id"] not in seen:
+        seen.add(node["id"])
+        chain.append(node)
+        node = nodes.get(node["parent"]) if node["parent"] else None
+    return list(reversed(chain))
+
+
+def attached_policies(org, types):
+    """{target id: [policy]} for every policy of `types` attached anywhere in the organization."""
+    out = {}
+    for policy_type in sorted(types):
+        for summary in paginate(org, "ListPolicies", "Policies", {"Filter": policy_type}, resource=policy_type):
+            pid = summary["Id"]
+            tags = {}
+            if not summary.get("AwsManaged"):
+                tags = {t["Key"]: t["Value"] for t in paginate(org, "ListTagsForResource", "Tags", {"ResourceId": pid},
+                                                               resource=pid)}
+            targets = paginate(org, "ListTargetsForPolicy", "Targets", {"PolicyId": pid}, resource=pid)
+            if not targets:
+                continue
+            policy = call(org, "DescribePolicy", {"PolicyId": pid}, resource=pid)["Policy"]
+            entry = {"id": pid, "name": summary.get("Name"), "type": policy_type,
+                     "content": _content(policy.get("Content")),
+                     "ours": tags.get(guardrail.MANAGED_BY_KEY) == guardrail.MANAGED_BY_VALUE,
+                     "guardrail": tags.get(guardrail.GUARDRAIL_KEY)}
+            for target in targets:
+                out.setdefault(target["TargetId"], []).append(entry)
+    return out
+
+
+def effective_declarative(org, account_id):
+    answer = call(org, "DescribeEffectivePolicy", {"PolicyType": guardrail.DECLARATIVE, "TargetId": account_id},
+                  resource=account_id, missing=("EffectivePolicyNotFoundException",))
+    return _content(answer["EffectivePolicy"].get("PolicyContent")) if answer else None

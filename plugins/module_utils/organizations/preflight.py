@@ -67,11 +67,11 @@ CONVERGE = {
 
 # ---------------------------------------------------------------- pure
 
-def judge_launch_data(data, cap, require_profile=False):
+def judge_launch_data(data, cap, require_profile=False, require_imdsv2=True):
     options = (data or {}).get("MetadataOptions") or {}
     reasons = []
     tokens = options.get("HttpTokens")
-    if tokens != "required":
+    if require_imdsv2 and tokens != "required":
         reasons.append("HttpTokens %s (the guardrail refuses a launch that does not require IMDSv2)"
                        % (tokens or "not set"))
     hop = options.get("HttpPutResponseHopLimit")
@@ -96,6 +96,7 @@ def _version_label(ref, item):
 def judge_region(account, region, observed, settings):
     """Every finding of one account and region (pure); observed: read_region()'s answer."""
     cap, profile = settings["hop_limit_cap"], settings.get("require_instance_profile", False)
+    imdsv2 = settings.get("require_imdsv2", True)
     out = []
     used_by = {}
     for group in observed["groups"]:
@@ -103,7 +104,7 @@ def judge_region(account, region, observed, settings):
         for source in autoscaling.launch_sources(group):
             if "launch_configuration" in source:
                 lc = observed["launch_configurations"].get(source["launch_configuration"]) or {}
-                bad = judge_launch_data(lc, cap, profile)
+                bad = judge_launch_data(lc, cap, profile, imdsv2)
                 reasons.extend("launch configuration %s: %s" % (source["launch_configuration"], r) for r in bad)
                 continue
             template_id = source["template_id"] or observed["template_ids"].get(source["template_name"])
@@ -114,7 +115,7 @@ def judge_region(account, region, observed, settings):
             item = _named_version(entry, source["ref"])
             if item is None:
                 continue
-            for reason in judge_launch_data(item.get("LaunchTemplateData"), cap, profile):
+            for reason in judge_launch_data(item.get("LaunchTemplateData"), cap, profile, imdsv2):
                 reasons.append("launches %s (%s) %s: %s" % (template_id, entry["template"]["LaunchTemplateName"],
                                                             _version_label(source["ref"], item), reason))
         if reasons:
@@ -129,7 +130,7 @@ def judge_region(account, region, observed, settings):
         for number in sorted(refs):
             item, names = refs[number]
             reasons.extend("%s version %s: %s" % ("/".join(names), number, r)
-                           for r in judge_launch_data(item.get("LaunchTemplateData"), cap, profile))
+                           for r in judge_launch_data(item.get("LaunchTemplateData"), cap, profile, imdsv2))
         if reasons:
             out.append(finding(account, region, "launch_template", template_id, reasons,
                                template_name=entry["template"]["LaunchTemplateName"],
@@ -145,8 +146,12 @@ def judge_region(account, region, observed, settings):
             if evidence.get("signal") == "calls":
                 out.append(finding(account, region, "instance", iid,
                                    ["IMDSv1 role credentials would be refused: %s" % evidence.get("reason")]))
+            elif evidence.get("signal") in ("no_data", "unknown"):
+                # as the rollout holds them: no evidence is no pass (accept_breaking names it to go on)
+                out.append(finding(account, region, "instance", iid,
+                                   ["IMDSv1 role credentials might be refused, %s" % evidence.get("reason")]))
     exempt = settings.get("exempt_principal_arns") or []
-    for principal in sorted(observed["modify_callers"]):
+    for principal in sorted(observed["modify_callers"] if settings.get("deny_weakening", True) else ()):
         if not any(_arn_like(principal, pattern) for pattern in exempt):
             out.append(finding(account, region, "modify_caller", principal,
                                ["called ModifyInstanceMetadataOptions %d time(s) in the window"
@@ -213,7 +218,8 @@ def read_region(clients, settings):
         templates.update(autoscaling.templates_by_id(resolve_versions(ec2, others, latest=True)))
     records, _calls = describe_instances(ec2, [{"Name": "instance-state-name", "Values": LIVE_STATES}])
     owned = {iid: r for iid, r in records.items() if r.get("owner") and r["owner"]["kind"] in AUDITED_OWNERS}
-    owned_sources = launch_source_audit.observe(clients, owned, {"http_tokens": "required"}) if owned else []
+    expected = {"http_tokens": "required"} if settings.get("require_imdsv2", True) else {}
+    owned_sources = launch_source_audit.observe(clients, owned, expected) if owned and expected else []
     optional = sorted(iid for iid, r in records.items() if (r.get("metadata") or {}).get("HttpTokens") != "required"
                       and r.get("state") != "pending")
     evidence = {}

@@ -62,8 +62,9 @@ def test_entries_and_totals():
     assert (empty["keys_used"], empty["instances_with_keys"]) == (0, 0)  # the keys step did not run: keys is null
     totals = got["totals"]
     assert totals == {"instances": 15, "compliant": 12, "non_compliant": 3, "changed": 9, "held": 1, "rolled_back": 0, "failed": 2,
-                      "launch_sources": 3, "instances_with_keys": 3, "keys_used": 3, "targets": 4, "targets_ok": 2,
-                      "targets_failed": 2, "compliant_percent": 80.0}
+                      "launch_sources": 3, "instances_with_keys": 3, "keys_used": 3, "guardrails_missing": 0, "targets": 4,
+                      "targets_ok": 2, "targets_failed": 2, "compliant_percent": 80.0}
+    assert all(e["guardrails_missing"] == 0 for e in got["targets"])  # a converge never reads the guardrails
     assert got["kind"] == "converge" and got["check_mode"] is False
 
 
@@ -106,3 +107,29 @@ def test_audit_without_the_keys_count_and_malformed_keys_count_zero():
     got = run_summary(["a", "b"], hostvars, kind="audit")
     assert [(e["keys_used"], e["instances_with_keys"]) for e in got["targets"]] == [(0, 0), (0, 0)]
     assert (got["totals"]["keys_used"], got["totals"]["instances_with_keys"]) == (0, 0)
+
+
+def guardrails(missing, in_force=()):
+    """The role's `guardrails` (ec2_identity_audit_result.guardrails) of an account."""
+    return {"account": "111122223333", "path": ["r-ab12", "ou-ab12-prod0001", "111122223333"],
+            "expected": list(in_force) + list(missing), "in_force": list(in_force), "missing": list(missing),
+            "policies": [], "declarative": None, "notes": []}
+
+
+def test_audit_counts_the_guardrails_missing_per_target_and_in_total():
+    audit = {"summary": {"total": 1, "compliant": 1, "non_compliant": 0}}
+    hostvars = {
+        "prod-us-east-1": {"ec2_identity_audit_result": dict(audit, guardrails=guardrails(
+            [], ["require_imdsv2", "hop_limit_cap", "deny_weakening", "deny_imdsv1_credentials"]))},
+        "sandbox-us-east-1": {"ec2_identity_audit_result": dict(audit, guardrails=guardrails(
+            ["require_imdsv2", "hop_limit_cap", "deny_weakening", "deny_imdsv1_credentials"]))},
+        "sandbox-eu-west-1": {"ec2_identity_audit_result": dict(audit, guardrails=guardrails(
+            ["deny_imdsv1_credentials"], ["require_imdsv2"]))},
+        "not-asked": {"ec2_identity_audit_result": dict(audit, guardrails=None)},
+        "malformed": {"ec2_identity_audit_result": dict(audit, guardrails={"missing": "oops"})},
+        "failed": {"keyless_target_error": "reading the organization's guardrails failed: AccessDenied"},
+    }
+    got = run_summary(list(hostvars), hostvars, kind="audit")
+    assert [e["guardrails_missing"] for e in got["targets"]] == [0, 4, 1, 0, 0, 0]
+    assert got["totals"]["guardrails_missing"] == 5
+    assert got["targets"][-1]["status"] == "failed" and "AccessDenied" in got["targets"][-1]["error"]

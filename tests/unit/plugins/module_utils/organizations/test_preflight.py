@@ -91,9 +91,11 @@ def test_launch_configuration():
 def test_instances_calling_imdsv1_only_when_their_credentials_are_denied():
     evidence = {"i-0123456789abcdef0": {"signal": "calls", "reason": "3 IMDSv1 calls"},
                 "i-0fedcba9876543210": {"signal": "no_data", "reason": "no evidence"}}
-    [finding] = preflight.judge_region(ACCOUNT, REGION, observed(imdsv1=evidence), SETTINGS)
-    assert finding["id"] == "222222222222:eu-west-1:instance:i-0123456789abcdef0"
-    assert "3 IMDSv1 calls" in finding["reasons"][0]
+    calls, silent = preflight.judge_region(ACCOUNT, REGION, observed(imdsv1=evidence), SETTINGS)
+    assert calls["id"] == "222222222222:eu-west-1:instance:i-0123456789abcdef0"
+    assert "3 IMDSv1 calls" in calls["reasons"][0]
+    # no evidence is no pass, as in the rollout
+    assert silent["id"].endswith(":instance:i-0fedcba9876543210") and "might be refused, no evidence" in silent["reasons"][0]
     assert preflight.judge_region(ACCOUNT, REGION, observed(imdsv1=evidence),
                                   dict(SETTINGS, deny_imdsv1_credentials=False)) == []
 
@@ -126,3 +128,11 @@ def test_target_report_and_markdown():
 def test_arn_like_is_per_arn_part():
     assert preflight._arn_like("arn:aws:iam::123456789012:role/keyless-deployer", "arn:aws:iam::*:role/keyless-*")
     assert not preflight._arn_like("arn:aws:iam::123456789012:role/ops", "arn:aws:iam::*:role/keyless-*")
+
+
+def test_only_the_rules_the_guardrail_has_make_findings():
+    data = {"MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}}
+    assert preflight.judge_launch_data(data, 2) and preflight.judge_launch_data(data, 2, require_imdsv2=False) == []
+    callers = observed(modify_callers={"arn:aws:iam::222222222222:role/ops": 3})
+    assert preflight.judge_region(ACCOUNT, REGION, callers, SETTINGS)
+    assert preflight.judge_region(ACCOUNT, REGION, callers, dict(SETTINGS, deny_weakening=False)) == []
