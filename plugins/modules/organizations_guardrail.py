@@ -37,13 +37,7 @@ description:
   - Never acts on the organization's root without O(allow_root=true), and never enables a policy type
     (C(EnablePolicyType) acts on the root) - the task fails naming the call when a type is not enabled.
   - Service control policies do not apply to the management account; its preflight is reported as skipped.
-  - O(state=info) changes nothing and reads no member account. For every account under O(targets) (or every account
-    of the organization with O(all_accounts=true)) it returns the guardrail rules in force there (RV(accounts)) -
-    from the SCPs attached to the account, to each OU on its path and to the root, and the account's effective EC2
-    declarative policy (C(DescribeEffectivePolicy)) - and the rules the options ask for that are missing. Every
-    SCP is recognized by content, ours (tagged) or not - a Deny statement implements a rule when it covers the
-    rule's action and resource with the rule's condition (alone, or with C(aws:PrincipalArn) exemptions); an Allow,
-    or a Deny narrowed by another condition, implements none.
+  - M(keyless.aws.organizations_guardrail_info) reports which guardrail rules are in force per account.
 author: keyless.aws maintainers (@keyless-aws)
 options:
   name:
@@ -53,26 +47,18 @@ options:
     default: keyless-imds-guardrail
   state:
     description:
-      - V(present) creates, updates and attaches the policies; V(absent) detaches and deletes them; V(info) reports
-        which guardrail rules are in force per account and which are missing (reads only).
+      - V(present) creates, updates and attaches the policies; V(absent) detaches and deletes them.
     type: str
-    choices: [present, absent, info]
+    choices: [present, absent]
     default: present
   targets:
     description:
       - OU ids (C(ou-...)) and account ids (12 digits), in the order to attach them. The root id (C(r-...)) only with
         O(allow_root=true).
       - The module's policies are detached from a target that is no longer listed.
-      - With O(state=info), the OUs and accounts whose accounts to report (the root - use O(all_accounts)).
     type: list
     elements: str
     default: []
-  all_accounts:
-    description:
-      - With O(state=info), report every account of the organization instead of the accounts under O(targets) (give
-        one of the two).
-    type: bool
-    default: false
   allow_root:
     description:
       - Allow the root in O(targets) - the guardrail then applies to every account of the organization.
@@ -185,8 +171,7 @@ notes:
     C(organizations:DescribeOrganization), C(organizations:ListRoots), C(organizations:DescribeOrganizationalUnit),
     C(organizations:DescribeAccount), C(organizations:ListAccountsForParent),
     C(organizations:ListOrganizationalUnitsForParent), C(organizations:ListPolicies), C(organizations:DescribePolicy),
-    C(organizations:ListTagsForResource), C(organizations:ListTargetsForPolicy), with O(state=info)
-    C(organizations:DescribeEffectivePolicy), and, to change,
+    C(organizations:ListTagsForResource), C(organizations:ListTargetsForPolicy), and, to change,
     C(organizations:CreatePolicy) (with its tags), C(organizations:UpdatePolicy), C(organizations:AttachPolicy),
     C(organizations:DetachPolicy), C(organizations:DeletePolicy) - C(policies/guardrails.json) in the collection; and
     C(sts:AssumeRole) on O(member_role_name) of each account, whose role reads EC2, Auto Scaling, EKS, CloudWatch
@@ -221,13 +206,6 @@ EXAMPLES = r"""
     accept_breaking:
       - 111111111111:eu-west-1:launch_template:lt-0123456789abcdef0
 
-- name: Which guardrail rules are in force in the accounts of prod, and which are missing
-  keyless.aws.organizations_guardrail:
-    state: info
-    targets: [ou-ab12-prod0001]
-    policy_types: [service_control_policy, declarative_policy_ec2]
-  register: guardrails_in_force
-
 - name: Remove the guardrail (only the policies this module created)
   keyless.aws.organizations_guardrail:
     state: absent
@@ -235,43 +213,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether a policy or an attachment changed (in check mode - would change); false with O(state=info).
+  description: Whether a policy or an attachment changed (in check mode - would change).
   returned: always
   type: bool
-accounts:
-  description:
-    - With O(state=info), one entry per account, sorted by id - V(account), V(name), V(state), V(path) (the root,
-      the OUs and the account), V(expected) (the rules the options ask for), V(in_force), V(missing) (expected and
-      not in force), V(policies), V(declarative) (the effective C(instance_metadata_defaults), null without one) and
-      V(notes) (the management account, a policy type not enabled, an account that is not ACTIVE).
-    - "Rules: V(require_imdsv2), V(hop_limit_cap), V(deny_weakening), V(deny_imdsv1_credentials),
-      V(require_instance_profile) (SCP statements) and V(declarative_imds_defaults) (the declarative policy)."
-    - A policy has V(id), V(name), V(type), V(attached_to) (V(id), V(kind) root, ou or account, V(name)),
-      V(inherited), V(ours) (tagged by this module), V(rules) and for an SCP V(hop_limit_cap) (the lowest launch cap
-      it sets), V(exempt_principals), V(conditional) (Deny statements narrowed by another condition) and V(error).
-  returned: when O(state=info)
-  type: list
-  elements: dict
-  sample:
-    - account: "111111111111"
-      path: [r-ab12, ou-ab12-prod0001, "111111111111"]
-      in_force: [require_imdsv2, hop_limit_cap, deny_weakening, deny_imdsv1_credentials]
-      missing: []
-      policies:
-        - {name: keyless-imds-guardrail, attached_to: {id: ou-ab12-prod0001, kind: ou, name: prod}, inherited: true,
-           ours: true, rules: [require_imdsv2, hop_limit_cap, deny_weakening, deny_imdsv1_credentials]}
-expected:
-  description: With O(state=info), the rules the options ask for.
-  returned: when O(state=info)
-  type: list
-  elements: str
-summary:
-  description: With O(state=info), V(accounts), V(complete) (accounts with no rule missing) and V(missing) (rule -> accounts).
-  returned: when O(state=info)
-  type: dict
 policies:
   description: The module's policies after the run (predicted in check mode), by name.
-  returned: when O(state) is V(present) or V(absent)
+  returned: always
   type: dict
   sample:
     keyless-imds-guardrail:
@@ -287,20 +234,20 @@ preflight:
     - A finding has V(id) (for O(accept_breaking)), V(account), V(region), V(kind) (V(launch_template),
       V(autoscaling_group), V(eks), V(spot_fleet), V(ec2_fleet), V(instance), V(modify_caller)), V(name), V(reasons)
       and V(converge) (what makes it compliant).
-  returned: when O(state) is V(present) or V(absent)
+  returned: always
   type: list
   elements: dict
 preflight_markdown:
   description: The preflight as a Markdown report (write it with M(ansible.builtin.copy)).
-  returned: when O(state) is V(present) or V(absent)
+  returned: always
   type: str
 stopped_at:
   description: The target at which the staged attach stopped (its preflight is not clean); null when none did.
-  returned: when O(state) is V(present) or V(absent)
+  returned: always
   type: str
 reason:
   description: Why the attach stopped at RV(stopped_at); null otherwise.
-  returned: when O(state) is V(present) or V(absent)
+  returned: always
   type: str
 blocking:
   description: The finding ids that stopped the attach and are not in O(accept_breaking).
@@ -320,35 +267,7 @@ changes:
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.organizations.converge import converge
-
-
-def argument_spec():
-    return dict(
-        name=dict(type="str", default="keyless-imds-guardrail"),
-        state=dict(type="str", choices=["present", "absent", "info"], default="present"),
-        targets=dict(type="list", elements="str", default=[]),
-        all_accounts=dict(type="bool", default=False),
-        allow_root=dict(type="bool", default=False),
-        policy_types=dict(type="list", elements="str", default=["service_control_policy"]),
-        require_imdsv2=dict(type="bool", default=True),
-        hop_limit_cap=dict(type="int", default=2),
-        deny_weakening=dict(type="bool", default=True),
-        exempt_principal_arns=dict(type="list", elements="str", default=[]),
-        deny_imdsv1_credentials=dict(type="bool", default=True),
-        require_instance_profile=dict(type="bool", default=False),
-        declarative_http_endpoint=dict(type="str", choices=["no_preference", "enabled", "disabled"],
-                                       default="no_preference"),
-        declarative_instance_metadata_tags=dict(type="str", choices=["no_preference", "enabled", "disabled"],
-                                                default="no_preference"),
-        exception_message=dict(type="str"),
-        member_role_name=dict(type="str", default="keyless-deployer"),
-        regions=dict(type="list", elements="str"),
-        imdsv1_lookback_days=dict(type="int", default=14),
-        check_cloudtrail=dict(type="bool", default=False),
-        cloudtrail_days=dict(type="int", default=90),
-        accept_breaking=dict(type="list", elements="str", default=[]),
-        preflight_only=dict(type="bool", default=False),
-    )
+from ansible_collections.keyless.aws.plugins.module_utils.organizations.guardrail import argument_spec
 
 
 def main():

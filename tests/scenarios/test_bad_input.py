@@ -289,6 +289,8 @@ CASES = [
       "mode", "rw-r--r--", ["octal"]),
     C("organizations_guardrail-root-without-opt-in", "organizations_guardrail", {"targets": ["r-ab12"]}, "targets",
       "r-ab12", ["allow_root=true"]),
+    C("organizations_guardrail_info-root", "organizations_guardrail_info", {"targets": ["r-ab12"]}, "targets",
+      "r-ab12", ["all_accounts=true"]),
     # --- the ec2_identity role (argument spec + its validate.yml) -----------------------------------------------
     C("role-name-too-long", "role", {"ec2_identity_role_name": "r" * 65, "ec2_identity_manage_fleet": False},
       "ec2_identity_role_name", "r" * 65, ["64"]),

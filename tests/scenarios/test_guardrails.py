@@ -88,15 +88,15 @@ def organization_state(moto, targets):
     return state
 
 
-def run_guardrail(moto, tmp_path, args, check=False, diff=False):
+def run_guardrail(moto, tmp_path, args, check=False, diff=False, module="organizations_guardrail"):
     out = tmp_path / "outcome.json"
     playbook = """
 - name: Guardrail
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Run organizations_guardrail
-      keyless.aws.organizations_guardrail: %s
+    - name: Run %s
+      keyless.aws.%s: %s
       register: outcome
       ignore_errors: true
     - name: Save it
@@ -105,7 +105,7 @@ def run_guardrail(moto, tmp_path, args, check=False, diff=False):
         dest: %s
         mode: "0644"
       check_mode: false
-""" % (json.dumps(args), out)
+""" % (module, module, json.dumps(args), out)
     result = run_playbook(playbook, moto.url, check=check, diff=diff)
     assert out.exists(), result.stdout + result.stderr
     return json.loads(out.read_text())

@@ -1,6 +1,6 @@
 """Guardrails in force (issue 25, item 4), on the moto server with the seeding of test_guardrails: before the attach
 every rule is missing in the prod account; after it prod has them in force, inherited from the prod OU, while sandbox
-has only what a hand-written SCP of its own implements; organizations_guardrail state=info changes nothing (check mode
+has only what a hand-written SCP of its own implements; organizations_guardrail_info changes nothing (check mode
 too); and keyless.aws.audit with ec2_identity_audit_guardrails reports each target's rules in its audit result, its
 report and the run summary (guardrails_missing), without a single mutating call."""
 
@@ -17,6 +17,7 @@ from tests.support.playbook import run_playbook
 pytestmark = pytest.mark.integration
 
 BOTH = ["service_control_policy", "declarative_policy_ec2"]
+INFO = "organizations_guardrail_info"
 SCP_RULES = ["require_imdsv2", "hop_limit_cap", "deny_weakening", "deny_imdsv1_credentials"]
 ALL_RULES = SCP_RULES + ["declarative_imds_defaults"]
 # a security team's own SCP on sandbox: the same Deny as our RequireImdsv2AtLaunch, written by hand, and a Deny of the
@@ -40,11 +41,11 @@ def test_guardrails_in_force_before_and_after_the_attach_and_in_the_audit(moto, 
     root, ous, accounts = build(moto)
     prod, sandbox = accounts["prod"], accounts["sandbox"]
     template_id = seed_prod(url, prod)
-    info = {"state": "info", "targets": [ous["prod"], ous["sandbox"]], "policy_types": BOTH}
+    info = {"targets": [ous["prod"], ous["sandbox"]], "policy_types": BOTH}
 
     # 1. before the attach: every rule is missing in both accounts; check mode and a real run read only
     moto.reset_calls()
-    before = by_account(run_guardrail(moto, tmp_path, info, check=True))
+    before = by_account(run_guardrail(moto, tmp_path, info, check=True, module=INFO))
     assert mutating_calls(moto.calls()) == {}
     assert sorted(before) == sorted([prod, sandbox])
     assert before[prod]["expected"] == ALL_RULES
@@ -53,7 +54,7 @@ def test_guardrails_in_force_before_and_after_the_attach_and_in_the_audit(moto, 
     # what is attached (FullAWSAccess, on every node as AWS does it) is listed at each level, and implements nothing
     assert [(p["name"], p["attached_to"]["kind"], p["inherited"], p["rules"]) for p in before[prod]["policies"]] == [
         ("FullAWSAccess", "root", True, []), ("FullAWSAccess", "ou", True, []), ("FullAWSAccess", "account", False, [])]
-    assert by_account(run_guardrail(moto, tmp_path, dict(info, targets=[prod])))[prod]["missing"] == ALL_RULES
+    assert by_account(run_guardrail(moto, tmp_path, dict(info, targets=[prod]), module=INFO))[prod]["missing"] == ALL_RULES
 
     # 2. converge, attach to prod; sandbox gets a hand-written SCP of its own
     make_compliant(url, prod, template_id)
@@ -68,7 +69,7 @@ def test_guardrails_in_force_before_and_after_the_attach_and_in_the_audit(moto, 
     # 3. prod has every rule in force, inherited from the prod OU (ours, recognized by content and tag);
     #    sandbox has what its own SCP implements and misses the rest
     moto.reset_calls()
-    after = by_account(run_guardrail(moto, tmp_path, info))
+    after = by_account(run_guardrail(moto, tmp_path, info, module=INFO))
     assert mutating_calls(moto.calls()) == {}
     assert after[prod]["in_force"] == ALL_RULES and after[prod]["missing"] == []
     ours = [p for p in after[prod]["policies"] if p["ours"]]
@@ -88,11 +89,11 @@ def test_guardrails_in_force_before_and_after_the_attach_and_in_the_audit(moto, 
     assert not any(p["ours"] for p in after[sandbox]["policies"])
 
     # every account of the organization: the management account too, where SCPs do not apply
-    everything = by_account(run_guardrail(moto, tmp_path, {"state": "info", "all_accounts": True}))
+    everything = by_account(run_guardrail(moto, tmp_path, {"all_accounts": True}, module=INFO))
     management = (set(everything) - {prod, sandbox}).pop()
     assert any("management account" in n for n in everything[management]["notes"])
     assert everything[prod]["missing"] == [] and everything[management]["missing"] == SCP_RULES
-    refused = run_guardrail(moto, tmp_path, {"state": "info", "targets": ["ou-ab12-nothere1"]})
+    refused = run_guardrail(moto, tmp_path, {"targets": ["ou-ab12-nothere1"]}, module=INFO)
     assert refused["failed"] and "ou-ab12-nothere1" in refused["msg"]
 
     # 4. the audit, with the opt-in: one read of the organization on the controller, each target gets its account's

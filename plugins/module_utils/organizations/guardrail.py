@@ -4,7 +4,7 @@
 """The guardrail from intent, and its plan (pure: no I/O). Private to the collection: no stable API.
 
     validate(params) -> [error]                 every bad input, naming the option, the value and what is allowed
-                                                (state=info: targets or all_accounts=true, never the root)
+                                                (state=info, organizations_guardrail_info: targets or all_accounts, never the root)
     scp_document(params, partition="aws") -> dict        the service control policy built from the options
     declarative_document(params) -> dict                 the DECLARATIVE_POLICY_EC2 content
     desired_policies(params, partition) -> [{"name", "type", "content", "description", "tags"}]
@@ -14,6 +14,8 @@
     gate(targets, attached, preflight, accept_breaking) -> {"attach": [...], "stopped_at", "reason", "blocking"}
     plan_guardrail(desired, observed, attach_targets, state) -> Plan   the Organizations calls, in order
     view(policies) -> the `diff` / `policies` shape: {name: {type, id, content, targets}}
+    argument_spec(info=False) -> dict           organizations_guardrail's options (info=True: organizations_guardrail_info's)
+    info_params(params) -> dict                 organizations_guardrail_info's params as the engine reads them (state=info)
 
 AWS facts relied on (looked up with the collection's documentation search on 2026-12-07: the quota page, the declarative
 policy syntax page, InstanceMetadataDefaultsResponse (ManagedBy declarative-policy) and the EC2 SCP examples were found
@@ -100,12 +102,12 @@ def validate(params):
     if _bad_bool(all_accounts):
         errors.append("all_accounts=%r: true or false" % (all_accounts,))
     elif all_accounts and state != "info":
-        errors.append("all_accounts=true is for state=info (it reads every account of the organization); with "
-                      "state=%s list the targets" % (state,))
+        errors.append("all_accounts=true is for organizations_guardrail_info (it reads every account of the "
+                      "organization); with state=%s list the targets" % (state,))
     elif state == "info" and bool(all_accounts) == bool(targets):
-        errors.append("state=info reads the guardrails in force for %s: give targets (OU ids and account ids) or "
-                      "all_accounts=true, one of the two" % ("targets=%r and all_accounts=true" % (targets,)
-                                                             if targets else "nothing"))
+        what = "targets=%r and all_accounts=true" % (targets,) if targets else "nothing"
+        errors.append("organizations_guardrail_info reads the guardrails in force for %s: give targets (OU ids and "
+                      "account ids) or all_accounts=true, one of the two" % what)
     seen = set()
     for target in targets:
         if not isinstance(target, str):
@@ -117,8 +119,8 @@ def validate(params):
         seen.add(target)
         if rules.ROOT_ID.match(target):
             if state == "info":
-                errors.append("targets has the root %r: with state=info set all_accounts=true to read every account of "
-                              "the organization, or list OUs and accounts" % target)
+                errors.append("targets has the root %r: set all_accounts=true to read every account of the organization, "
+                              "or list OUs and accounts" % target)
             elif not params.get("allow_root"):
                 errors.append("targets has the root %r: a guardrail on the root applies to every account of the "
                               "organization; set allow_root=true to allow it explicitly, or list OUs and accounts"
@@ -375,3 +377,54 @@ def predicted(desired, observed, plan, state):
         out[policy["name"]] = {"type": policy["type"], "id": current["id"], "content": policy["content"],
                                "targets": sorted(targets)}
     return out
+
+
+# The options organizations_guardrail_info takes (the rules it judges by); the rest keep their defaults there.
+INFO_OPTIONS = ("name", "targets", "all_accounts", "policy_types", "require_imdsv2", "hop_limit_cap", "deny_weakening",
+                "exempt_principal_arns", "deny_imdsv1_credentials", "require_instance_profile")
+
+
+def argument_spec(info=False):
+    """The options of organizations_guardrail, or with info=True of organizations_guardrail_info."""
+    spec = _spec()
+    if info:
+        return {name: spec[name] for name in INFO_OPTIONS}
+    spec.pop("all_accounts")
+    spec["state"] = dict(type="str", choices=["present", "absent"], default="present")
+    return spec
+
+
+def info_params(given):
+    """organizations_guardrail_info's params as the engine reads them: state=info, every other option's default."""
+    params = {name: option.get("default") for name, option in _spec().items()}
+    params.update(given, state="info")
+    return params
+
+
+def _spec():
+    return dict(
+        name=dict(type="str", default="keyless-imds-guardrail"),
+        state=dict(type="str", choices=["present", "absent", "info"], default="present"),
+        targets=dict(type="list", elements="str", default=[]),
+        all_accounts=dict(type="bool", default=False),
+        allow_root=dict(type="bool", default=False),
+        policy_types=dict(type="list", elements="str", default=["service_control_policy"]),
+        require_imdsv2=dict(type="bool", default=True),
+        hop_limit_cap=dict(type="int", default=2),
+        deny_weakening=dict(type="bool", default=True),
+        exempt_principal_arns=dict(type="list", elements="str", default=[]),
+        deny_imdsv1_credentials=dict(type="bool", default=True),
+        require_instance_profile=dict(type="bool", default=False),
+        declarative_http_endpoint=dict(type="str", choices=["no_preference", "enabled", "disabled"],
+                                       default="no_preference"),
+        declarative_instance_metadata_tags=dict(type="str", choices=["no_preference", "enabled", "disabled"],
+                                                default="no_preference"),
+        exception_message=dict(type="str"),
+        member_role_name=dict(type="str", default="keyless-deployer"),
+        regions=dict(type="list", elements="str"),
+        imdsv1_lookback_days=dict(type="int", default=14),
+        check_cloudtrail=dict(type="bool", default=False),
+        cloudtrail_days=dict(type="int", default=90),
+        accept_breaking=dict(type="list", elements="str", default=[]),
+        preflight_only=dict(type="bool", default=False),
+    )

@@ -133,13 +133,13 @@ OURS = {"id": "p-ours0001", "name": "keyless-imds-guardrail", "type": in_force.S
         "content": guardrail.scp_document(params()), "ours": True}
 THEIRS = {"id": "p-theirs01", "name": "security-baseline", "type": in_force.SCP, "content": HAND_WRITTEN_ALL,
           "ours": False}
-ENABLED = {in_force.SCP, in_force.DECLARATIVE}
+ENABLED = frozenset((in_force.SCP, in_force.DECLARATIVE))
 
 
 def entry(attached, account=ACCOUNT, declarative=None, enabled=ENABLED, **kw):
     return in_force.account_entry({"Id": account, "Name": "prod", "Status": "ACTIVE"},
                                   PATH[:2] + [dict(PATH[2], id=account)], attached, declarative, params(**kw),
-                                  MANAGEMENT, enabled)
+                                  MANAGEMENT, set(enabled))
 
 
 @pytest.mark.parametrize("where, kind", [(OU, "ou"), (ROOT, "root"), (ACCOUNT, "account")])
@@ -190,9 +190,9 @@ def test_account_entry_declarative_management_account_and_disabled_type():
 @pytest.mark.parametrize("overrides, needle", [
     ({"targets": [], "all_accounts": False}, "give targets (OU ids and account ids) or all_accounts=true"),
     ({"targets": [OU], "all_accounts": True}, "targets=['%s'] and all_accounts=true" % OU),
-    ({"targets": [ROOT]}, "targets has the root 'r-ab12': with state=info set all_accounts=true"),
+    ({"targets": [ROOT]}, "targets has the root 'r-ab12': set all_accounts=true"),
     ({"targets": [], "all_accounts": "yes"}, "all_accounts='yes': true or false"),
-    ({"state": "present", "all_accounts": True}, "all_accounts=true is for state=info"),
+    ({"state": "present", "all_accounts": True}, "all_accounts=true is for organizations_guardrail_info"),
     ({"targets": ["prod"]}, "targets has 'prod'"),
 ])
 def test_validate_info(overrides, needle):
