@@ -15,7 +15,10 @@ AWS facts relied on:
 - EC2: instance ids i- and 8 or 17 hex digits; launch template ids lt- and 8 or 17 hex digits, names 3-128 of
   letters, digits and ( ) . - / _.
 - Organizations: organization ids o- and 10-32 lower-case letters or digits; root ids r- and 4-32; OU ids
-  ou-<4-32>-<8-32> (Organizations API reference, the Id patterns).
+  ou-<4-32>-<8-32> (Organizations API reference, the Id patterns). Policy names 1-128 (CreatePolicy Name); the
+  collection's guardrail names stay within 1-100 of letters, digits and _ . + = , @ - (a suffix is added to the
+  declarative policy's). aws:PrincipalArn is the ARN of the IAM role (never an sts assumed-role ARN) for a role
+  session, so an exemption names a role ARN, with * and ? wildcards in the account and the name (ArnLike).
 - EKS: cluster and node group names 1-100 of letters, digits, - and _, starting with a letter or digit
   (CreateCluster / CreateNodegroup).
 - STS AssumeRole: RoleSessionName 2 to 64 of letters, digits and _+=,.@-; ExternalId 2 to 1224 of letters, digits
@@ -37,6 +40,8 @@ ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 IAM_NAME = re.compile(r"^[\w+=,.@-]+$", re.ASCII)
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
+GUARDRAIL_NAME = re.compile(r"^[A-Za-z0-9_.+=,@-]{1,100}$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|[0-9*?]{1,12}):role/[A-Za-z0-9_+=,.@/*?-]+$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 # a role or instance profile ARN with its path segments and the name's own length (roles 64, profiles 128)
 ROLE_ARN_STRICT = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII)
@@ -85,6 +90,16 @@ def is_iam_path(value):
 
 def is_role_arn(value):
     return _matches(ROLE_ARN, value)
+
+
+def is_guardrail_name(value):
+    """The name organizations_guardrail gives its policies (1-100 of letters, digits and _ . + = , @ -)."""
+    return _matches(GUARDRAIL_NAME, value)
+
+
+def is_role_arn_pattern(value):
+    """A role ARN as aws:PrincipalArn compares it (ArnLike): * and ? allowed in the account and the path/name."""
+    return _matches(ROLE_ARN_PATTERN, value)
 
 
 def is_session_name(value):

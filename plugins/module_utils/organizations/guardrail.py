@@ -54,7 +54,6 @@ were not in the excerpts, so the key types below are the ones AWS's own examples
 from __future__ import annotations
 
 import json
-import re
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.plan import Plan
@@ -76,8 +75,6 @@ GUARDRAIL_KEY = "keyless:guardrail"
 DEFAULT_NAME = "keyless-imds-guardrail"
 DECLARATIVE_SUFFIX = "-ec2-defaults"
 # Organizations CreatePolicy Name: 1-128 characters, pattern [\s\S]*; we keep to what every console shows
-NAME = re.compile(r"^[A-Za-z0-9_.+=,@-]{1,100}$")
-PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::([0-9]{12}|\*):[A-Za-z0-9_+=,.@/*?-]+$")
 INSTANCE_ARN = "arn:aws:ec2:*:*:instance/*"
 PREFERENCES = ("no_preference", "enabled", "disabled")
 HOP_MAX = 64
@@ -91,7 +88,7 @@ def validate(params):
     """Every bad input, before any AWS call (see the module docstring)."""
     errors = []
     name = params.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not rules.is_guardrail_name(name):
         errors.append("name=%r: 1 to 100 letters, digits and _ . + = , @ - (the policies are named after it)" % (name,))
     targets = params.get("targets") or []
     state = params.get("state", "present")
@@ -140,7 +137,7 @@ def validate(params):
         if _bad_bool(params.get(option)):
             errors.append("%s=%r: true or false" % (option, params.get(option)))
     for arn in params.get("exempt_principal_arns") or []:
-        if not isinstance(arn, str) or not PRINCIPAL_ARN.match(arn):
+        if not rules.is_role_arn_pattern(arn):
             errors.append("exempt_principal_arns has %r: an IAM role ARN (arn:aws:iam::123456789012:role/keyless-deployer; "
                           "* and ? allowed in the account and the name)" % (arn,))
     for option in ("declarative_http_endpoint", "declarative_instance_metadata_tags"):

@@ -40,6 +40,9 @@ def params(**kw):
     ({"hop_limit_cap": 65}, "hop_limit_cap", "65"),
     ({"policy_types": ["scp"]}, "policy_types", "scp"),
     ({"exempt_principal_arns": ["keyless-deployer"]}, "exempt_principal_arns", "keyless-deployer"),
+    # aws:PrincipalArn of a role session is the role's ARN, never the assumed-role one: an sts ARN never matches
+    ({"exempt_principal_arns": ["arn:aws:sts::123456789012:assumed-role/keyless-deployer/s"]}, "exempt_principal_arns",
+     "arn:aws:sts::123456789012:assumed-role/keyless-deployer/s"),
     ({"name": "has space"}, "name", "has space"),
     ({"regions": ["mars-1"]}, "regions", "mars-1"),
     ({"member_role_name": "bad/name"}, "member_role_name", "bad/name"),
