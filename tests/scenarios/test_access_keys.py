@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.aws_env import ROOT
-from tests.support.keys_seed import OUTSIDE_ADDRESS, assert_no_secret, key_status, seed_keys
+from tests.support.keys_seed import OUTSIDE_ADDRESS, assert_no_secret, key_status, seed_keys, seed_keys_with_trail
 from tests.support.markdown_blocks import fenced_blocks
 from tests.support.moto_server import mutating_calls
 from tests.support.playbook import run_playbook
@@ -99,11 +99,7 @@ def signs(moto, seeded, name):
 
 @pytest.fixture
 def seeded(moto, tmp_path):
-    trail = tmp_path / "trail"
-    trail.mkdir()
-    data = seed_keys(moto.url, trail, prefix="kk")
-    data["trail"] = str(trail)
-    return data
+    return seed_keys_with_trail(moto.url, tmp_path)
 
 
 def info_args(seeded):

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from tests.support.keys_seed import assert_no_secret, key_status, seed_keys
+from tests.support.keys_seed import assert_no_secret, key_status, seed_keys_with_trail
 from tests.support.moto_server import mutating_calls
 from tests.support.playbook import run_playbook
 
@@ -84,11 +84,7 @@ AUDIT = """
 
 @pytest.fixture
 def seeded(moto, tmp_path):
-    trail = tmp_path / "trail"
-    trail.mkdir()
-    data = seed_keys(moto.url, trail, prefix="kk")
-    data["trail"] = str(trail)
-    return data
+    return seed_keys_with_trail(moto.url, tmp_path)
 
 
 def role_vars(seeded, tmp_path, **extra):

@@ -186,3 +186,12 @@ def assert_no_secret(seeded, *texts):
         leaks += ["output %d shows the full id of %s" % (i, key["masked"]) for key in seeded["keys"].values()
                   if key["id"] in text]
     assert not leaks, sorted(set(leaks))
+
+
+def seed_keys_with_trail(url, tmp_path, prefix="kk"):
+    """seed_keys with its CloudTrail log files in tmp_path/trail; the result carries "trail" (that directory)."""
+    trail = tmp_path / "trail"
+    trail.mkdir()
+    data = seed_keys(url, trail, prefix=prefix)
+    data["trail"] = str(trail)
+    return data
