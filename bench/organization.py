@@ -35,21 +35,23 @@ def account_ids(count, first):
     return ["%012d" % (first + i) for i in range(count)]
 
 
-def seed_accounts(url, accounts, n, log):
+def seed_accounts(url, accounts, n, log, region="us-east-1"):
     start = time.monotonic()
     fleets = {}
     for account in accounts:
         with fleet_seed.as_role(url, "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)):
-            fleets[account] = fleet_seed.seed_fleet(url, n, mix="realistic", prefix="org", tag=TAG,
+            fleets[account] = fleet_seed.seed_fleet(url, n, region=region, mix="realistic", prefix="org", tag=TAG,
                                                     correct_profile=PROFILE, seed=0, batch=250)
-    log("seeded %d accounts x %d instances in %.1fs" % (len(accounts), n, time.monotonic() - start))
+    log("seeded %d accounts x %d instances (%s) in %.1fs" % (len(accounts), n, region, time.monotonic() - start))
     return fleets
 
 
-def write_inventory(path, accounts, rate_limits, report_dir):
-    hosts = {"acct%s-us-east-1" % account: {"aws_region": "us-east-1", "aws_account_id": account,
-                                            "aws_assume_role_arn": "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)}
-             for account in accounts}
+def write_inventory(path, accounts, rate_limits, report_dir, regions=("us-east-1",)):
+    """An inventory of one target per account and region (host acct<account>-<region>), each reached through the
+    account's assumed role."""
+    hosts = {"acct%s-%s" % (account, region): {"aws_region": region, "aws_account_id": account,
+                                               "aws_assume_role_arn": "arn:aws:iam::%s:role/%s" % (account, DEPLOYER)}
+             for account in accounts for region in regions}
     group_vars = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                   "ec2_identity_role_name": "BenchRole", "ec2_identity_instance_profile_name": PROFILE,
                   "ec2_identity_instance_tags": TAG, "ec2_identity_rate_limits": rate_limits,

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from bench import floor, one_pass, organization, report, waves
+from bench import floor, one_pass, organization, report, scale, waves
 from bench.runner import (FLEET_APIS, GROUPS, OPEN_LIMITS, PROFILE, TAG, Runner, bulk_playbook, loop_playbook,
                           module_args, role_playbook, summary_of)
 from bench.servers import LimiterRun, moto_server
@@ -299,6 +299,18 @@ def measure_organization(runner, moto, work, n, targets, scale, problems):
                                     problems, servers=servers)
 
 
+def grid(text):
+    """'4x4' -> (4, 4) accounts x regions; '16' -> (16, 1); '0' -> (0, 1) (skips that row group)."""
+    accounts, _sep, regions = text.lower().partition("x")
+    return int(accounts or 0), int(regions or 1)
+
+
+def scale_options(args):
+    return {"n": args.scale_n, "empty_targets": grid(args.scale_empty), "converged_targets": args.scale_converged,
+            "forks": args.scale_forks, "org": grid(args.scale_org), "org_n": args.scale_org_n,
+            "org_fleets": args.scale_org_fleets, "org_forks": args.scale_org_forks}
+
+
 def ints(text):
     """'100,1000' -> [100, 1000]; '' or '0' -> [] (to skip a part of the run)."""
     return [int(x) for x in text.split(",") if x.strip() and int(x) > 0]
@@ -325,6 +337,23 @@ def parse_args(argv):
     parser.add_argument("--role-n", help="fleet sizes for the role (default: 1000 or the smallest N)")
     parser.add_argument("--waves-n", help="fleet sizes of the safe rollout's waves part (default 1000; smoke: none)")
     parser.add_argument("--waves-watch", type=int, default=None, help="seconds each wave is watched (default 5; smoke 1)")
+    parser.add_argument("--scale", action="store_true", help="what a target costs (bench/scale.py): single targets, "
+                        "per target over many, an organization, a projection (not in the default run nor the smoke run)")
+    parser.add_argument("--scale-n", type=int, default=300, help="instances of a target with instances (default %(default)s)")
+    parser.add_argument("--scale-empty", default="4x4", help="empty targets run at once, accounts x regions "
+                        "(default %(default)s)")
+    parser.add_argument("--scale-converged", type=int, default=6, help="targets of --scale-n instances run at once "
+                        "(default %(default)s)")
+    parser.add_argument("--scale-forks", type=int, default=4, help="forks of the per-target runs (default %(default)s)")
+    parser.add_argument("--scale-org", default="20x5", help="the organization, accounts x regions (default %(default)s; "
+                        "0 skips it)")
+    parser.add_argument("--scale-org-n", type=int, default=100, help="instances per organization target that has "
+                        "instances (default %(default)s)")
+    parser.add_argument("--scale-org-fleets", type=int, default=4, help="organization targets with instances "
+                        "(default %(default)s)")
+    parser.add_argument("--scale-org-forks", type=int, default=8, help="forks of the organization runs (default %(default)s)")
+    parser.add_argument("--before", metavar="REV", help="measure --scale on the collection at REV (a git worktree at "
+                        "/tmp/keyless-before-REV; the bench itself stays this checkout's); results name scale-before")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--ops", default="check,converge,rerun", help="bulk operations to measure (default %(default)s)")
     parser.add_argument("--smoke", action="store_true", help="CI smoke run: N=100, baseline 5, limiter 200 at x20, no role")
@@ -372,7 +401,11 @@ def main(argv=None):
                "limiter_scale": {str(k): v for k, v in args.limiter_scale.items()},
                "machine": report.machine(), "versions": report.versions(), "date": report.now(),
                "bulk": [], "floor": [], "baseline": [], "limiter": [], "role": [], "role_limiter": [],
-               "whole_job": [], "amazon_loop": [], "organization": [], "waves": []}
+               "whole_job": [], "amazon_loop": [], "organization": [], "waves": [], "scale": {}}
+    collections = None
+    if args.scale and args.before:
+        collections, commit, tree = scale.before_collections(args.before, log)
+        results["scale"]["before"] = {"rev": args.before, "commit": commit, "worktree": tree}
     role_exists = (ROOT / "roles" / "ec2_identity" / "tasks" / "main.yml").exists() and not args.no_role
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keyless-bench-") as work, moto_server() as moto:
@@ -403,6 +436,9 @@ def main(argv=None):
             for n in args.role_limiter_sizes:
                 results["role_limiter"].extend(measure_role_limiter(runner, moto.url, n, args.limiter_scale[n],
                                                                     problems))
+        if args.scale:
+            results["scale"].update(scale.measure(runner, moto, work, scale_options(args), log, problems,
+                                                  collections=collections))
         if role_exists:
             for n in args.org_sizes:
                 results["organization"].extend(measure_organization(runner, moto, work, n, args.org_targets,
@@ -411,8 +447,14 @@ def main(argv=None):
     results["machine"]["loadavg_end"] = report.loadavg()
     results["targets"] = report.targets(results, smoke=args.smoke)
     results["problems"] = problems
-    paths = report.write(results, pathlib.Path(args.out), smoke=args.smoke, name=args.name)
-    sys.stdout.write(report.markdown(results))
+    name = args.name or ("scale-before" if args.scale and args.before else None)
+    paths = report.write(results, pathlib.Path(args.out), smoke=args.smoke, name=name)
+    if args.scale:
+        others = [results[k] for k in ("bulk", "floor", "baseline", "limiter", "role", "role_limiter", "whole_job",
+                                       "amazon_loop", "organization", "waves")]
+        sys.stdout.write(scale.write_markdown(paths, results, alone=not any(others)))
+    else:
+        sys.stdout.write(report.markdown(results))
     sys.stdout.write("\nwritten: %s\n" % ", ".join(str(p) for p in paths))
     if problems:
         sys.stdout.write("\nPROBLEMS:\n" + "\n".join("- " + p for p in problems) + "\n")

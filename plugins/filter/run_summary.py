@@ -1,13 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyless.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One summary of a converge or audit run over many account/region targets (pure: reads host variables).
+"""One summary of a converge or audit run over many account/region targets (pure: reads host variables or reports).
 
 Contract: for each target (an inventory host of keyless.aws.converge / keyless.aws.audit), read what the
 role left in its host variables - ec2_identity_result (converge), ec2_identity_audit_result (audit),
 keyless_target_error (set by the playbook when the target failed) - and return one entry per target with
 the same counts, plus totals. A target without a result and without an error did not run to its end
-(unreachable, or stopped by the play); it is reported as such, never left out.
+(unreachable, or stopped by the play); it is reported as such, never left out. Targets are listed sorted by
+name, whatever order they come in, so that one run and the same run split over several controllers (or
+AWX/AAP job slices) and merged give the same summary.
+
+The same counts from the targets' JSON reports (keyless.aws.target_reports, filter run_summary_from_reports):
+reports_hostvars() turns the reports into the host variables above and run_summary() counts them - this file
+is the one home of the counting rules. SUMMARY_FIELDS says which parts of a result the counts read; the
+lookup keeps only those (a result's per-instance lists can hold 10,000 records).
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ description:
     playbook records when the target failed (C(keyless_target_error)).
   - A target with neither a result nor an error did not finish (unreachable, or stopped before the role
     ended); it is listed with status V(not_finished) and counted in RV(_value.totals.targets_failed).
+  - Targets are listed sorted by name, so that a run split over several controllers or AWX/AAP job slices and
+    merged with C(keyless.aws.run_summary_from_reports) gives the same summary as one run.
 author: keyless.aws maintainers (@keyless-aws)
 positional: hostvars
 options:
   _input:
-    description: The inventory host names of the targets, in the order to report them.
+    description: The inventory host names of the targets (listed sorted by name in the summary).
     type: list
     elements: str
     required: true
@@ -65,7 +74,7 @@ _value:
       description: Whether any target ran in check mode (its counts are predictions).
       type: bool
     targets:
-      description: One entry per target, in the order given.
+      description: One entry per target, sorted by target name.
       type: list
       elements: dict
       contains:
@@ -133,7 +142,9 @@ _value:
           description: Whether the IAM role or instance profile changed on this target.
           type: bool
         report:
-          description: The target's Markdown report, or null.
+          description:
+            - The target's Markdown report, or null. In a summary built from reports, the path is in the directory the
+              JSON report was read from (the Markdown report is beside it).
           type: str
     totals:
       description: The counts of RV(_value.targets) summed, with the number of targets.
@@ -186,11 +197,25 @@ _value:
           type: float
 """
 
+import os
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 COUNTS = ("instances", "compliant", "non_compliant", "changed", "held", "rolled_back", "failed", "launch_sources",
           "instances_with_keys", "keys_used", "guardrails_missing")
+KINDS = ("converge", "audit")
+RESULT_VARS = {"converge": "ec2_identity_result", "audit": "ec2_identity_audit_result"}
+_KEYS = {"instances_with_keys": None, "used_from_fleet": None}
+_REPORT = {"json": None, "markdown": None}
+# What the counts below read of a result, per kind (keep in step with _converge_counts, _audit_counts, _key_counts
+# and _guardrails_missing; the unit tests count pruned and whole results alike)
+SUMMARY_FIELDS = {
+    "converge": {"region": None, "check_mode": None, "identity_changed": None, "counts": None,
+                 "compliance": {"after": {"total": None, "compliant": None, "non_compliant": None}},
+                 "autoscaling_groups": {"summary": None}, "keys": _KEYS, "report": _REPORT},
+    "audit": {"region": None, "summary": None, "guardrails": {"missing": None}, "keys": _KEYS, "report": _REPORT},
+}
 NOT_FINISHED = "no result: the target did not finish (unreachable, or stopped before the role ended; see the play recap)"
 
 
@@ -275,16 +300,20 @@ def _audit_counts(result):
     return counts
 
 
+def _check_kind(kind, name):
+    if kind not in KINDS:
+        raise AnsibleFilterError("%s: kind must be converge or audit, not %r" % (name, kind))
+
+
 def run_summary(targets, hostvars, kind="converge"):
-    if kind not in ("converge", "audit"):
-        raise AnsibleFilterError("run_summary: kind must be converge or audit, not %r" % (kind,))
+    _check_kind(kind, "run_summary")
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
         raise AnsibleFilterError("run_summary: the input must be a list of inventory host names")
-    result_var, counts_of = (("ec2_identity_result", _converge_counts) if kind == "converge"
-                             else ("ec2_identity_audit_result", _audit_counts))
+    result_var, counts_of = RESULT_VARS[kind], (_converge_counts if kind == "converge" else _audit_counts)
     entries = []
-    for name in targets:
-        name = to_text(name)
+    # sorted by name: the order of an inventory is not in the targets' reports, and a split run merged must
+    # read like one run
+    for name in sorted(to_text(target) for target in targets):
         host = _get(hostvars, name, {})
         result = _get(host, result_var)
         error = _get(host, "keyless_target_error")
@@ -307,6 +336,79 @@ def run_summary(targets, hostvars, kind="converge"):
         entry["compliant_percent"] = _percent(entry["compliant"], entry["instances"])
     check_mode = any(e.pop("check_mode") for e in entries)
     return {"kind": kind, "check_mode": check_mode, "targets": entries, "totals": totals}
+
+
+# ---- the same summary from the targets' JSON reports ---------------------------------------------------
+
+def _prune(value, spec):
+    """value reduced to the keys of spec (nested: a dict spec keeps those keys of a dict value; None keeps all)."""
+    if spec is None or not isinstance(value, dict):
+        return value
+    return {key: _prune(value[key], sub) for key, sub in spec.items() if key in value}
+
+
+def summary_fields(result, kind):
+    """The parts of a target's result (ec2_identity_result / ec2_identity_audit_result) that the counts read."""
+    _check_kind(kind, "summary_fields")
+    return _prune(result, SUMMARY_FIELDS[kind])
+
+
+def _relocated(result, path):
+    """The result with its report paths in the directory its JSON report was read from (path): where they are now,
+    on this controller, not where the controller that wrote them put them."""
+    report = _get(result, "report")
+    if not path or not isinstance(report, dict):
+        return result
+    folder = os.path.dirname(to_text(path))
+    moved = {key: (os.path.join(folder, os.path.basename(to_text(value))) if key in ("json", "markdown") and value else value)
+             for key, value in report.items()}
+    return dict(result, report=moved)
+
+
+def reports_hostvars(reports, kind=None, name="run_summary_from_reports"):
+    """(kind, {target: host variables}) of the targets' reports: what run_summary reads of hostvars.
+
+    reports: dicts with kind, target, account_id, account_name, region, error, result (a keyless.aws.target_reports
+    entry, or a report JSON as the role writes it); path, when given, is where the JSON report was read from.
+    kind: converge or audit; None takes the reports' own (they must agree)."""
+    if isinstance(reports, (str, bytes, dict)) or not hasattr(reports, "__iter__"):
+        raise AnsibleFilterError("%s: the input must be a list of target reports (query('keyless.aws.target_reports', "
+                                 "dir, ...)), not %s" % (name, type(reports).__name__))
+    reports = list(reports)
+    if kind is not None:
+        _check_kind(kind, name)
+    hosts = {}
+    for number, report in enumerate(reports):
+        where = "report %d" % (number + 1)
+        if not isinstance(report, dict) or not _get(report, "target"):
+            raise AnsibleFilterError("%s: %s is not a target report (a mapping with kind, target, result and error), got %r"
+                                     % (name, where, report if not isinstance(report, dict) else sorted(report)))
+        target = to_text(report["target"])
+        where = "the report of %s%s" % (target, (" (%s)" % report["path"]) if _get(report, "path") else "")
+        own = _get(report, "kind")
+        if own not in KINDS:
+            raise AnsibleFilterError("%s: %s has kind %r; a target report's kind is converge or audit" % (name, where, own))
+        if kind is None:
+            kind = own
+        if own != kind:
+            raise AnsibleFilterError("%s: %s is a%s %s report and this summary is of kind %s; summarize one kind at a time"
+                                     % (name, where, "n" if own == "audit" else "", own, kind))
+        if target in hosts:
+            raise AnsibleFilterError("%s: target %s has two reports; keep one (keyless.aws.target_reports keeps the newest)"
+                                     % (name, target))
+        result = _get(report, "result")
+        host = {RESULT_VARS[kind]: _relocated(summary_fields(result, kind), _get(report, "path")) if result else None,
+                "keyless_target_error": _get(report, "error")}
+        for var, key in (("aws_account_id", "account_id"), ("aws_account_name", "account_name"), ("aws_region", "region")):
+            host[var] = _get(report, key)
+        hosts[target] = host
+    return kind or "converge", hosts
+
+
+def run_summary_from_reports(reports, kind=None):
+    """The run summary of the targets' reports: the same as run_summary over the hostvars of the same run."""
+    kind, hosts = reports_hostvars(reports, kind)
+    return run_summary(list(hosts), hosts, kind=kind)
 
 
 class FilterModule(object):

@@ -222,6 +222,20 @@ CASES = [
     C("ec2_fleet_info-expected-unknown-key", "ec2_fleet_info",
       {"instance_ids": ["i-0123456789abcdef0"], "expected": {"http_tokens": "required", "colour": "blue"}},
       "expected", "colour", ["http_tokens"]),
+    # --- ec2_fleet_census -----------------------------------------------------------------------------------
+    C("ec2_fleet_census-name-twice", "ec2_fleet_census",
+      {"targets": [{"name": "shop-us-east-1", "selector": {"tags": {"App": "shop"}}},
+                   {"name": "shop-us-east-1", "selector": {"tags": {"App": "shop"}}}]},
+      "target", "shop-us-east-1", ["listed twice", "each inventory host is one target"]),
+    C("ec2_fleet_census-unknown-selector-key", "ec2_fleet_census",
+      {"targets": [{"name": "shop", "selector": {"tags": {"App": "shop"}, "colour": "blue"}}]},
+      "selector", "colour", ["instance_ids", "tags"]),
+    C("ec2_fleet_census-empty-selector", "ec2_fleet_census", {"targets": [{"name": "shop"}]}, "all_instances",
+      ("instance_ids",), ["all_instances"]),
+    C("ec2_fleet_census-bad-role-arn", "ec2_fleet_census",
+      {"targets": [{"name": "shop", "connection": {"assume_role_arn": "arn:aws:iam::123:role/x"}, "selector": {
+          "tags": {"App": "shop"}}}]},
+      "assume_role_arn", "arn:aws:iam::123:role/x", ["12-digit account"]),
     # --- ec2_launch_template_identity ----------------------------------------------------------------------
     C("ec2_launch_template_identity-no-selector", "ec2_launch_template_identity", {"http_tokens": "required"},
       "all_templates", ("launch_template_names", "launch_template_ids"), ["all_templates"]),

@@ -1,7 +1,11 @@
 """A whole organization in one run, on the moto server: an organization with nested OUs and member accounts,
 instances in two regions of every account. The keyless.aws.targets inventory lists exactly the selected
 accounts x regions; keyless.aws.converge reaches each target through its assumed role and touches nothing
-else; the run summary adds up; a second run reports changed=0."""
+else; the IAM role of an account is converged once, whatever the number of its regions; the run summary adds
+up; a second run reports changed=0; the same organization split in two runs (two controllers or AWX/AAP job
+slices, each with its own report directory) and merged with keyless.aws.summarize gives the one run's summary -
+the same targets in the same order, the same counts and a failed target with its error - generated_at and the
+directory of the report paths aside (the merged summary points to where it read the reports)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import json
 import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support import fleet_seed
 from tests.support.aws_env import ROOT, aws_env
 from tests.support.fleet_seed import fleet_state, seed_fleet
+from tests.support.moto_server import mutating_calls
 from tests.support.playbook import plain, run_playbook
 
 pytestmark = pytest.mark.integration
@@ -22,6 +28,7 @@ pytestmark = pytest.mark.integration
 REGIONS = ("us-east-1", "eu-west-1")
 DEPLOYER = "keyless-deployer"
 ALIVE = ("running", "stopped")
+BROKEN = "broken-us-east-1"
 
 
 def role_arn(account):
@@ -52,6 +59,18 @@ def seed_everywhere(url, accounts):
                 fleets[(name, region)] = seed_fleet(url, 6, region=region, prefix="org-" + name, seed=10 + number,
                                                     imdsv1_callers=0, tag={"App": "billing"})
     return fleets
+
+
+def comparable(summary):
+    """The summary without its timestamp, with report paths by file name."""
+    out = {key: value for key, value in summary.items() if key != "generated_at"}
+    out["targets"] = [dict(t, report=t["report"].rsplit("/", 1)[-1] if t["report"] else None) for t in summary["targets"]]
+    return out
+
+
+def iam_calls_by_account(counts, accounts):
+    return {name: {k: n for k, n in counts["by_account"].get(account, {}).items() if k.startswith("iam:")}
+            for name, account in accounts.items()}
 
 
 def state_of(url, account, fleet, region):
@@ -90,6 +109,23 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
     assert hostvars["shop-eu-west-1"]["aws_account_id"] == accounts["shop"]
     assert hostvars["billing-us-east-1"]["aws_region"] == "us-east-1"
 
+    # --check first: nothing changes, and the account's second region reports the ARNs its first target predicted
+    moto.reset_calls()
+    checked = run_playbook("keyless.aws.converge", url, inventory=str(inv), args=["-f", "4"], check=True,
+                           extra_vars={"ec2_identity_report_dir": str(tmp_path / "check")})
+    assert checked.rc == 0 and checked.changed > 0, checked
+    assert mutating_calls(moto.calls()) == {}
+    for name in ("billing", "shop"):
+        by = set()
+        for region in REGIONS:
+            predicted = json.loads((tmp_path / "check" / ("%s-%s-OrgApp.json" % (name, region))).read_text())["result"]
+            assert predicted["check_mode"] is True
+            assert predicted["role_arn"] == "arn:aws:iam::%s:role/OrgApp" % accounts[name], predicted["role_arn"]
+            assert predicted["instance_profile_arn"] == "arn:aws:iam::%s:instance-profile/OrgApp" % accounts[name]
+            by.add(predicted["iam_converged_by"])
+        # one target of the account converged (predicted) the role for both
+        assert len(by) == 1 and by <= {"%s-%s" % (name, region) for region in REGIONS}, by
+
     moto.reset_calls()
     res = run_playbook("keyless.aws.converge", url, inventory=str(inv), args=["-f", "4"])
     assert res.rc == 0, res
@@ -126,7 +162,57 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
     assert summary["totals"]["targets"] == 4 and summary["totals"]["targets_failed"] == 0
     assert "| shop-eu-west-1 |" in (reports / "summary.md").read_text()
 
-    # a second run changes nothing, and the summary says so
-    again = run_playbook("keyless.aws.converge", url, inventory=str(inv), args=["-f", "4"])
-    assert again.rc == 0 and again.changed == 0, again
-    assert json.loads((reports / "summary.json").read_text())["totals"]["changed"] == 0
+    # IAM once per account: the role and profile were created once in each account, by one of its two targets
+    first = iam_calls_by_account(moto.calls(), {k: v for k, v in accounts.items() if k != "sandbox"})
+    for name, per in first.items():
+        assert per.get("iam:CreateRole") == 1 and per.get("iam:CreateInstanceProfile") == 1, (name, per)
+
+    # a second run changes nothing, and the summary says so; every IAM read is made once per account, not per region.
+    # A target that fails (a profile that does not exist) is in the run too.
+    broken = tmp_path / "broken.yml"
+    broken.write_text(json.dumps({"aws_targets": {"hosts": {BROKEN: {
+        "aws_region": "us-east-1", "aws_profile": "keyless-no-such-profile", "aws_account_id": accounts["sandbox"],
+        "aws_account_name": "sandbox"}}}}))
+
+    def converge(report_dir, pattern=None):
+        extra = {"ec2_identity_report_dir": str(tmp_path / report_dir)}
+        if pattern:
+            extra["keyless_targets"] = pattern
+        res = run_playbook("keyless.aws.converge", url, inventory=str(inv), args=["-i", str(broken), "-f", "4"],
+                           extra_vars=extra)
+        if BROKEN in res.recap:  # the broken target fails, the others converge
+            assert res.rc != 0 and res.recap[BROKEN]["failed"] == 1, res
+        assert all(host == BROKEN or recap["failed"] == 0 for host, recap in res.recap.items()), res
+        return res
+
+    moto.reset_calls()
+    again = converge("one")
+    assert again.changed == 0, again
+    for name, per in iam_calls_by_account(moto.calls(), {k: v for k, v in accounts.items() if k != "sandbox"}).items():
+        # the fleet step of each region with instances reads the profiles its instances carry (an instance's role is
+        # IAM's to tell): region work; converging the role and profile is once per account
+        fleet_reads = per.pop("iam:GetInstanceProfile", 0) - 1
+        assert per and set(per.values()) == {1}, (name, sorted(per.items()))
+        assert fleet_reads == 2 * len(REGIONS), (name, fleet_reads)  # the app's profile and the legacy one, per region
+    single = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert single["totals"]["changed"] == 0 and single["totals"]["targets_failed"] == 1
+
+    # the same organization split in two runs at the same time, each with its own report directory, then merged
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(converge, ["part1", "part2"], ["*-us-east-1", "*-eu-west-1"]))
+    assert BROKEN in parts[0].recap and BROKEN not in parts[1].recap
+    part1 = json.loads((tmp_path / "part1" / "summary.json").read_text())
+    assert [t["target"] for t in part1["targets"]] == sorted(["billing-us-east-1", "shop-us-east-1", BROKEN])
+    merged_dir = tmp_path / "merged"
+    res = run_playbook("keyless.aws.summarize", url, extra_vars={
+        "keyless_report_dirs": [str(tmp_path / "part1"), str(tmp_path / "part2")], "ec2_identity_report_dir": str(merged_dir)})
+    assert res.rc == 0 and res.changed == 0, res
+    merged = json.loads((merged_dir / "summary.json").read_text())
+    assert comparable(merged) == comparable(single)
+    assert [t["target"] for t in merged["targets"]] == sorted(hosts + [BROKEN])
+    rows = {t["target"]: t for t in merged["targets"]}
+    assert rows[BROKEN]["status"] == "failed" and "keyless-no-such-profile" in rows[BROKEN]["error"], rows[BROKEN]
+    assert rows["shop-eu-west-1"]["report"] == str(tmp_path / "part2" / "shop-eu-west-1-OrgApp.md")
+    assert merged["totals"]["targets"] == 5 and merged["totals"]["targets_failed"] == 1
+    assert merged["totals"]["instances"] == merged["totals"]["compliant"] == alive and merged["totals"]["changed"] == 0
+    assert (merged_dir / "summary.md").exists() and (merged_dir / "summary.html").exists()

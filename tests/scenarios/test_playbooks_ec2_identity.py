@@ -73,7 +73,7 @@ def test_many_targets_in_parallel_and_audit_exit_code(moto, tmp_path, monkeypatc
         assert (reports / ("%s-FleetApp.json" % host)).exists()
     # one summary of the run, beside the targets' reports: its counts are the targets' own, summed
     summary = json.loads((reports / "summary.json").read_text())
-    assert [t["target"] for t in summary["targets"]] == ["a1-us-east-1", "a1-eu-west-1", "a2-us-east-1"]
+    assert [t["target"] for t in summary["targets"]] == ["a1-eu-west-1", "a1-us-east-1", "a2-us-east-1"]
     for entry in summary["targets"]:
         own = json.loads((reports / ("%s-FleetApp.json" % entry["target"])).read_text())["result"]
         assert entry["status"] == "ok" and entry["error"] is None

@@ -1,7 +1,8 @@
 """A moto server on 127.0.0.1 that counts the API calls it serves.
 
 Run as a module from the checkout's root (`python -m tests.support.moto_server --port 0 --port-file F`) or
-start in-process with MotoServer(). Counts are per "service:Action" and per mutating/read-only, served as JSON at
+start in-process with MotoServer(). Counts are per "service:Action" and per mutating/read-only (and per account
+under "by_account", the account the strict layer learnt), served as JSON at
 GET /_keyless/calls; POST /_keyless/calls/reset clears them. The demo, the tests and the benchmark all
 use this one server, so "zero mutating calls on a rerun" is measured where the calls arrive.
 
@@ -157,17 +158,23 @@ class CallCounter:
         self.lock = threading.Lock()
         self.serial = threading.Lock()
         self.counts = {}
+        # {account: {"service:Action": n}}. The account is the strict layer's (StrictAws, the outer layer, puts it
+        # in environ["keyless.account"]: the account of the assumed role whose AssumeRole answer issued the
+        # call's access key, else the access key itself); "-" when no layer is in front.
+        self.by_account = {}
         self.metadata_defaults = AccountMetadataDefaults()
 
     def snapshot(self):
         with self.lock:
             counts = dict(self.counts)
+            by_account = {account: dict(per) for account, per in self.by_account.items()}
         mutating = sum(n for k, n in counts.items() if is_mutating(k.split(":", 1)[1]))
-        return {"counts": counts, "total": sum(counts.values()), "mutating": mutating}
+        return {"counts": counts, "total": sum(counts.values()), "mutating": mutating, "by_account": by_account}
 
     def reset(self):
         with self.lock:
             self.counts.clear()
+            self.by_account.clear()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -188,6 +195,8 @@ class CallCounter:
         with self.lock:
             key = "%s:%s" % (service, action)
             self.counts[key] = self.counts.get(key, 0) + 1
+            per = self.by_account.setdefault(environ.get("keyless.account", "-"), {})
+            per[key] = per.get(key, 0) + 1
         if service == "ec2" and action in AccountMetadataDefaults.ACTIONS:
             form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
             return self.metadata_defaults.handle(action, region_of(environ), form, start_response)

@@ -320,6 +320,8 @@ def assumed_role_session(base_session, role_arn, session_name="keyless-aws", ext
     profile = base_session.profile_name
     core = botocore.session.Session(profile=profile if profile in base_session.available_profiles else None)
     core.register_component("credential_provider", CredentialResolver(providers=[_GivenCredentials(credentials)]))
+    # the base's model loader: a service model is read once per process, not once per session
+    core.register_component("data_loader", base_session._session.get_component("data_loader"))  # pylint: disable=protected-access
     return boto3.session.Session(botocore_session=core, region_name=region)
 
 
@@ -336,7 +338,7 @@ class AwsContext:
     reads it from the config file, else default_region (us-east-1 for IAM-only modules).
     """
 
-    def __init__(self, params, default_region=None, require_region=False, max_pool_connections=10):
+    def __init__(self, params, default_region=None, require_region=False, max_pool_connections=10, loader=None):
         if not HAS_BOTO3:
             raise InputError(["%s (%s)" % (missing_required_lib("boto3 and botocore"), BOTO3_IMPORT_ERROR)])
         # the connection options (aws_argument_spec) -- a module's params, or the inventory plugin's options;
@@ -356,6 +358,10 @@ class AwsContext:
         )
         profile = params.get("profile") or None
         core = botocore.session.Session()
+        if loader is not None:
+            # a loader shared by the contexts of one process: each service model is read once (~0.12 s of CPU for
+            # EC2's), not once per context (the census builds a context per account)
+            core.register_component("data_loader", loader)
         try:
             if params.get("access_key"):
                 self.session = boto3.session.Session(
@@ -434,6 +440,10 @@ class AwsContext:
             # arn:<partition>:sts::<account>:...
             self._partition = ident["Arn"].split(":")[1]
         return self._account_id, self._partition
+
+    def loader(self):
+        """This context's botocore data loader, to share with the next context of the same process."""
+        return self.session._session.get_component("data_loader")  # pylint: disable=protected-access
 
     @property
     def account_id(self):

@@ -23,6 +23,10 @@ from tests.support.strict.validation import FilterLimit, StsRegion
 # runs them. Classes, not instances: default_behaviours() makes a fresh instance of each per server, so two servers
 # in one process (one pytest worker) never share windows; each class's defaults are AWS's.
 STATE_BEHAVIOURS = [IamPropagation, Ec2ProfilePropagation, UniqueIdArns, AssociationWindows, MetadataPending]
+# The WSGI environ key under which the layer hands the account of each signed call (learnt from the STS answers
+# that passed through it, see _learn; else the access key itself) to the app inside it: the call counter
+# (tests/support/moto_server.py CallCounter) counts calls per account with it.
+ACCOUNT_ENVIRON = "keyless.account"
 
 
 def own_behaviours():
@@ -177,6 +181,7 @@ class StrictAws:
         with self.lock:
             call.account = self.key_account.get(call.access_key, call.access_key)
             enabled = [b for b in self.behaviours if b.name in self.enabled]
+        environ[ACCOUNT_ENVIRON] = call.account  # for the call counter inside (moto_server.CallCounter.by_account)
         current = None
         try:
             for current in enabled:

@@ -1,12 +1,14 @@
 """run_summary: one entry per target from what the role left in its host variables, totals that add up,
-failed and unfinished targets listed with their error, never dropped."""
+failed and unfinished targets listed with their error, never dropped, targets sorted by name.
+run_summary_from_reports: the same summary from the targets' JSON reports (one run = a split run merged)."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.keyless.aws.plugins.filter.run_summary import NOT_FINISHED, run_summary
+from ansible_collections.keyless.aws.plugins.filter.run_summary import (
+    NOT_FINISHED, RESULT_VARS, reports_hostvars, run_summary, run_summary_from_reports, summary_fields)
 
 
 def converge_result(total, compliant, changed, held=0, failed=0, check_mode=False, report="/r/x.md", groups=None,
@@ -40,7 +42,7 @@ HOSTVARS = {
 def test_entries_and_totals():
     got = run_summary(list(HOSTVARS), HOSTVARS)
     rows = {e["target"]: e for e in got["targets"]}
-    assert [e["target"] for e in got["targets"]] == list(HOSTVARS)  # the order given
+    assert [e["target"] for e in got["targets"]] == sorted(HOSTVARS)  # by name, whatever the order given
     prod = rows["prod-us-east-1"]
     assert (prod["instances"], prod["compliant"], prod["non_compliant"], prod["changed"], prod["held"], prod["failed"]) == \
         (10, 9, 1, 4, 1, 0)
@@ -130,6 +132,90 @@ def test_audit_counts_the_guardrails_missing_per_target_and_in_total():
         "failed": {"keyless_target_error": "reading the organization's guardrails failed: AccessDenied"},
     }
     got = run_summary(list(hostvars), hostvars, kind="audit")
-    assert [e["guardrails_missing"] for e in got["targets"]] == [0, 4, 1, 0, 0, 0]
+    missing = {e["target"]: e["guardrails_missing"] for e in got["targets"]}
+    assert missing == {"prod-us-east-1": 0, "sandbox-us-east-1": 4, "sandbox-eu-west-1": 1, "not-asked": 0, "malformed": 0,
+                       "failed": 0}
     assert got["totals"]["guardrails_missing"] == 5
-    assert got["targets"][-1]["status"] == "failed" and "AccessDenied" in got["targets"][-1]["error"]
+    failed = {e["target"]: e for e in got["targets"]}["failed"]
+    assert failed["status"] == "failed" and "AccessDenied" in failed["error"]
+
+
+# ---- the same summary from the targets' reports ------------------------------------------------------------------
+
+def report_of(name, host, kind="converge", path=None):
+    """The report a target of HOSTVARS would write (the contract of report.yml / audit.yml), with the lookup's path."""
+    return {"kind": kind, "target": name, "generated_at": "2026-12-07T10:00:00Z", "account_id": host.get("aws_account_id"),
+            "account_name": host.get("aws_account_name"), "region": host.get("aws_region"),
+            "error": host.get("keyless_target_error"), "result": host.get(RESULT_VARS[kind]), "instances": [], "path": path}
+
+
+def same_but_report_dir(one, other):
+    """Equal summaries, the directory part of the report paths aside."""
+    def strip(summary):
+        return dict(summary, targets=[dict(t, report=t["report"] and t["report"].rsplit("/", 1)[-1]) for t in summary["targets"]])
+    return strip(one) == strip(other)
+
+
+def test_reports_give_the_hostvars_summary_in_any_order():
+    """One run (hostvars) and the same run's reports, split in two directories and read in another order, agree."""
+    one_run = run_summary(list(HOSTVARS), HOSTVARS)
+    reports = [report_of(name, HOSTVARS[name], path="/mnt/slice%d/%s-App.json" % (n % 2 + 1, name))
+               for n, name in enumerate(reversed(list(HOSTVARS)))]
+    merged = run_summary_from_reports(reports)
+    assert merged != one_run and same_but_report_dir(merged, one_run)
+    # the report paths point where the reports were read from
+    assert {t["target"]: t["report"] for t in merged["targets"]}["prod-us-east-1"] == "/mnt/slice2/x.md"
+
+
+def test_a_failed_target_without_a_result_is_listed_failed_with_its_error():
+    reports = [report_of("b", {"ec2_identity_result": converge_result(4, 4, 1)}),
+               dict(report_of("a", {}), error="AssumeRole failed for arn:aws:iam::444455556666:role/nope: AccessDenied")]
+    got = run_summary_from_reports(reports)
+    a, b = got["targets"]
+    assert (a["target"], a["status"], a["instances"], a["report"]) == ("a", "failed", 0, None)
+    assert "AccessDenied" in a["error"] and b["status"] == "ok"
+    assert got["totals"]["targets_failed"] == 1 and got["totals"]["instances"] == 4
+    # neither a result nor an error: did not finish, as from hostvars
+    assert run_summary_from_reports([report_of("c", {})])["targets"][0]["status"] == "not_finished"
+
+
+def test_audit_reports():
+    audit = {"summary": {"total": 2, "compliant": 1, "non_compliant": 1, "launch_sources": {"non_compliant": 1}},
+             "non_compliant": [{"instance_id": "i-1", "findings": ["no_profile"]}], "guardrails": guardrails(["hop_limit_cap"]),
+             "report": {"json": "/r/a-audit.json", "markdown": "/r/a-audit.md"}}
+    hostvars = {"a": {"aws_region": "us-east-1", "ec2_identity_audit_result": audit}}
+    reports = [report_of("a", hostvars["a"], kind="audit", path="/mnt/s1/a-audit.json")]
+    got = run_summary_from_reports(reports)  # the kind of the reports
+    assert got["kind"] == "audit" and same_but_report_dir(got, run_summary(["a"], hostvars, kind="audit"))
+    assert got["targets"][0]["report"] == "/mnt/s1/a-audit.md" and got["totals"]["guardrails_missing"] == 1
+
+
+def test_summary_fields_count_like_the_whole_result():
+    """The lookup keeps only SUMMARY_FIELDS of a result: the counts of the pruned results are the whole results'."""
+    pruned = {name: {key: (summary_fields(value, "converge") if key == "ec2_identity_result" else value)
+                     for key, value in host.items()} for name, host in HOSTVARS.items()}
+    assert run_summary(list(pruned), pruned) == run_summary(list(HOSTVARS), HOSTVARS)
+    result = converge_result(3, 2, 1)
+    result["compliance"]["after"]["non_compliant_instances"] = ["i-%d" % n for n in range(10000)]
+    result["held"] = [{"instance_id": "i-1"}]
+    kept = summary_fields(result, "converge")
+    assert "held" not in kept and "non_compliant_instances" not in kept["compliance"]["after"]
+    assert summary_fields(None, "audit") is None
+
+
+@pytest.mark.parametrize("reports, kind, fragment", [
+    ({"target": "a"}, None, "must be a list of target reports"),
+    (["a"], None, "report 1 is not a target report"),
+    ([{"kind": "plan", "target": "a"}], None, "kind 'plan'"),
+    ([{"kind": "audit", "target": "a"}], "converge", "is an audit report and this summary is of kind converge"),
+    ([{"kind": "converge", "target": "a"}], "plan", "kind must be converge or audit"),
+    ([{"kind": "converge", "target": "a"}, {"kind": "converge", "target": "a"}], None, "target a has two reports"),
+])
+def test_bad_reports(reports, kind, fragment):
+    with pytest.raises(AnsibleFilterError, match=fragment):
+        reports_hostvars(reports, kind)
+
+
+def test_no_reports_is_an_empty_converge_summary():
+    got = run_summary_from_reports([])
+    assert got["kind"] == "converge" and got["targets"] == [] and got["totals"]["targets"] == 0
