@@ -7,17 +7,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: ec2_fleet_census
-short_description: Count the instances each of many account/region targets selects, in one process
+short_description: Find which of many account/region targets select no instance, in one process
 version_added: 0.1.0
 description:
   - For every target given (an account and a region, reached with its own connection options, and an instance
-    selector), counts the instances the selector selects with the same selection as the fleet modules
-    (M(keyless.aws.ec2_instance_identity)) - selected (in O(targets[].states)), skipped (in another state) and missing
-    (named in C(instance_ids) but not found).
+    selector), finds whether the selector matches any instance, with the fleet modules' filters
+    (M(keyless.aws.ec2_instance_identity)), reading as little as it can - C(DescribeInstances) with the smallest page
+    (5 instances), then pages of 1,000 only while EC2 answers an empty page with a C(NextToken) (it filters a page
+    after reading it). When every match was read (RV(targets.complete)), the counts are exact - selected (in
+    O(targets[].states)), skipped (in another state) and missing (named in C(instance_ids) but not found); a target
+    with more instances has them null (its fleet step reads them all anyway).
   - A target whose selector finds nothing is V(idle) in RV(targets). C(keyless.aws.converge) runs this module once on
     the controller before the targets; an idle target then skips the fleet module (one module process fewer), so
     the many empty regions of an organization cost what their work costs.
-  - All the targets are counted in one process, in parallel (O(concurrency)); the targets of one account (one
+  - All the targets are probed in one process, in parallel (O(concurrency)); the targets of one account (one
     O(targets[].connection) but for its region) share one C(AssumeRole), and every target shares the loaded EC2
     model.
   - A target that cannot be counted (no access, an opt-in region not enabled, throttled past the retries) gets an
@@ -39,9 +42,11 @@ options:
       connection:
         description:
           - The target's connection options, each overriding the module's own (O(region), O(profile),
-            O(endpoint_url), O(assume_role_arn), O(assume_role_session_name), O(assume_role_external_id),
-            O(validate_certs), O(retry_mode), O(max_attempts)); a null value keeps the module's.
-          - The region is required, here or in the module's O(region).
+            O(endpoint_url), O(assume_role_arn), O(assume_role_session_name), O(validate_certs), O(retry_mode),
+            O(max_attempts)); a null value keeps the module's.
+          - The external id is not one of them - give it as O(targets[].assume_role_external_id), which is never logged.
+          - Without a region here or in the module's O(region), the profile's region (the AWS config file), as every
+            module takes it; a target with none at all gets an error.
         type: dict
         default: {}
       selector:
@@ -62,6 +67,11 @@ options:
             C(GetCallerIdentity)), only its account is found, and it is never idle.
         type: bool
         default: true
+      assume_role_external_id:
+        description:
+          - The external id of the target's C(assume_role_arn) (its connection's), when the role requires one.
+          - Never logged or returned.
+        type: str
       account:
         description:
           - The target's account id, when the inventory knows it (C(aws_account_id)) and the connection has no
@@ -113,10 +123,10 @@ targets:
   returned: always
   type: dict
   sample:
-    shop-us-east-1: {region: us-east-1, account: "111122223333", counted: true, selected: 12, skipped: 1, missing: 0,
-                     idle: false, error: null}
-    shop-eu-west-1: {region: eu-west-1, account: "111122223333", counted: true, selected: 0, skipped: 0, missing: 0,
-                     idle: true, error: null}
+    shop-us-east-1: {region: us-east-1, account: "111122223333", counted: true, complete: false, selected: null,
+                     skipped: null, missing: null, idle: false, error: null}
+    shop-eu-west-1: {region: eu-west-1, account: "111122223333", counted: true, complete: true, selected: 0, skipped: 0,
+                     missing: 0, idle: true, error: null}
   contains:
     region:
       description: The target's region.
@@ -127,14 +137,17 @@ targets:
     counted:
       description: False for a target given with O(targets[].count=false).
       type: bool
+    complete:
+      description: Whether every instance the selector matches was read (then the counts below are exact).
+      type: bool
     selected:
-      description: Instances the selector selects in the target's states.
+      description: Instances the selector selects in the target's states; null when not RV(targets.complete).
       type: int
     skipped:
-      description: Instances the selector finds in another state.
+      description: Instances the selector finds in another state; null when not RV(targets.complete).
       type: int
     missing:
-      description: Instance ids of C(instance_ids) that were not found.
+      description: Instance ids of C(instance_ids) that were not found; null when not RV(targets.complete).
       type: int
     idle:
       description: True when the selector finds nothing at all (and the count did not fail).
@@ -148,7 +161,7 @@ idle:
   type: list
   elements: str
 counts:
-  description: Targets counted, idle, failed; instances selected over every target.
+  description: Targets, idle ones, failed ones; instances selected over the targets whose count is complete.
   returned: always
   type: dict
   sample: {targets: 3, idle: 1, failed: 0, selected: 20}
@@ -182,7 +195,8 @@ def count(module):
         targets=dict((row.pop("name"), row) for row in [dict(r) for r in rows]),
         idle=[r["name"] for r in rows if r["idle"]],
         counts={"targets": len(rows), "idle": sum(1 for r in rows if r["idle"]),
-                "failed": sum(1 for r in rows if r["error"]), "selected": sum(r["selected"] for r in rows)},
+                "failed": sum(1 for r in rows if r["error"]),
+                "selected": sum(r["selected"] or 0 for r in rows)},
     )
 
 

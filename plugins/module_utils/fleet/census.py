@@ -10,16 +10,20 @@ process: ~0.6 s of CPU for Python, boto3, the EC2 model and an AssumeRole) and c
     census_argument_spec() -> dict          the options of one entry of `targets`
     validate_targets(targets, base) -> list[str]
         Pure. Every problem of every entry (its name, connection options, selector), before any AWS call.
+    structure_errors(targets) / target_problems(entry, base) / validate_targets(targets, base)
+        Pure. The list's own problems (no name, a name twice: the task fails) / one target's (its row's error) / all.
+    probe(ec2, params) -> {complete, selected, skipped, missing, found}
+        Whether the selector matches any instance, with as little read as possible (see PROBE_FIRST_PAGE).
     run_census(targets, base, workers) -> list[dict]
-        One entry per target, in order: {name, region, account, counted, selected, skipped, missing, idle, error}.
+        One entry per target, in order: {name, region, account, counted, complete, selected, skipped, missing, idle,
+        error}; the counts are exact when complete (every match read: at most a few instances), else None.
         account: the 12 digits of the target's assume_role_arn, else its `account` entry (the inventory's
         aws_account_id), else its credentials' (one GetCallerIdentity per context). An entry with count false is
         not counted (a target that converges no instance): only its account is found.
         One AwsContext per distinct connection (its region aside): the targets of one account share one
-        AssumeRole, every context shares one model loader. One selection.observe_instances per target (the fleet
-        modules' own selection: the same filters, states and instance-id chunks). A target that fails is an
-        entry with `error` and idle false (the role then runs it fully and fails it with its own message); it never
-        stops the others.
+        AssumeRole, every context shares one model loader. One probe per target (the fleet modules' own filters and
+        states). A target whose input is wrong, or whose calls fail, is an entry with `error` and idle false (the role
+        then runs it fully and fails it with its own message); it never stops the others.
 
 AWS facts relied on: DescribeInstances is regional and paginated (selection.py); the credentials of one
 AssumeRole work in every region of the partition (connection.py); the idle verdict is a snapshot, like every
@@ -34,6 +38,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext, validate_connection
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
+from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import selection
 
 try:
@@ -44,7 +49,7 @@ except ImportError:  # pragma: no cover - the sanity import test runs without bo
 # The connection options a target may set for itself (the role's __ec2_identity_connection); the module's own
 # connection options are the default of each.
 TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "assume_role_session_name",
-                     "assume_role_external_id", "validate_certs", "retry_mode", "max_attempts")
+                     "validate_certs", "retry_mode", "max_attempts")
 SELECTOR = ("instance_ids", "filters", "tags", "all_instances")
 
 
@@ -56,12 +61,16 @@ def census_argument_spec():
         states=dict(type="list", elements="str", default=list(selection.DEFAULT_STATES)),
         count=dict(type="bool", default=True),
         account=dict(type="str"),
+        # a secret: its own option (no_log), never in `connection`, which Ansible logs and returns as given
+        assume_role_external_id=dict(type="str", no_log=True),
     )
 
 
 def _connection(entry, base):
     params = dict((key, base.get(key)) for key in base)
     params.update((key, value) for key, value in (entry.get("connection") or {}).items() if value is not None)
+    if entry.get("assume_role_external_id") is not None:
+        params["assume_role_external_id"] = entry["assume_role_external_id"]
     return params
 
 
@@ -101,44 +110,95 @@ def _selector(entry):
     return params
 
 
-def validate_targets(targets, base):
-    """Pure: every problem of every target, each prefixed with the target's name."""
+def structure_errors(targets):
+    """Pure: what makes the list itself unusable (a target without a name, a name twice): the task fails for them."""
     errors, seen = [], set()
     for index, entry in enumerate(targets):
         name = entry.get("name")
-        label = "targets[%d]" % index if not name else "target %s" % name
         if not name:
             errors.append("targets[%d]: name is required (the inventory host name of the target)" % index)
         elif name in seen:
             errors.append("target %s is listed twice: each inventory host is one target" % name)
         seen.add(name)
-        unknown = sorted(set(entry.get("connection") or {}) - set(TARGET_CONNECTION))
-        if unknown:
-            errors.append("%s: connection option(s) %s are not known: use %s"
-                          % (label, ", ".join(unknown), ", ".join(TARGET_CONNECTION)))
-        selector = entry.get("selector") or {}
-        if "states" in selector:
-            # the states are the target's own option: a selector's states would be silently replaced by them
-            errors.append("%s: selector option states is not a selector option: give the states as the target's "
-                          "states (targets[].states)" % label)
-        unknown = sorted(set(selector) - set(SELECTOR) - {"states"})
-        if unknown:
-            errors.append("%s: selector option(s) %s are not known: use %s"
-                          % (label, ", ".join(unknown), ", ".join(SELECTOR)))
-        params = _connection(entry, base)
-        if not params.get("region"):
-            errors.append("%s: no region: a target is one account and one region (set region in its connection)"
-                          % label)
-        errors.extend("%s: %s" % (label, e) for e in validate_connection(params))
-        if entry.get("account") and not rules.is_account_id(entry["account"]):
-            errors.append("%s: account=%r is not an account id: use its 12 digits" % (label, entry["account"]))
-        if entry.get("count", True):
-            problems = _selector_problems(entry)
-            errors.extend("%s: %s" % (label, e) for e in problems)
-            if not problems:
-                # the selector's checks, the states' too (states has 'x': choose from ...; states=[] selects nothing)
-                errors.extend("%s: %s" % (label, e) for e in selection.validate_selector(_selector(entry)))
     return errors
+
+
+def target_problems(entry, base):
+    """Pure: the problems of one target's own input (its connection, account, selector), without its name. A target
+    without a region here takes its profile's (AwsContext), as the role's modules do."""
+    errors = []
+    unknown = sorted(set(entry.get("connection") or {}) - set(TARGET_CONNECTION))
+    if unknown:
+        errors.append("connection option(s) %s are not known: use %s%s"
+                      % (", ".join(unknown), ", ".join(TARGET_CONNECTION),
+                         " (the external id is the target's own option assume_role_external_id, never logged)"
+                         if "assume_role_external_id" in unknown else ""))
+    selector = entry.get("selector") or {}
+    if "states" in selector:
+        # the states are the target's own option: a selector's states would be silently replaced by them
+        errors.append("selector option states is not a selector option: give the states as the target's states "
+                      "(targets[].states)")
+    unknown = sorted(set(selector) - set(SELECTOR) - {"states"})
+    if unknown:
+        errors.append("selector option(s) %s are not known: use %s" % (", ".join(unknown), ", ".join(SELECTOR)))
+    errors.extend(validate_connection(_connection(entry, base)))
+    if entry.get("account") and not rules.is_account_id(entry["account"]):
+        errors.append("account=%r is not an account id: use its 12 digits" % (entry["account"],))
+    if entry.get("count", True):
+        problems = _selector_problems(entry)
+        errors.extend(problems)
+        if not problems:
+            # the selector's checks, the states' too (states has 'x': choose from ...; states=[] selects nothing)
+            errors.extend(selection.validate_selector(_selector(entry)))
+    return errors
+
+
+def validate_targets(targets, base):
+    """Pure: every problem of every target, each prefixed with the target's name (the list's own problems first)."""
+    errors = structure_errors(targets)
+    for index, entry in enumerate(targets):
+        label = "target %s" % entry["name"] if entry.get("name") else "targets[%d]" % index
+        errors.extend("%s: %s" % (label, e) for e in target_problems(entry, base))
+    return errors
+
+
+# The probe of one target: DescribeInstances' smallest page first (MaxResults 5: little to read for a target with
+# instances, which its fleet step reads in full anyway), then pages of 1,000 while a page comes back without a match
+# but with a NextToken (EC2 filters a page after reading it, so an empty page does not mean no match); it stops at the
+# first page with an instance. When no page is left (complete) the counts are exact.
+PROBE_FIRST_PAGE = 5
+PROBE_NEXT_PAGE = 1000
+
+
+def probe(ec2, params):
+    """{complete, selected, skipped, missing, found}: found is whether any instance matches the selector (in any
+    state); selected/skipped/missing are exact when complete, else None. instance_ids beyond one call's filter values
+    are not probed (found True: the fleet step reports them)."""
+    ids = sorted(set(params.get("instance_ids") or []))
+    filters = selection.build_filters(params)
+    if ids:
+        room = selection.FILTER_VALUES_MAX - sum(len(f["Values"]) for f in filters)
+        if len(ids) > room:
+            return {"complete": False, "selected": None, "skipped": None, "missing": None, "found": True}
+        filters = filters + [{"Name": "instance-id", "Values": ids}]
+    request = {"MaxResults": PROBE_FIRST_PAGE}
+    if filters:
+        request["Filters"] = filters
+    while True:
+        answer = call(ec2, "DescribeInstances", request)
+        records = [selection.instance_record(raw) for reservation in answer.get("Reservations") or ()
+                   for raw in reservation.get("Instances") or ()]
+        token = answer.get("NextToken")
+        if records or not token:
+            break
+        request = dict(request, MaxResults=PROBE_NEXT_PAGE, NextToken=token)
+    if token:
+        return {"complete": False, "selected": None, "skipped": None, "missing": None, "found": True}
+    states = params.get("states") or selection.DEFAULT_STATES
+    selected = sum(1 for rec in records if rec["state"] in states)
+    missing = len(set(ids) - set(rec["instance_id"] for rec in records))
+    return {"complete": True, "selected": selected, "skipped": len(records) - selected, "missing": missing,
+            "found": bool(records)}
 
 
 def _context_key(params):
@@ -155,23 +215,28 @@ def account_of(params):
 
 def run_census(targets, base, workers):
     """See the module docstring. `base` holds the module's connection options."""
-    errors = validate_targets(targets, base)
+    errors = structure_errors(targets)
     if errors:
         raise InputError(errors)
     contexts, loader, work = {}, None, []
     for entry in targets:
         params = _connection(entry, base)
+        problems = target_problems(entry, base)
+        if problems:  # this target's input: its row says why, the others are counted
+            work.append((entry, params, Failure(InputError(problems))))
+            continue
         key = _context_key(params)
         if key not in contexts:
             # contexts are built here, in one thread (a boto3 session is not thread-safe; its clients are). A context
-            # that cannot be built (a profile that is not in the config files) fails its targets only.
-            contexts[key] = guarded(lambda p: AwsContext(p, loader=loader), params)
+            # that cannot be built (a profile that is not in the config files) fails its targets only. Without a
+            # region in the options, the profile's (AwsContext), as the role's modules take it.
+            contexts[key] = guarded(lambda p: AwsContext(p, loader=loader, require_region=True), params)
             if loader is None and not isinstance(contexts[key], Failure):
                 loader = contexts[key].loader()
         work.append((entry, params, contexts[key]))
     for _entry, params, ctx in work:  # the clients too, before the threads share the sessions
         if not isinstance(ctx, Failure):
-            ctx.client("ec2", region=params["region"])
+            ctx.client("ec2", region=params.get("region") or ctx.region)
 
     def count(item):
         entry, params, ctx = item
@@ -182,13 +247,14 @@ def run_census(targets, base, workers):
         account = account_of(params) or entry.get("account") or ctx.account_id
         if not entry.get("count", True):
             return account, None
-        return account, selection.observe_instances(ctx.client("ec2", region=params["region"]), _selector(entry))
+        return account, probe(ctx.client("ec2", region=params.get("region") or ctx.region), _selector(entry))
 
     out = []
-    for (entry, params, _ctx), found in zip(work, parallel_map(count, work, workers, outcomes=True)):
-        row = {"name": entry["name"], "region": params["region"], "account": account_of(params) or entry.get("account"),
-               "counted": bool(entry.get("count", True)), "selected": 0, "skipped": 0, "missing": 0, "idle": False,
-               "error": None}
+    for (entry, params, ctx), found in zip(work, parallel_map(count, work, workers, outcomes=True)):
+        region = params.get("region") or (ctx.region if not isinstance(ctx, Failure) else None)
+        row = {"name": entry["name"], "region": region, "account": account_of(params) or entry.get("account"),
+               "counted": bool(entry.get("count", True)), "complete": False, "selected": None, "skipped": None,
+               "missing": None, "idle": False, "error": None}
         if isinstance(found, Failure):
             exc = found.exc
             row["error"] = (AwsCallError.from_exception(exc, "DescribeInstances").text()
@@ -198,7 +264,7 @@ def run_census(targets, base, workers):
         else:
             row["account"], observed = found
             if observed is not None:
-                row.update(selected=len(observed.instances), skipped=len(observed.skipped), missing=len(observed.missing))
-                row["idle"] = not (row["selected"] or row["skipped"] or row["missing"])
+                row.update((key, observed[key]) for key in ("complete", "selected", "skipped", "missing"))
+                row["idle"] = observed["complete"] and not observed["found"] and not observed["missing"]
         out.append(row)
     return out

@@ -46,3 +46,9 @@ def test_an_unknown_account_leads_itself():
 def test_bad_input_is_refused(bad):
     with pytest.raises(AnsibleFilterError):
         iam_leaders(bad)
+
+
+def test_a_target_the_census_could_not_reach_does_not_lead_its_account():
+    plan = iam_leaders([dict(target("a-use1", A), usable=False), target("a-euw1", A), dict(target("b-use1", B), usable=False)])
+    assert plan["a-use1"]["leader"] == "a-euw1" and plan["a-euw1"]["leader"] == "a-euw1"
+    assert plan["b-use1"]["leader"] == "b-use1"  # none reachable: the first leads (and fails with its own error)

@@ -88,7 +88,8 @@ def test_every_problem_of_every_target_at_once():
     assert any(e.startswith("target empty: the selector is empty") and "all_instances" in e for e in errors), errors
     assert any(e.startswith("target arn: assume_role_arn='arn:aws:iam::12345:role/x' is not a role ARN")
                for e in errors), errors
-    assert any(e.startswith("target noregion: no region") for e in errors), errors
+    # no region here is no input error: the target takes its profile's, or its row says it has none (run_census)
+    assert not any(e.startswith("target noregion:") for e in errors), errors
     # a target with a region of its own is not short of one, whatever the module's region
     assert not any(e.startswith(("target shop: no region", "target conn: no region")) for e in errors), errors
     # one message per problem: the bad state is named once
@@ -240,7 +241,7 @@ def test_counts_idle_and_failures_of_two_accounts_in_two_regions(org):
     # the refused AssumeRole: an error naming the role and the code, not idle; the other targets were counted
     for name in ("locked-us-east-1", "locked-eu-west-1"):
         row = got[name]
-        assert row["account"] == LOCKED and not row["idle"] and row["selected"] == 0, row
+        assert row["account"] == LOCKED and not row["idle"] and row["selected"] is None and not row["complete"], row
         assert "AssumeRole of %s failed: AccessDenied" % role(LOCKED) in row["error"], row["error"]
     assert [r["name"] for r in rows if r["idle"]] == ["shop-eu-west-1"]
 
@@ -313,3 +314,49 @@ def test_the_module_refuses_bad_input_before_any_call(org):
     assert "target a is listed twice" in result["msg"]
     assert "selector option(s) colour are not known" in result["msg"]
     assert calls(org["url"])["total"] == 0
+
+
+class PagedEc2:
+    """DescribeInstances answering from a list of pages as EC2 does with filters: a page may be empty and still have
+    a NextToken (EC2 filters a page after reading it). Records every request."""
+
+    def __init__(self, pages):
+        self.pages, self.requests = pages, []
+
+    def describe_instances(self, **request):
+        self.requests.append(request)
+        index = int(request.get("NextToken") or 0)
+        instances = [{"InstanceId": iid, "State": {"Name": state}} for iid, state in self.pages[index]]
+        answer = {"Reservations": [{"Instances": instances}] if instances else []}
+        if index + 1 < len(self.pages):
+            answer["NextToken"] = str(index + 1)
+        return answer
+
+
+def test_probe_reads_the_smallest_page_and_stops_at_the_first_match():
+    # more matches than the first page holds: found, not complete, no counts; one call of 5
+    ec2 = PagedEc2([[("i-%d" % n, "running") for n in range(5)], [("i-9", "running")]])
+    out = census.probe(ec2, {"tags": {"App": "shop"}, "states": ["running", "stopped"]})
+    assert out == {"complete": False, "selected": None, "skipped": None, "missing": None, "found": True}
+    assert [r["MaxResults"] for r in ec2.requests] == [census.PROBE_FIRST_PAGE]
+    assert ec2.requests[0]["Filters"] == [{"Name": "tag:App", "Values": ["shop"]}]
+
+
+def test_probe_follows_empty_pages_with_a_token_before_it_says_idle():
+    # two empty pages with a NextToken, then a match: not idle; the later pages are big ones
+    ec2 = PagedEc2([[], [], [("i-1", "stopped")]])
+    out = census.probe(ec2, {"tags": {"App": "shop"}, "states": ["running"]})
+    assert out == {"complete": True, "selected": 0, "skipped": 1, "missing": 0, "found": True}
+    assert [r["MaxResults"] for r in ec2.requests] == [5, census.PROBE_NEXT_PAGE, census.PROBE_NEXT_PAGE]
+    # every page empty: nothing matches, complete
+    assert census.probe(PagedEc2([[], []]), {"tags": {"App": "shop"}, "states": ["running"]})["found"] is False
+
+
+def test_probe_counts_missing_ids_and_leaves_too_many_ids_to_the_fleet_step():
+    ec2 = PagedEc2([[("i-1", "running")]])
+    out = census.probe(ec2, {"instance_ids": ["i-1", "i-2"], "states": ["running", "stopped"]})
+    assert out == {"complete": True, "selected": 1, "skipped": 0, "missing": 1, "found": True}
+    assert {"Name": "instance-id", "Values": ["i-1", "i-2"]} in ec2.requests[0]["Filters"]
+    many = PagedEc2([[]])
+    out = census.probe(many, {"instance_ids": ["i-%d" % n for n in range(201)], "states": ["running"]})
+    assert out["found"] and not out["complete"] and many.requests == []
