@@ -262,6 +262,7 @@ def measure(runner, moto, workdir, opts, log, problems, collections=None):
             parts = [s.run("organization", label + ", split rerun %d/2" % (i + 1), "keyless.aws.converge", part,
                            regions, opts["org_forks"], expect="rerun")
                      for i, part in enumerate((accounts[:half], accounts[half:]))]
+            rows.extend(dict(part, fleets=seeded) for part in parts)
             rows.append(dict(s.merge(label + ", the two split runs merged (keyless.aws.summarize)",
                                      [p["report_dir"] for p in parts], rerun["report_dir"]), fleets=seeded))
         if org_regions > 1:

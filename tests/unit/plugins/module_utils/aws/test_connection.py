@@ -117,6 +117,8 @@ class FakeBaseSession:
             "sts", region_name="eu-west-1", aws_access_key_id="AKIABASEEXAMPLE00001", aws_secret_access_key="base")
         self.stubber = Stubber(self.sts)
         self.client_calls = []
+        # a boto3 Session's botocore session: the assumed-role session takes its model loader from it
+        self._session = botocore.session.get_session()
 
     def client(self, service, **kwargs):
         self.client_calls.append((service, kwargs))
