@@ -33,7 +33,7 @@ options:
     description:
       - One entry per target, in the run's order, each with C(name) (the inventory host), C(account) (12 digits or
         null), C(role_name), C(declared) (a digest of what the target declares of the role and profile) and
-        optionally C(usable) (false for a target its census could not reach: it leads only when no other can).
+        optionally C(usable) (false for a target its census could not reach - it leads only when no other can).
     type: list
     elements: dict
     required: true
