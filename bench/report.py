@@ -225,14 +225,18 @@ def _f(value, fmt="%.1f"):
     return "-" if value is None else fmt % value
 
 
-def markdown(results):
+def machine_line(results):
+    """The machine, the versions and the commit of a results file, as its first line."""
     m, v = results["machine"], results["versions"]
-    lines = ["# keyless.aws fleet benchmark", "",
-             "%s; %s CPUs (%s), %s GiB; load average %s at start, %s at end; Python %s, ansible-core %s, "
-             "boto3 %s, moto %s; commit %s; %.0fs in all."
-             % (results["date"], m["nproc"], m["cpu"], m["memory_gib"], m.get("loadavg_start"), m.get("loadavg_end"),
-                m["python"], v.get("ansible-core"), v.get("boto3"), v.get("moto"), v.get("commit"),
-                results.get("seconds", 0)), "",
+    return ("%s; %s CPUs (%s), %s GiB; load average %s at start, %s at end; Python %s, ansible-core %s, boto3 %s, "
+            "moto %s; commit %s; %.0fs in all."
+            % (results["date"], m["nproc"], m["cpu"], m["memory_gib"], m.get("loadavg_start"), m.get("loadavg_end"),
+               m["python"], v.get("ansible-core"), v.get("boto3"), v.get("moto"), v.get("commit"),
+               results.get("seconds", 0)))
+
+
+def markdown(results):
+    lines = ["# keyless.aws fleet benchmark", "", machine_line(results), "",
              "## Bulk modules (uniform fleet: every instance needs the change)", "",
              "| N | module | op | wall s | module s | module CPU s | ms/instance | API calls | mutating | peak RSS MB | changed |",
              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

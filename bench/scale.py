@@ -339,14 +339,8 @@ def _verdict(value, limit):
 def markdown(results):
     """The scale part's own results file: the machine line, one table per row group, the projection."""
     scale = results["scale"]
-    m, v = results["machine"], results["versions"]
     before = scale.get("before")
-    lines = ["# keyless.aws scale: what a target costs the controller (issue 26)", "",
-             "%s; %s CPUs (%s), %s GiB; load average %s at start, %s at end; Python %s, ansible-core %s, "
-             "boto3 %s, moto %s; commit %s; %.0fs in all."
-             % (results["date"], m["nproc"], m["cpu"], m["memory_gib"], m.get("loadavg_start"), m.get("loadavg_end"),
-                m["python"], v.get("ansible-core"), v.get("boto3"), v.get("moto"), v.get("commit"),
-                results.get("seconds", 0)), "",
+    lines = ["# keyless.aws scale: what a target costs the controller (issue 26)", "", report.machine_line(results), "",
              ("Collection measured: **%s** (%s, worktree %s; the bench and the moto server are the checkout's)."
               % ("before " + before["rev"], before["commit"][:12], before["worktree"]) if before
               else "Collection measured: the checkout itself (commit above, with its uncommitted changes)."), "",

@@ -18,18 +18,17 @@ The organization (management account 123456789012, moto's caller):
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import urllib.parse
 
 import boto3
 import pytest
 
 from tests.support.aws_env import ROOT, aws_env
+from tests.support.deny import Deny
 from tests.support.moto_server import MotoServer, calls
 
 DRIVER = textwrap.dedent("""
@@ -61,38 +60,6 @@ DRIVER = textwrap.dedent("""
 """)
 MANAGEMENT = "123456789012"
 PYTHON = sys.executable
-
-
-class Deny:
-    """WSGI middleware in front of the counting moto server: AccessDenied as AWS answers it, for STS AssumeRole of
-    the role ARNs in `roles` (a trust policy that does not trust the caller; moto never refuses an AssumeRole)
-    and for the Organizations actions in `organizations` (a caller without the permission)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.roles = set()
-        self.organizations = set()
-
-    def __call__(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("AWSOrganizations") and target.rsplit(".", 1)[-1] in self.organizations:
-            text = json.dumps({"__type": "AccessDeniedException", "Message": "You don't have permissions to access "
-                               "this resource."}).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
-                                               ("Content-Length", str(len(text)))])
-            return [text]
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in self.roles:
-            text = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
-                    "<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ctl is not authorized "
-                    "to perform: sts:AssumeRole on resource: %s</Message></Error><RequestId>x</RequestId>"
-                    "</ErrorResponse>" % form["RoleArn"][0]).encode()
-            start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(text)))])
-            return [text]
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ account under "by_account").
 
 from __future__ import annotations
 
-import io
-import urllib.parse
 
 import pytest
 
@@ -20,6 +18,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet import census
 from ansible_collections.keyless.aws.plugins.modules import ec2_fleet_census as mod
 from tests.support import fleet_seed
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+from tests.support.deny import Deny
 from tests.support.module_runner import run_module
 from tests.support.moto_server import MotoServer, calls
 from tests.support.strict import strict_off
@@ -137,29 +136,6 @@ def test_account_of():
 
 
 # ---------------------------------------------------------------- run_census against the local endpoint
-
-class Deny:
-    """WSGI middleware in front of the server: STS AssumeRole of the role ARNs in `roles` answered AccessDenied,
-    as STS answers when the role's trust policy does not trust the caller (moto never refuses an AssumeRole)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.roles = set()
-
-    def __call__(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in self.roles:
-            text = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
-                    "<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ctl is not authorized "
-                    "to perform: sts:AssumeRole on resource: %s</Message></Error><RequestId>x</RequestId>"
-                    "</ErrorResponse>" % form["RoleArn"][0]).encode()
-            start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(text)))])
-            return [text]
-        return self.app(environ, start_response)
-
 
 @pytest.fixture(scope="module")
 def org():
