@@ -117,6 +117,35 @@ def validate_connection(params):
     return errors
 
 
+# One target's own connection in a module that works on many targets at once (ec2_fleet_census, iam_identity): the
+# options a target may set for itself (the role's __ec2_identity_connection without the external id); the module's
+# own connection options are the default of each, and the external id (a secret) is the target's own no_log option.
+TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "assume_role_session_name",
+                     "validate_certs", "retry_mode", "max_attempts")
+
+
+def target_params(entry, base):
+    """The connection options of one target of a many-target module: `base` (the module's) updated with the
+    entry's `connection` (its values that are not None) and its assume_role_external_id."""
+    params = dict((key, base.get(key)) for key in base)
+    params.update((key, value) for key, value in (entry.get("connection") or {}).items() if value is not None)
+    if entry.get("assume_role_external_id") is not None:
+        params["assume_role_external_id"] = entry["assume_role_external_id"]
+    return params
+
+
+def target_connection_problems(entry, base):
+    """Pure: the problems of one target's connection (options it may not set, then validate_connection)."""
+    errors = []
+    unknown = sorted(set(entry.get("connection") or {}) - set(TARGET_CONNECTION))
+    if unknown:
+        errors.append("connection option(s) %s are not known: use %s%s"
+                      % (", ".join(unknown), ", ".join(TARGET_CONNECTION),
+                         " (the external id is the target's own option assume_role_external_id, never logged)"
+                         if "assume_role_external_id" in unknown else ""))
+    return errors + validate_connection(target_params(entry, base))
+
+
 def _validate_assume_role(params):
     errors = []
     role_arn = params.get("assume_role_arn")

@@ -20,11 +20,17 @@ completes the job: plans start from what AWS has, not from what the first run me
     context(module, errors=(), **kwargs) -> AwsContext (raises InputError listing every error)
     Progress: .expect(plan), .did(change), .mark_changed(), .partial (extra keys for a failure)
     run_module(module, work)
+    Call(params, check_mode), call_params(spec, given, label, mutually_exclusive=()) -> (params, errors)
+    run_entry(work, progress) -> (result, None) or (None, {msg, changed, changes, not_done, ...})
+        one entry of a module that works on many (iam_identity: one per account): another module's engine called
+        with its own argument spec's params (Call stands for the AnsibleModule: params, check_mode, warn), and the
+        entry's failure in the shape run_module fails with, kept with the entry so that it never stops the others.
 """
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
     AwsContext,
@@ -120,3 +126,37 @@ def run_module(module, work):
         msg, extra = failure(exc, progress)
         module.fail_json(msg=msg, changed=progress.changed, **extra)
     module.exit_json(**result)
+
+
+class Call:
+    """What an engine reads of its AnsibleModule (params, check_mode, warn), for one entry of a many-entry module."""
+
+    def __init__(self, params, check_mode):
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+
+def call_params(spec, given, label, mutually_exclusive=()):
+    """Pure: (the params of `given` as AnsibleModule would make them with `spec` - types, defaults, aliases - and
+    the errors, each prefixed with `label`). Options given as None count as not given."""
+    given = dict((key, value) for key, value in (given or {}).items() if value is not None)
+    validator = ArgumentSpecValidator(spec, mutually_exclusive=list(mutually_exclusive) or None)
+    result = validator.validate(given)
+    return result.validated_parameters, ["%s: %s" % (label, msg) for msg in result.error_messages]
+
+
+def run_entry(work, progress):
+    """(work(progress), None), or (None, the failure: msg, changed and the extra values failure() gives)."""
+    try:
+        return work(progress), None
+    except TaskFailure as exc:
+        payload = dict(exc.payload)
+        payload.setdefault("changed", progress.changed)
+        return None, dict(payload, msg=str(exc))
+    except (InputError, PlanError, AwsCallError, ClientError, BotoCoreError) as exc:
+        msg, extra = failure(exc, progress)
+        return None, dict(extra, msg=msg, changed=progress.changed)

@@ -35,7 +35,9 @@ from __future__ import annotations
 from ansible.module_utils.common.validation import check_type_bool, check_type_list
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import AwsContext, validate_connection
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
+    AwsContext, target_connection_problems, target_params,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call
@@ -46,10 +48,6 @@ try:
 except ImportError:  # pragma: no cover - the sanity import test runs without botocore
     BotoCoreError = ClientError = AwsCallError
 
-# The connection options a target may set for itself (the role's __ec2_identity_connection); the module's own
-# connection options are the default of each.
-TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "assume_role_session_name",
-                     "validate_certs", "retry_mode", "max_attempts")
 SELECTOR = ("instance_ids", "filters", "tags", "all_instances")
 
 
@@ -64,14 +62,6 @@ def census_argument_spec():
         # a secret: its own option (no_log), never in `connection`, which Ansible logs and returns as given
         assume_role_external_id=dict(type="str", no_log=True),
     )
-
-
-def _connection(entry, base):
-    params = dict((key, base.get(key)) for key in base)
-    params.update((key, value) for key, value in (entry.get("connection") or {}).items() if value is not None)
-    if entry.get("assume_role_external_id") is not None:
-        params["assume_role_external_id"] = entry["assume_role_external_id"]
-    return params
 
 
 # The selector is a raw dict (no argument spec of its own): its two typed options are converted here as the fleet
@@ -126,13 +116,7 @@ def structure_errors(targets):
 def target_problems(entry, base):
     """Pure: the problems of one target's own input (its connection, account, selector), without its name. A target
     without a region here takes its profile's (AwsContext), as the role's modules do."""
-    errors = []
-    unknown = sorted(set(entry.get("connection") or {}) - set(TARGET_CONNECTION))
-    if unknown:
-        errors.append("connection option(s) %s are not known: use %s%s"
-                      % (", ".join(unknown), ", ".join(TARGET_CONNECTION),
-                         " (the external id is the target's own option assume_role_external_id, never logged)"
-                         if "assume_role_external_id" in unknown else ""))
+    errors = target_connection_problems(entry, base)
     selector = entry.get("selector") or {}
     if "states" in selector:
         # the states are the target's own option: a selector's states would be silently replaced by them
@@ -141,7 +125,6 @@ def target_problems(entry, base):
     unknown = sorted(set(selector) - set(SELECTOR) - {"states"})
     if unknown:
         errors.append("selector option(s) %s are not known: use %s" % (", ".join(unknown), ", ".join(SELECTOR)))
-    errors.extend(validate_connection(_connection(entry, base)))
     if entry.get("account") and not rules.is_account_id(entry["account"]):
         errors.append("account=%r is not an account id: use its 12 digits" % (entry["account"],))
     if entry.get("count", True):
@@ -220,7 +203,7 @@ def run_census(targets, base, workers):
         raise InputError(errors)
     contexts, loader, work = {}, None, []
     for entry in targets:
-        params = _connection(entry, base)
+        params = target_params(entry, base)
         problems = target_problems(entry, base)
         if problems:  # this target's input: its row says why, the others are counted
             work.append((entry, params, Failure(InputError(problems))))

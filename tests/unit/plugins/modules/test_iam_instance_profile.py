@@ -12,6 +12,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import IAM
 from moto import mock_aws
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import connection
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profile_converge
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_instance_profile_info
 from tests.support.fixtures import TRUST
 from tests.support.module_runner import run_module
@@ -185,7 +186,7 @@ def test_info_by_name_and_prefix_reads_tags(aws):
 def test_profile_created_meanwhile_by_another_target_is_converged_not_failed(aws, monkeypatch):
     """Another target of this account created the profile (without its role yet) between this run's read and
     its CreateInstanceProfile: the run reads again and adds the role instead of failing on EntityAlreadyExists."""
-    original = iam_instance_profile.ip.observe_profile
+    original = profile_converge.ip.observe_profile
     seen = []
 
     def observe_then_other_run_creates(iam, name, retry=None):
@@ -195,7 +196,7 @@ def test_profile_created_meanwhile_by_another_target_is_converged_not_failed(aws
         seen.append(got)
         return got
 
-    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", observe_then_other_run_creates)
+    monkeypatch.setattr(profile_converge.ip, "observe_profile", observe_then_other_run_creates)
     result = profile({"name": "P", "role": "RoleA"})
     assert result.changed and not result.failed, result
     assert [c["action"] for c in result["changes"]] == ["add_role_to_instance_profile"]
@@ -206,16 +207,16 @@ def test_profile_created_meanwhile_by_another_target_is_converged_not_failed(aws
 
 def test_a_create_that_fails_otherwise_is_not_replanned(aws, monkeypatch):
     """Only EntityAlreadyExists on the first create means "someone else did it"; other errors fail as before."""
-    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", lambda iam, name, retry=None: None)
+    monkeypatch.setattr(profile_converge.ip, "observe_profile", lambda iam, name, retry=None: None)
     aws.create_instance_profile(InstanceProfileName="P")
     calls = []
-    original = iam_instance_profile.apply_plan_or_replan
+    original = profile_converge.apply_plan_or_replan
 
     def count(*args):
         calls.append(args)
         return original(*args)
 
-    monkeypatch.setattr(iam_instance_profile, "apply_plan_or_replan", count)
+    monkeypatch.setattr(profile_converge, "apply_plan_or_replan", count)
     result = profile({"name": "P", "role": "RoleA"})
     # the replan observes None again (patched), so its CreateInstanceProfile fails too: no endless loop
     assert result.failed and "EntityAlreadyExists" in result["msg"], result
@@ -225,7 +226,7 @@ def test_a_create_that_fails_otherwise_is_not_replanned(aws, monkeypatch):
 def other_target_adds_after_the_read(aws, monkeypatch, role):
     """The profile exists without a role; another target adds `role` between this run's read and its own add."""
     aws.create_instance_profile(InstanceProfileName="P")
-    original = iam_instance_profile.ip.observe_profile
+    original = profile_converge.ip.observe_profile
     seen = []
 
     def observe_then_other_run_adds(iam, name, retry=None):
@@ -235,7 +236,7 @@ def other_target_adds_after_the_read(aws, monkeypatch, role):
         seen.append(got)
         return got
 
-    monkeypatch.setattr(iam_instance_profile.ip, "observe_profile", observe_then_other_run_adds)
+    monkeypatch.setattr(profile_converge.ip, "observe_profile", observe_then_other_run_adds)
     return seen
 
 

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyless.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IAM role and instance profile of an EC2 identity in many accounts at once, in one process (iam_identity).
+Private to the collection: no stable API.
+
+keyless.aws.converge runs it once on the controller for the first target of each account (plugins/filter/
+iam_leaders.py): a module process per account costs ~0.5 s of CPU before its first call (Python, boto3, the IAM
+model, an AssumeRole), and two of them (iam_role, iam_instance_profile) per account were most of what an account
+of empty regions cost the controller. Each entry is converged by the same engines as the two modules
+(role_converge, profile_converge), so an entry's role and profile, its check-mode predictions, its diff and its
+failure are those the two tasks would give.
+
+    entry_spec() -> dict                              the options of one entry of `accounts`
+    prepare(entries, base, check_mode) -> list[Entry]
+        Pure. Raises InputError listing every problem of every entry (its name, connection, role, instance profile;
+        a name twice) before any AWS call.
+    converge_all(prepared, workers) -> list[dict]
+        One row per entry, in order: {name, account, role_name, role_arn, instance_profile_name,
+        instance_profile_arn, changed, role, instance_profile, changes, access_analyzer_findings, warnings, diff,
+        error, not_done}. One AwsContext per entry (one AssumeRole each: IAM is global, an entry is an account),
+        one botocore model loader for all; an entry whose calls fail is a row with `error` in run_module's shape
+        (what was done, what was not, "rerun the task to finish") and never stops the others.
+
+AWS facts relied on: IAM is global to an account and its endpoint is us-east-1's in the aws partition (the
+context's default region); the credentials of one AssumeRole serve every IAM call of the account; IAM's own
+throttle is per account, so entries of different accounts do not share a bucket.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
+    AwsContext, target_connection_problems, target_params,
+)
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Call, Progress, call_params, run_entry
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
+from ansible_collections.keyless.aws.plugins.module_utils.iam import profile_converge, role_converge, role_params
+
+# what an entry may not set: the step converges (state present), and the profile's role is the entry's role
+ROLE_FIXED = ("state",)
+PROFILE_FIXED = ("state", "role", "force")
+
+
+def entry_spec():
+    return dict(
+        name=dict(type="str", required=True),
+        connection=dict(type="dict", default={}),
+        # a secret: its own option (no_log), never in `connection`, which Ansible logs and returns as given
+        assume_role_external_id=dict(type="str", no_log=True),
+        role=dict(type="dict", required=True),
+        instance_profile=dict(type="dict", default={}),
+    )
+
+
+def _spec(full, fixed):
+    return dict((key, value) for key, value in full.items() if key not in fixed)
+
+
+class Entry:
+    """One account's work, checked: its name, connection options and the two engines' calls."""
+
+    def __init__(self, name, params, role_call, desired, profile_call):
+        self.name = name
+        self.params = params
+        self.role_call = role_call
+        self.desired = desired
+        self.profile_call = profile_call
+
+
+def _prepare_one(entry, base, check_mode):
+    label = "account entry %s" % entry.get("name")
+    errors = ["%s: %s" % (label, e) for e in target_connection_problems(entry, base)]
+    role_given, profile_given = entry.get("role") or {}, entry.get("instance_profile") or {}
+    for option, given, fixed in (("role", role_given, ROLE_FIXED), ("instance_profile", profile_given, PROFILE_FIXED)):
+        errors.extend("%s: %s option %s is not an option here (%s)"
+                      % (label, option, key, "the role of the profile is the entry's role" if key == "role"
+                         else "iam_identity converges: use the module of its own to delete")
+                      for key in sorted(set(given) & set(fixed)) if given[key] is not None)
+    role, problems = call_params(_spec(role_converge.argument_spec(), ROLE_FIXED),
+                                 dict((k, v) for k, v in role_given.items() if k not in ROLE_FIXED),
+                                 "%s: role" % label, role_converge.MUTUALLY_EXCLUSIVE)
+    errors.extend(problems)
+    desired = None
+    if not problems:
+        role["state"] = "present"
+        desired, problems = role_params.role_desired(role)
+        errors.extend("%s: role: %s" % (label, e) for e in problems)
+    profile_given = dict((k, v) for k, v in profile_given.items() if k not in PROFILE_FIXED)
+    # the profile is named after its role unless named
+    profile_given.setdefault("name", role_given.get("name") or role_given.get("role_name"))
+    profile, problems = call_params(_spec(profile_converge.argument_spec(), PROFILE_FIXED), profile_given,
+                                    "%s: instance_profile" % label)
+    errors.extend(problems)
+    if not problems:
+        profile.update(state="present", role=role.get("name"), force=False)
+        errors.extend("%s: instance_profile: %s" % (label, e) for e in profile_converge.validate(profile))
+    if errors:
+        return None, errors
+    return Entry(entry["name"], target_params(entry, base), Call(role, check_mode), desired,
+                 Call(profile, check_mode)), []
+
+
+def prepare(entries, base, check_mode):
+    """See the module docstring."""
+    errors, seen, out = [], set(), []
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        if not name:
+            errors.append("accounts[%d]: name is required (the target that converges the account's IAM role)" % index)
+            continue
+        if name in seen:
+            errors.append("account entry %s is listed twice" % name)
+        seen.add(name)
+        prepared, problems = _prepare_one(entry, base, check_mode)
+        errors.extend(problems)
+        out.append(prepared)
+    if errors:
+        raise InputError(errors)
+    return out
+
+
+def _converge(entry, ctx, progress):
+    role = role_converge.converge(entry.role_call, ctx, entry.desired, progress)
+    profile = profile_converge.converge(entry.profile_call, ctx, progress)
+    return role, profile
+
+
+def _label(diff, name, what):
+    return dict(diff, before_header="%s: %s (before)" % (name, what), after_header="%s: %s (after)" % (name, what))
+
+
+def converge_all(prepared, workers):
+    """See the module docstring."""
+    contexts, loader = [], None
+    for entry in prepared:
+        # built here, in one thread (a boto3 session is not thread-safe; its clients are); one session per entry
+        ctx = guarded(lambda p: AwsContext(p, loader=loader, default_region="us-east-1"), entry.params)
+        if not isinstance(ctx, Failure):
+            loader = loader or ctx.loader()
+            ctx.client("iam")
+            ctx.client("sts")
+        contexts.append(ctx)
+
+    def work(item):
+        entry, ctx = item
+        progress = Progress()
+
+        def converge(step_progress):
+            if isinstance(ctx, Failure):  # the context could not be built (a profile not in the config files)
+                raise ctx.exc
+            return _converge(entry, ctx, step_progress)
+
+        return run_entry(converge, progress), progress
+
+    rows = []
+    for entry, ((done, failed), progress) in zip(prepared, parallel_map(work, list(zip(prepared, contexts)),
+                                                                        workers)):
+        role_name = entry.role_call.params["name"]
+        row = {"name": entry.name, "account": None, "role_name": role_name, "role_arn": None,
+               "instance_profile_name": entry.profile_call.params["name"], "instance_profile_arn": None,
+               "changed": progress.changed, "role": None, "instance_profile": None, "changes": [],
+               "access_analyzer_findings": [], "warnings": entry.role_call.warnings + entry.profile_call.warnings,
+               "diff": [], "error": None, "not_done": []}
+        if failed is not None:
+            row.update(error=failed["msg"], changed=bool(failed.get("changed")), changes=failed.get("changes", []),
+                       not_done=failed.get("not_done", []))
+        else:
+            role, profile = done
+            row.update(role=role["role"], instance_profile=profile["instance_profile"],
+                       role_arn=(role["role"] or {}).get("arn"),
+                       instance_profile_arn=(profile["instance_profile"] or {}).get("arn"),
+                       changed=role["changed"] or profile["changed"], changes=role["changes"] + profile["changes"],
+                       access_analyzer_findings=role["access_analyzer_findings"],
+                       diff=[_label(role["diff"], entry.name, "IAM role %s" % role_name),
+                             _label(profile["diff"], entry.name, "instance profile %s" % row["instance_profile_name"])])
+            row["account"] = (row["role_arn"] or "").split(":")[4] if (row["role_arn"] or "").count(":") >= 5 else None
+        rows.append(row)
+    return rows

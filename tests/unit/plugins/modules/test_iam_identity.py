@@ -1,0 +1,143 @@
+"""iam_identity: the IAM role and instance profile of many accounts in one process (module_utils/iam/identity.py).
+
+Bad input of any entry fails the task before any call. Against the in-process moto server (strict layer on) with two
+member accounts reached by AssumeRole and a third whose AssumeRole is refused (the Deny middleware answers
+AccessDenied as STS does): check mode predicts and changes nothing, a converge creates each account's role and
+profile once, a rerun changes nothing and reads each account once, the refused account is a row with its error
+and fails the task (or not, with fail_on_account_error=false) without stopping the others, and every entry's result
+is what iam_role and iam_instance_profile return for the same options.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.keyless.aws.plugins.modules import iam_identity as mod
+from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_role
+from tests.support.deny import Deny
+from tests.support.module_runner import run_module
+from tests.support.moto_server import MotoServer, calls
+
+SHOP = "111111111111"
+DATA = "222222222222"
+LOCKED = "333333333333"
+POLICY = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::shop-config/*"}]}
+ROLE = {"name": "ShopAppRole", "inline_policies": {"read-config": POLICY}, "tags": {"App": "shop"},
+        "description": "shop", "permissions_boundary": None, "wait": False}
+
+
+def deployer(account):
+    return "arn:aws:iam::%s:role/keyless-deployer" % account
+
+
+def entry(name, account, role=None, **extra):
+    out = {"name": name, "connection": {"assume_role_arn": deployer(account)}, "role": dict(role or ROLE),
+           "instance_profile": {"wait": False}}
+    out.update(extra)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+        moto = MotoServer()
+        deny = Deny(moto.server.app)
+        deny.roles.add(deployer(LOCKED))
+        moto.server.app = deny
+        moto.start()
+        try:
+            yield moto.url
+        finally:
+            moto.stop()
+
+
+def run(url, args, **kwargs):
+    return run_module(mod.main, dict(args, endpoint_url=url, region="us-east-1"), **kwargs)
+
+
+def test_bad_input_of_any_entry_fails_before_any_call(server):
+    calls(server, reset=True)
+    result = run(server, {"accounts": [
+        entry("a", SHOP),
+        entry("a", DATA),
+        entry("b", SHOP, role={"name": "x" * 70}),
+        entry("c", SHOP, role=dict(ROLE, state="absent", colour="blue")),
+        entry("d", SHOP, instance_profile={"role": "Other", "path": "no-slash"}),
+        entry("e", SHOP, role=dict(ROLE, managed_policies=["arn:aws:iam::aws:policy/AdministratorAccess"])),
+        entry("f", SHOP, connection={"assume_role_arn": "arn:aws:iam::12345:role/x", "colour": "red"}),
+    ], "concurrency": 0})
+    assert result.failed, result
+    msg = result["msg"]
+    for fragment in ("account entry a is listed twice", "account entry b: role", "account entry c: role option state "
+                     "is not an option here", "colour", "account entry d: instance_profile option role is not an "
+                     "option here", "account entry d: instance_profile: path", "account entry e: role:",
+                     "account entry f: connection option(s) colour are not known",
+                     "concurrency=0 is out of range"):
+        assert fragment in msg, (fragment, msg)
+    assert "AdministratorAccess" in msg
+    assert calls(server)["total"] == 0
+
+
+def test_check_mode_predicts_converge_creates_once_and_a_rerun_changes_nothing(server):
+    args = {"accounts": [entry("shop-us-east-1", SHOP), entry("data-eu-west-1", DATA,
+                                                              instance_profile={"name": "DataProfile", "wait": False})]}
+    calls(server, reset=True)
+    checked = run(server, args, check_mode=True, diff=True)
+    assert not checked.failed and checked.changed, checked
+    seen = calls(server)
+    assert seen["mutating"] == seen["counts"].get("sts:AssumeRole", 0), seen["counts"]  # nothing but AssumeRole
+    shop = checked["accounts"]["shop-us-east-1"]
+    assert (shop["account"], shop["role_arn"], shop["instance_profile_arn"]) == (
+        SHOP, "arn:aws:iam::%s:role/ShopAppRole" % SHOP, "arn:aws:iam::%s:instance-profile/ShopAppRole" % SHOP)
+    assert checked["accounts"]["data-eu-west-1"]["instance_profile_arn"] == \
+        "arn:aws:iam::%s:instance-profile/DataProfile" % DATA
+    assert [c["operation"] for c in shop["changes"]][:1] == ["CreateRole"], shop["changes"]
+    # one diff for the role and one for the profile of every account, each headed with its entry
+    assert len(checked["diff"]) == 4 and checked["diff"][0]["before_header"].startswith("shop-us-east-1: IAM role")
+
+    calls(server, reset=True)
+    done = run(server, args)
+    assert not done.failed and done.changed and done["failed_accounts"] == [], done
+    for name in args["accounts"]:
+        row = done["accounts"][name["name"]]
+        assert row["changed"] and row["error"] is None and row["role"]["arn"] == row["role_arn"], row
+    assert done["accounts"]["shop-us-east-1"]["role_arn"] == shop["role_arn"]  # the prediction was right
+    seen = calls(server)
+    for account in (SHOP, DATA):
+        assert seen["by_account"][account]["iam:CreateRole"] == 1, seen["by_account"][account]
+        assert seen["by_account"][account]["iam:CreateInstanceProfile"] == 1
+        assert seen["by_account"][account]["iam:AddRoleToInstanceProfile"] == 1
+
+    calls(server, reset=True)
+    again = run(server, args)
+    assert not again.failed and not again.changed, again
+    assert all(not row["changes"] for row in again["accounts"].values())
+    seen = calls(server)
+    assert seen["mutating"] == seen["counts"]["sts:AssumeRole"] == 2, seen["counts"]
+    assert seen["by_account"][SHOP]["iam:GetRole"] == 1, seen["by_account"][SHOP]
+
+    # what the two modules say of the same role and profile in the same account
+    role = run_module(iam_role.main, dict(ROLE, endpoint_url=server, region="us-east-1",
+                                          assume_role_arn=deployer(SHOP)), check_mode=True)
+    profile = run_module(iam_instance_profile.main, dict(name="ShopAppRole", role="ShopAppRole", wait=False,
+                                                         endpoint_url=server, region="us-east-1",
+                                                         assume_role_arn=deployer(SHOP)), check_mode=True)
+    assert not role.changed and not profile.changed
+    assert again["accounts"]["shop-us-east-1"]["role"] == role["role"]
+    assert again["accounts"]["shop-us-east-1"]["instance_profile"] == profile["instance_profile"]
+
+
+def test_an_account_that_fails_is_a_row_with_its_error_and_never_stops_the_others(server):
+    accounts = [entry("locked", LOCKED), entry("shop", SHOP, role=dict(ROLE, name="ShopOther"))]
+    result = run(server, {"accounts": accounts})
+    assert result.failed and result["failed_accounts"] == ["locked"], result
+    assert "1 of 2 account(s) failed: locked: " in result["msg"] and "AccessDenied" in result["msg"], result["msg"]
+    locked, shop = result["accounts"]["locked"], result["accounts"]["shop"]
+    assert locked["role_arn"] is None and not locked["changed"] and "AssumeRole" in locked["error"], locked
+    assert shop["error"] is None and shop["changed"] and shop["role_arn"].endswith(":role/ShopOther"), shop
+
+    kept = run(server, {"accounts": accounts, "fail_on_account_error": False})
+    assert not kept.failed and not kept.changed and kept["failed_accounts"] == ["locked"], kept
+    assert kept["accounts"]["locked"]["error"]
