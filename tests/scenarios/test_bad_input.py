@@ -236,6 +236,15 @@ CASES = [
       {"targets": [{"name": "shop", "connection": {"assume_role_arn": "arn:aws:iam::123:role/x"}, "selector": {
           "tags": {"App": "shop"}}}]},
       "assume_role_arn", "arn:aws:iam::123:role/x", ["12-digit account"]),
+    # --- iam_identity -----------------------------------------------------------------------------------------
+    C("iam_identity-role-name-too-long", "iam_identity", {"accounts": [{"name": "shop", "role": {"name": "r" * 65}}]},
+      "name", "r" * 65, ["64"]),
+    C("iam_identity-role-state-absent", "iam_identity",
+      {"accounts": [{"name": "shop", "role": {"name": "r1", "state": "absent"}}]},
+      "state", "absent", ["keyless.aws.iam_role"]),
+    C("iam_identity-name-twice", "iam_identity",
+      {"accounts": [{"name": "shop", "role": {"name": "r1"}}, {"name": "shop", "role": {"name": "r2"}}]},
+      "account entry", "shop", ["listed twice"]),
     # --- ec2_launch_template_identity ----------------------------------------------------------------------
     C("ec2_launch_template_identity-no-selector", "ec2_launch_template_identity", {"http_tokens": "required"},
       "all_templates", ("launch_template_names", "launch_template_ids"), ["all_templates"]),

@@ -73,9 +73,10 @@ def _prepare_one(entry, base, check_mode):
     errors = ["%s: %s" % (label, e) for e in target_connection_problems(entry, base)]
     role_given, profile_given = entry.get("role") or {}, entry.get("instance_profile") or {}
     for option, given, fixed in (("role", role_given, ROLE_FIXED), ("instance_profile", profile_given, PROFILE_FIXED)):
-        errors.extend("%s: %s option %s is not an option here (%s)"
-                      % (label, option, key, "the role of the profile is the entry's role" if key == "role"
-                         else "iam_identity converges: use the module of its own to delete")
+        errors.extend("%s: %s option %s=%r is not an option here (%s)"
+                      % (label, option, key, given[key], "the profile's role is the entry's role" if key == "role"
+                         else "this module converges: delete with keyless.aws.iam_role or "
+                              "keyless.aws.iam_instance_profile state=absent")
                       for key in sorted(set(given) & set(fixed)) if given[key] is not None)
     role, problems = call_params(_spec(role_converge.argument_spec(), ROLE_FIXED),
                                  dict((k, v) for k, v in role_given.items() if k not in ROLE_FIXED),

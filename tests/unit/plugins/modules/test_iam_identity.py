@@ -70,9 +70,9 @@ def test_bad_input_of_any_entry_fails_before_any_call(server):
     ], "concurrency": 0})
     assert result.failed, result
     msg = result["msg"]
-    for fragment in ("account entry a is listed twice", "account entry b: role", "account entry c: role option state "
-                     "is not an option here", "colour", "account entry d: instance_profile option role is not an "
-                     "option here", "account entry d: instance_profile: path", "account entry e: role:",
+    for fragment in ("account entry a is listed twice", "account entry b: role", "account entry c: role option state='absent' "
+                     "is not an option here", "colour", "account entry d: instance_profile option role='Other' is not "
+                     "an option here", "account entry d: instance_profile: path", "account entry e: role:",
                      "account entry f: connection option(s) colour are not known",
                      "concurrency=0 is out of range"):
         assert fragment in msg, (fragment, msg)
