@@ -17,7 +17,9 @@ description:
   - C(keyless.aws.converge) runs it once on the controller for the first target of each account, so that an
     organization pays one process for its IAM roles instead of two per account (about 0.5 s of controller CPU each
     before the first call), and IAM calls per account do not grow with the account's regions.
-  - Every entry is checked before any AWS call; a bad entry fails the task and nothing is called.
+  - Every entry is checked before any AWS call; a bad entry fails the task and nothing is called - unless
+    O(fail_on_account_error=false), which keeps each entry's bad input with the entry (its RV(accounts) error; no
+    call is made for it) and converges the others. A name missing or given twice always fails the task.
   - An account whose calls fail gets an C(error) in RV(accounts) - in the modules' failure shape, with what was done
     and what was not - and never stops the others. The task fails when any account failed unless
     O(fail_on_account_error=false).
@@ -66,8 +68,11 @@ options:
     type: int
     default: 16
   fail_on_account_error:
-    description: Whether the task fails when an account's role or profile could not be converged (the others are
-      converged all the same).
+    description:
+      - Whether the task fails when an account's role or profile could not be converged (the others are converged
+        all the same).
+      - V(false) also keeps an entry's bad input with the entry instead of failing the task before any call
+        (C(keyless.aws.converge): one account's bad policy fails that account's targets only).
     type: bool
     default: true
 attributes:
@@ -192,7 +197,9 @@ def converge(module):
     errors = [] if 1 <= params["concurrency"] <= 64 else [
         "concurrency=%r is out of range: use 1 to 64" % params["concurrency"]]
     try:
-        prepared = identity.prepare(params["accounts"], base, module.check_mode)
+        # without fail_on_account_error, an entry's bad input is its own row's error, as its failed calls are
+        prepared = identity.prepare(params["accounts"], base, module.check_mode,
+                                    isolate=not params["fail_on_account_error"])
     except InputError as exc:
         errors.extend(exc.errors)
     if errors:

@@ -196,3 +196,32 @@ def test_verify_on_the_instances(moto, tmp_path):
     assert "bare (%s): no role" % bare in res.stdout, res
     assert "good (%s): role VerifyAppRole, IMDSv2 enforced" % good in res.stdout, res
     assert not any(secret in res.stdout for secret in FAKE_SECRETS)
+
+
+def test_one_accounts_refused_iam_role_fails_its_targets_only(moto, tmp_path):
+    """keyless.aws.converge converges every account's IAM role in one process (keyless.aws.iam_identity): an account
+    whose role the modules refuse (an admin policy without ec2_identity_allow_admin) fails its own targets, with the
+    refusal, and makes no call there; the other account's role is converged and its targets are ok."""
+    url = moto.url
+    reports = tmp_path / "reports"
+    inv = inventory(tmp_path, {
+        "home-us-east-1": {"aws_region": "us-east-1",
+                           "ec2_identity_managed_policies": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        "home-eu-west-1": {"aws_region": "eu-west-1",
+                           "ec2_identity_managed_policies": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        "other-us-east-1": {"aws_region": "us-east-1", "aws_assume_role_arn": DEPLOYER},
+    }, ec2_identity_role_name="IsolatedApp", ec2_identity_instance_tags={"Fleet": "isolated"},
+        ec2_identity_report_dir=str(reports))
+    res = run_playbook("keyless.aws.converge", url, inventory=inv, args=["-f", "3"])
+    assert res.rc != 0, res
+    assert res.recap["home-us-east-1"]["failed"] == 1 and res.recap["home-eu-west-1"]["failed"] == 1, res.recap
+    assert res.recap["other-us-east-1"]["failed"] == 0, res.recap
+    summary = json.loads((reports / "summary.json").read_text())
+    rows = {t["target"]: t for t in summary["targets"]}
+    for name in ("home-us-east-1", "home-eu-west-1"):
+        assert rows[name]["status"] == "failed" and "AdministratorAccess" in rows[name]["error"], rows[name]
+    assert rows["other-us-east-1"]["status"] == "ok", rows["other-us-east-1"]
+    counts = moto.calls()
+    # the one role created is the other account's: the refused account's role was never called for
+    assert counts["counts"].get("iam:CreateRole") == 1, counts["counts"]
+    assert counts["by_account"].get(OTHER_ACCOUNT, {}).get("iam:CreateRole") == 1, counts["by_account"]

@@ -12,9 +12,10 @@ of empty regions cost the controller. Each entry is converged by the same engine
 failure are those the two tasks would give.
 
     entry_spec() -> dict                              the options of one entry of `accounts`
-    prepare(entries, base, check_mode) -> list[Entry]
+    prepare(entries, base, check_mode, isolate=False) -> list[Entry]
         Pure. Raises InputError listing every problem of every entry (its name, connection, role, instance profile;
-        a name twice) before any AWS call.
+        a name twice) before any AWS call; with isolate, an entry's own problems stay with it (converge_all gives
+        it a row with them as its error and makes no call for it) and only a missing or repeated name raises.
     converge_all(prepared, workers) -> list[dict]
         One row per entry, in order: {name, account, role_name, role_arn, instance_profile_name,
         instance_profile_arn, changed, role, instance_profile, changes, access_analyzer_findings, warnings, diff,
@@ -58,14 +59,18 @@ def _spec(full, fixed):
 
 
 class Entry:
-    """One account's work, checked: its name, connection options and the two engines' calls."""
+    """One account's work, checked: its name, connection options and the two engines' calls; or, kept apart
+    (prepare's isolate), the problems of its input."""
 
-    def __init__(self, name, params, role_call, desired, profile_call):
+    def __init__(self, name, params, role_call, desired, profile_call, errors=(), names=(None, None)):
         self.name = name
         self.params = params
         self.role_call = role_call
         self.desired = desired
         self.profile_call = profile_call
+        self.errors = list(errors)
+        self.role_name, self.profile_name = (
+            (role_call.params["name"], profile_call.params["name"]) if role_call is not None else names)
 
 
 def _prepare_one(entry, base, check_mode):
@@ -97,27 +102,31 @@ def _prepare_one(entry, base, check_mode):
         profile.update(state="present", role=role.get("name"), force=False)
         errors.extend("%s: instance_profile: %s" % (label, e) for e in profile_converge.validate(profile))
     if errors:
-        return None, errors
+        role_name = role_given.get("name") or role_given.get("role_name")
+        return Entry(entry["name"], None, None, None, None, errors,
+                     (role_name, profile_given.get("name") or role_name)), errors
     return Entry(entry["name"], target_params(entry, base), Call(role, check_mode), desired,
                  Call(profile, check_mode)), []
 
 
-def prepare(entries, base, check_mode):
+def prepare(entries, base, check_mode, isolate=False):
     """See the module docstring."""
     errors, seen, out = [], set(), []
+    structure = []
     for index, entry in enumerate(entries):
         name = entry.get("name")
         if not name:
-            errors.append("accounts[%d]: name is required (the target that converges the account's IAM role)" % index)
+            structure.append("accounts[%d]: name is required (the target that converges the account's IAM role)"
+                             % index)
             continue
         if name in seen:
-            errors.append("account entry %s is listed twice" % name)
+            structure.append("account entry %s is listed twice" % name)
         seen.add(name)
         prepared, problems = _prepare_one(entry, base, check_mode)
         errors.extend(problems)
         out.append(prepared)
-    if errors:
-        raise InputError(errors)
+    if structure or (errors and not isolate):
+        raise InputError(structure + errors)
     return out
 
 
@@ -135,6 +144,9 @@ def converge_all(prepared, workers):
     """See the module docstring."""
     contexts, loader = [], None
     for entry in prepared:
+        if entry.errors:  # its input (prepare's isolate): its row says why, no call is made for it
+            contexts.append(Failure(InputError(entry.errors)))
+            continue
         # built here, in one thread (a boto3 session is not thread-safe; its clients are); one session per entry
         ctx = guarded(lambda p: AwsContext(p, loader=loader, default_region="us-east-1"), entry.params)
         if not isinstance(ctx, Failure):
@@ -157,11 +169,12 @@ def converge_all(prepared, workers):
     rows = []
     for entry, ((done, failed), progress) in zip(prepared, parallel_map(work, list(zip(prepared, contexts)),
                                                                         workers)):
-        role_name = entry.role_call.params["name"]
+        role_name = entry.role_name
         row = {"name": entry.name, "account": None, "role_name": role_name, "role_arn": None,
-               "instance_profile_name": entry.profile_call.params["name"], "instance_profile_arn": None,
+               "instance_profile_name": entry.profile_name, "instance_profile_arn": None,
                "changed": progress.changed, "role": None, "instance_profile": None, "changes": [],
-               "access_analyzer_findings": [], "warnings": entry.role_call.warnings + entry.profile_call.warnings,
+               "access_analyzer_findings": [],
+               "warnings": entry.role_call.warnings + entry.profile_call.warnings if entry.role_call else [],
                "diff": [], "error": None, "not_done": []}
         if failed is not None:
             row.update(error=failed["msg"], changed=bool(failed.get("changed")), changes=failed.get("changes", []),

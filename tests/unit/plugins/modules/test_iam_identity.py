@@ -141,3 +141,19 @@ def test_an_account_that_fails_is_a_row_with_its_error_and_never_stops_the_other
     kept = run(server, {"accounts": accounts, "fail_on_account_error": False})
     assert not kept.failed and not kept.changed and kept["failed_accounts"] == ["locked"], kept
     assert kept["accounts"]["locked"]["error"]
+
+
+def test_without_fail_on_account_error_bad_input_stays_with_its_entry(server):
+    calls(server, reset=True)
+    admin = dict(ROLE, name="ShopAdmin", managed_policies=["arn:aws:iam::aws:policy/AdministratorAccess"])
+    result = run(server, {"accounts": [entry("admin", SHOP, role=admin), entry("shop", DATA)],
+                          "fail_on_account_error": False}, check_mode=True)
+    assert not result.failed and result["failed_accounts"] == ["admin"], result
+    bad = result["accounts"]["admin"]
+    assert "AdministratorAccess" in bad["error"] and bad["role_name"] == "ShopAdmin" and bad["role_arn"] is None, bad
+    assert result["accounts"]["shop"]["error"] is None and result["accounts"]["shop"]["role_arn"]
+    assert SHOP not in calls(server)["by_account"]  # no call at all for the refused entry (not even AssumeRole)
+    # a name twice is the list's own problem: the task fails before any call whatever fail_on_account_error says
+    calls(server, reset=True)
+    twice = run(server, {"accounts": [entry("a", SHOP), entry("a", DATA)], "fail_on_account_error": False})
+    assert twice.failed and "account entry a is listed twice" in twice["msg"] and calls(server)["total"] == 0
