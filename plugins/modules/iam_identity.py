@@ -72,7 +72,7 @@ options:
       - Whether the task fails when an account's role or profile could not be converged (the others are converged
         all the same).
       - V(false) also keeps an entry's bad input with the entry instead of failing the task before any call
-        (C(keyless.aws.converge): one account's bad policy fails that account's targets only).
+        (C(keyless.aws.converge) sets it, so that one account's bad policy fails that account's targets only).
     type: bool
     default: true
 attributes:

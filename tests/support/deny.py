@@ -3,13 +3,18 @@ for STS AssumeRole of chosen role ARNs (a trust policy that does not trust the c
 actions (a caller without the permission). Used by the unit tests of the targets inventory and of the census.
 
     deny = Deny(server.server.app); server.server.app = deny; deny.roles.add(arn); deny.organizations.add("ListRoots")
+    with denying_server(roles=[arn]) as (server, deny): ...   # a started MotoServer behind a Deny (the tests' way)
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import urllib.parse
+
+from tests.support.moto_server import MotoServer
 
 
 class Deny:
@@ -42,3 +47,25 @@ class Deny:
             start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(text)))])
             return [text]
         return self.app(environ, start_response)
+
+
+@contextlib.contextmanager
+def denying_server(roles=()):
+    """A started MotoServer (strict layer on) behind a Deny refusing AssumeRole of `roles`; yields (server, deny).
+    The AWS-managed policies are not loaded (MOTO_IAM_LOAD_MANAGED_POLICIES=false while it starts): each account's
+    IAM backend would load them, ~0.7 s an account, and no test behind a Deny reads one."""
+    saved = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
+    server = MotoServer()
+    deny = Deny(server.server.app)
+    deny.roles.update(roles)
+    server.server.app = deny
+    try:
+        server.start()
+        yield server, deny
+    finally:
+        server.stop()
+        if saved is None:
+            os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES", None)
+        else:
+            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = saved

@@ -28,8 +28,8 @@ import boto3
 import pytest
 
 from tests.support.aws_env import ROOT, aws_env
-from tests.support.deny import Deny
-from tests.support.moto_server import MotoServer, calls
+from tests.support.deny import denying_server
+from tests.support.moto_server import calls
 
 DRIVER = textwrap.dedent("""
     import json, sys
@@ -64,15 +64,8 @@ PYTHON = sys.executable
 
 @pytest.fixture(scope="module")
 def org():
-    # Organizations' CreateAccount makes the account's IAM backend; with the AWS-managed policies that the
-    # MotoServer loads by default that costs ~0.7 s an account (no test here reads a managed policy).
-    saved = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
-    server = MotoServer()
-    deny = Deny(server.server.app)
-    server.server.app = deny
-    server.start()
-    try:
+    # Organizations' CreateAccount makes the account's IAM backend: without the AWS-managed policies (denying_server)
+    with denying_server() as (server, deny):
         client = boto3.client("organizations", region_name="us-east-1", endpoint_url=server.url,
                               aws_access_key_id="AKIAKEYLESSTESTFAKE1", aws_secret_access_key="x" * 40)
         client.create_organization(FeatureSet="ALL")
@@ -107,12 +100,6 @@ def org():
         ous["bulk"] = unit(root, "Bulk")
         bulk = [account("app-%02d" % number, ous["bulk"]) for number in range(40)]
         yield {"url": server.url, "ous": ous, "ids": ids, "bulk": bulk, "deny": deny}
-    finally:
-        server.stop()
-        if saved is None:
-            os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES", None)
-        else:
-            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = saved
 
 
 def build(org, tmp_path, config, refresh=False, name="org.targets.yml", env=None):

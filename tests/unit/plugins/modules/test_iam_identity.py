@@ -14,9 +14,9 @@ import pytest
 
 from ansible_collections.keyless.aws.plugins.modules import iam_identity as mod
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_role
-from tests.support.deny import Deny
+from tests.support.deny import denying_server
 from tests.support.module_runner import run_module
-from tests.support.moto_server import MotoServer, calls
+from tests.support.moto_server import calls
 
 SHOP = "111111111111"
 DATA = "222222222222"
@@ -40,17 +40,8 @@ def entry(name, account, role=None, **extra):
 
 @pytest.fixture(scope="module")
 def server():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-        moto = MotoServer()
-        deny = Deny(moto.server.app)
-        deny.roles.add(deployer(LOCKED))
-        moto.server.app = deny
-        moto.start()
-        try:
-            yield moto.url
-        finally:
-            moto.stop()
+    with denying_server(roles=[deployer(LOCKED)]) as (moto, _deny):
+        yield moto.url
 
 
 def run(url, args, **kwargs):

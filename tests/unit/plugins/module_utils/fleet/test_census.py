@@ -18,9 +18,9 @@ from ansible_collections.keyless.aws.plugins.module_utils.fleet import census
 from ansible_collections.keyless.aws.plugins.modules import ec2_fleet_census as mod
 from tests.support import fleet_seed
 from tests.support.aws_env import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
-from tests.support.deny import Deny
+from tests.support.deny import denying_server
 from tests.support.module_runner import run_module
-from tests.support.moto_server import MotoServer, calls
+from tests.support.moto_server import calls
 from tests.support.strict import strict_off
 
 SHOP = "111111111111"
@@ -144,38 +144,28 @@ def org():
     SHOP  us-east-1: 3 running App=shop, 1 running App=other;  eu-west-1: 1 terminated App=gone (no App=shop)
     DATA  us-east-1: 2 running + 1 stopped App=shop;           eu-west-1: 1 running App=shop
     """
-    with pytest.MonkeyPatch.context() as mp:
-        # no AWS-managed policies: nothing here reads one, and each account's IAM backend would load them
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-        server = MotoServer()
-        deny = Deny(server.server.app)
-        deny.roles.add(role(LOCKED))
-        server.server.app = deny
-        server.start()
-        try:
-            url = server.url
-            fleets = {}
-            with fleet_seed.as_role(url, role(SHOP)) as session:
-                fleets["shop-use1"] = fleet_seed.seed_fleet(url, 3, region="us-east-1", prefix="shop", mix="uniform",
-                                                            tag={"App": "shop"}, history_days=0)
-                fleet_seed.seed_fleet(url, 1, region="us-east-1", prefix="other", mix="uniform",
-                                      tag={"App": "other"}, history_days=0)
-                gone = fleet_seed.seed_fleet(url, 1, region="eu-west-1", prefix="gone", mix="uniform",
-                                             tag={"App": "gone"}, history_days=0)
-                with strict_off(url):
-                    session.client("ec2", region_name="eu-west-1", endpoint_url=url).terminate_instances(
-                        InstanceIds=gone["all"])
-            with fleet_seed.as_role(url, role(DATA)) as session:
-                data = fleet_seed.seed_fleet(url, 3, region="us-east-1", prefix="data", mix="uniform",
-                                             tag={"App": "shop"}, history_days=0)
-                with strict_off(url):
-                    session.client("ec2", region_name="us-east-1", endpoint_url=url).stop_instances(
-                        InstanceIds=data["all"][:1])
-                fleet_seed.seed_fleet(url, 1, region="eu-west-1", prefix="data", mix="uniform",
-                                      tag={"App": "shop"}, history_days=0)
-            yield {"url": url, "fleets": fleets, "gone": gone["all"]}
-        finally:
-            server.stop()
+    with denying_server(roles=[role(LOCKED)]) as (server, _deny):
+        url = server.url
+        fleets = {}
+        with fleet_seed.as_role(url, role(SHOP)) as session:
+            fleets["shop-use1"] = fleet_seed.seed_fleet(url, 3, region="us-east-1", prefix="shop", mix="uniform",
+                                                        tag={"App": "shop"}, history_days=0)
+            fleet_seed.seed_fleet(url, 1, region="us-east-1", prefix="other", mix="uniform",
+                                  tag={"App": "other"}, history_days=0)
+            gone = fleet_seed.seed_fleet(url, 1, region="eu-west-1", prefix="gone", mix="uniform",
+                                         tag={"App": "gone"}, history_days=0)
+            with strict_off(url):
+                session.client("ec2", region_name="eu-west-1", endpoint_url=url).terminate_instances(
+                    InstanceIds=gone["all"])
+        with fleet_seed.as_role(url, role(DATA)) as session:
+            data = fleet_seed.seed_fleet(url, 3, region="us-east-1", prefix="data", mix="uniform",
+                                         tag={"App": "shop"}, history_days=0)
+            with strict_off(url):
+                session.client("ec2", region_name="us-east-1", endpoint_url=url).stop_instances(
+                    InstanceIds=data["all"][:1])
+            fleet_seed.seed_fleet(url, 1, region="eu-west-1", prefix="data", mix="uniform",
+                                  tag={"App": "shop"}, history_days=0)
+        yield {"url": url, "fleets": fleets, "gone": gone["all"]}
 
 
 TARGETS = [
