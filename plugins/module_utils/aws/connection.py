@@ -40,6 +40,7 @@ import os
 import threading
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.common.validation import check_type_bool, check_type_int, check_type_str
 
 try:
     import boto3
@@ -124,19 +125,44 @@ TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "as
                      "validate_certs", "retry_mode", "max_attempts")
 
 
+# A target's connection is a raw dict (templated inventory values: "5", "false"): its options are converted to their
+# aws_argument_spec() types as AnsibleModule converts a module's own.
+_CONVERT = {"str": check_type_str, "int": check_type_int, "bool": check_type_bool}
+
+
+def _target_connection(entry):
+    """(the entry's connection options that are not None, converted to their types; a message per option that
+    does not convert)."""
+    spec, out, errors = aws_argument_spec(), {}, []
+    for key, value in (entry.get("connection") or {}).items():
+        if value is None:
+            continue
+        convert = _CONVERT.get(spec[key].get("type", "str")) if key in spec else None
+        if convert is None:
+            out[key] = value
+            continue
+        try:
+            out[key] = convert(value)
+        except (TypeError, ValueError) as exc:
+            errors.append("connection option %s=%r: %s" % (key, value, exc))
+    return out, errors
+
+
 def target_params(entry, base):
     """The connection options of one target of a many-target module: `base` (the module's) updated with the
-    entry's `connection` (its values that are not None) and its assume_role_external_id."""
+    entry's `connection` (its values that are not None, converted to their types) and its
+    assume_role_external_id."""
     params = dict((key, base.get(key)) for key in base)
-    params.update((key, value) for key, value in (entry.get("connection") or {}).items() if value is not None)
+    params.update(_target_connection(entry)[0])
     if entry.get("assume_role_external_id") is not None:
         params["assume_role_external_id"] = entry["assume_role_external_id"]
     return params
 
 
 def target_connection_problems(entry, base):
-    """Pure: the problems of one target's connection (options it may not set, then validate_connection)."""
-    errors = []
+    """Pure: the problems of one target's connection (options it may not set, values that do not convert to their
+    type, then validate_connection)."""
+    errors = list(_target_connection(entry)[1])
     unknown = sorted(set(entry.get("connection") or {}) - set(TARGET_CONNECTION))
     if unknown:
         errors.append("connection option(s) %s are not known: use %s%s"

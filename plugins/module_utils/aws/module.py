@@ -20,7 +20,8 @@ completes the job: plans start from what AWS has, not from what the first run me
     context(module, errors=(), **kwargs) -> AwsContext (raises InputError listing every error)
     Progress: .expect(plan), .did(change), .mark_changed(), .partial (extra keys for a failure)
     run_module(module, work)
-    Call(params, check_mode), call_params(spec, given, label, mutually_exclusive=()) -> (params, errors)
+    Call(params, check_mode, warnings=()), call_params(spec, given, label, mutually_exclusive=())
+        -> (params, errors, warnings)
     run_entry(work, progress) -> (result, None) or (None, {msg, changed, changes, not_done, ...})
         one entry of a module that works on many (iam_identity: one per account): another module's engine called
         with its own argument spec's params (Call stands for the AnsibleModule: params, check_mode, warn), and the
@@ -131,22 +132,25 @@ def run_module(module, work):
 class Call:
     """What an engine reads of its AnsibleModule (params, check_mode, warn), for one entry of a many-entry module."""
 
-    def __init__(self, params, check_mode):
+    def __init__(self, params, check_mode, warnings=()):
         self.params = params
         self.check_mode = check_mode
-        self.warnings = []
+        self.warnings = list(warnings)
 
     def warn(self, warning):
         self.warnings.append(warning)
 
 
 def call_params(spec, given, label, mutually_exclusive=()):
-    """Pure: (the params of `given` as AnsibleModule would make them with `spec` - types, defaults, aliases - and
-    the errors, each prefixed with `label`). Options given as None count as not given."""
+    """Pure: (the params of `given` as AnsibleModule would make them with `spec` - types, defaults, aliases -, the
+    errors, each prefixed with `label`, and the warnings AnsibleModule would give: an option given with its alias).
+    Options given as None count as not given."""
     given = dict((key, value) for key, value in (given or {}).items() if value is not None)
     validator = ArgumentSpecValidator(spec, mutually_exclusive=list(mutually_exclusive) or None)
     result = validator.validate(given)
-    return result.validated_parameters, ["%s: %s" % (label, msg) for msg in result.error_messages]
+    warnings = ["%s: both option %s and its alias %s are set" % (label, w["option"], w["alias"])
+                for w in result._warnings]  # pylint: disable=protected-access  # what AnsibleModule warns with
+    return result.validated_parameters, ["%s: %s" % (label, msg) for msg in result.error_messages], warnings
 
 
 def run_entry(work, progress):

@@ -217,9 +217,12 @@ def run_census(targets, base, workers):
             if loader is None and not isinstance(contexts[key], Failure):
                 loader = contexts[key].loader()
         work.append((entry, params, contexts[key]))
-    for _entry, params, ctx in work:  # the clients too, before the threads share the sessions
+    for index, (entry, params, ctx) in enumerate(work):  # the clients too, before the threads share the sessions
         if not isinstance(ctx, Failure):
-            ctx.client("ec2", region=params.get("region") or ctx.region)
+            # creating a client resolves the credentials (a credential_process that fails): that target's error
+            made = guarded(lambda c, p: c.client("ec2", region=p.get("region") or c.region), ctx, params)
+            if isinstance(made, Failure):
+                work[index] = (entry, params, made)
 
     def count(item):
         entry, params, ctx = item

@@ -83,7 +83,7 @@ def _prepare_one(entry, base, check_mode):
                          else "this module converges: delete with keyless.aws.iam_role or "
                               "keyless.aws.iam_instance_profile state=absent")
                       for key in sorted(set(given) & set(fixed)) if given[key] is not None)
-    role, problems = call_params(_spec(role_converge.argument_spec(), ROLE_FIXED),
+    role, problems, role_warnings = call_params(_spec(role_converge.argument_spec(), ROLE_FIXED),
                                  dict((k, v) for k, v in role_given.items() if k not in ROLE_FIXED),
                                  "%s: role" % label, role_converge.MUTUALLY_EXCLUSIVE)
     errors.extend(problems)
@@ -94,9 +94,10 @@ def _prepare_one(entry, base, check_mode):
         errors.extend("%s: role: %s" % (label, e) for e in problems)
     profile_given = dict((k, v) for k, v in profile_given.items() if k not in PROFILE_FIXED)
     # the profile is named after its role unless named
-    profile_given.setdefault("name", role_given.get("name") or role_given.get("role_name"))
-    profile, problems = call_params(_spec(profile_converge.argument_spec(), PROFILE_FIXED), profile_given,
-                                    "%s: instance_profile" % label)
+    if profile_given.get("name") is None:
+        profile_given["name"] = role_given.get("name") or role_given.get("role_name")
+    profile, problems, profile_warnings = call_params(_spec(profile_converge.argument_spec(), PROFILE_FIXED),
+                                                      profile_given, "%s: instance_profile" % label)
     errors.extend(problems)
     if not problems:
         profile.update(state="present", role=role.get("name"), force=False)
@@ -105,8 +106,8 @@ def _prepare_one(entry, base, check_mode):
         role_name = role_given.get("name") or role_given.get("role_name")
         return Entry(entry["name"], None, None, None, None, errors,
                      (role_name, profile_given.get("name") or role_name)), errors
-    return Entry(entry["name"], target_params(entry, base), Call(role, check_mode), desired,
-                 Call(profile, check_mode)), []
+    return Entry(entry["name"], target_params(entry, base), Call(role, check_mode, role_warnings), desired,
+                 Call(profile, check_mode, profile_warnings)), []
 
 
 def prepare(entries, base, check_mode, isolate=False):
@@ -130,6 +131,13 @@ def prepare(entries, base, check_mode, isolate=False):
     return out
 
 
+def _context(params, loader):
+    ctx = AwsContext(params, loader=loader, default_region="us-east-1")
+    ctx.client("iam")
+    ctx.client("sts")
+    return ctx
+
+
 def _converge(entry, ctx, progress):
     role = role_converge.converge(entry.role_call, ctx, entry.desired, progress)
     profile = profile_converge.converge(entry.profile_call, ctx, progress)
@@ -147,12 +155,12 @@ def converge_all(prepared, workers):
         if entry.errors:  # its input (prepare's isolate): its row says why, no call is made for it
             contexts.append(Failure(InputError(entry.errors)))
             continue
-        # built here, in one thread (a boto3 session is not thread-safe; its clients are); one session per entry
-        ctx = guarded(lambda p: AwsContext(p, loader=loader, default_region="us-east-1"), entry.params)
+        # built here, in one thread (a boto3 session is not thread-safe; its clients are); one session per entry. A
+        # context or client that cannot be made (a profile not in the config files, a credential_process that
+        # fails) fails its entry only.
+        ctx = guarded(_context, entry.params, loader)
         if not isinstance(ctx, Failure):
             loader = loader or ctx.loader()
-            ctx.client("iam")
-            ctx.client("sts")
         contexts.append(ctx)
 
     def work(item):
@@ -167,8 +175,10 @@ def converge_all(prepared, workers):
         return run_entry(converge, progress), progress
 
     rows = []
-    for entry, ((done, failed), progress) in zip(prepared, parallel_map(work, list(zip(prepared, contexts)),
-                                                                        workers)):
+    for entry, outcome in zip(prepared, parallel_map(work, list(zip(prepared, contexts)), workers, outcomes=True)):
+        if isinstance(outcome, Failure):  # not an AWS, input or plan error (run_entry's): a bug, kept with its entry
+            outcome = ((None, {"msg": "%s: %s" % (outcome.exc.__class__.__name__, outcome.exc)}), Progress())
+        (done, failed), progress = outcome
         role_name = entry.role_name
         row = {"name": entry.name, "account": None, "role_name": role_name, "role_arn": None,
                "instance_profile_name": entry.profile_name, "instance_profile_arn": None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import target_params
 from ansible_collections.keyless.aws.plugins.modules import iam_identity as mod
 from ansible_collections.keyless.aws.plugins.modules import iam_instance_profile, iam_role
 from tests.support.deny import denying_server
@@ -148,3 +149,40 @@ def test_without_fail_on_account_error_bad_input_stays_with_its_entry(server):
     calls(server, reset=True)
     twice = run(server, {"accounts": [entry("a", SHOP), entry("a", DATA)], "fail_on_account_error": False})
     assert twice.failed and "account entry a is listed twice" in twice["msg"] and calls(server)["total"] == 0
+
+
+def test_an_entry_whose_credentials_fail_is_a_row_and_the_others_converge(server, tmp_path, monkeypatch):
+    # a profile whose credential_process fails: botocore raises when the entry's client is made
+    config = tmp_path / "config"
+    config.write_text("[profile broken]\ncredential_process = /bin/false\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAKEYLESSTESTFAKE1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "keylessFakeSecretKeyForTestsOnly0000000x")
+    accounts = [{"name": "broken", "connection": {"profile": "broken"}, "role": dict(ROLE, name="BrokenRole")},
+                entry("shop", SHOP, role=dict(ROLE, name="ShopCreds"))]
+    result = run_module(mod.main, {"accounts": accounts, "endpoint_url": server, "region": "us-east-1",
+                                   "fail_on_account_error": False}, check_mode=True, connection=False)
+    assert not result.failed and result["failed_accounts"] == ["broken"], result
+    assert "credential" in result["accounts"]["broken"]["error"].lower(), result["accounts"]["broken"]
+    assert result["accounts"]["shop"]["error"] is None and result["accounts"]["shop"]["role_arn"], result
+
+
+def test_connection_values_convert_as_the_modules_convert_them(server):
+    # templated inventory values are strings: "5" and "false" are what the modules' own options would make of them
+    args = {"accounts": [entry("shop", SHOP, connection={"assume_role_arn": deployer(SHOP), "max_attempts": "5",
+                                                         "validate_certs": "false"})]}
+    assert not run(server, args, check_mode=True).failed
+    params = target_params({"connection": {"max_attempts": "5", "validate_certs": "false", "region": None}},
+                           {"region": "eu-west-1", "validate_certs": True})
+    assert params == {"region": "eu-west-1", "validate_certs": False, "max_attempts": 5}, params
+    bad = run(server, {"accounts": [entry("shop", SHOP, connection={"max_attempts": "many"})]})
+    assert bad.failed and "connection option max_attempts='many'" in bad["msg"], bad["msg"]
+
+
+def test_a_null_profile_name_is_the_role_name_and_alias_warnings_are_kept(server):
+    result = run(server, {"accounts": [dict(entry("shop", SHOP, role={"name": "ShopNamed", "role_name": "ShopNamed",
+                                                                      "wait": False}),
+                                            instance_profile={"name": None, "wait": False})]}, check_mode=True)
+    assert not result.failed, result
+    assert result["accounts"]["shop"]["instance_profile_name"] == "ShopNamed"
+    assert any("alias role_name" in w for w in result["accounts"]["shop"]["warnings"]), result["accounts"]["shop"]
