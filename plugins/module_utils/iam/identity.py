@@ -83,9 +83,10 @@ def _prepare_one(entry, base, check_mode):
                          else "this module converges: delete with keyless.aws.iam_role or "
                               "keyless.aws.iam_instance_profile state=absent")
                       for key in sorted(set(given) & set(fixed)) if given[key] is not None)
-    role, problems, role_warnings = call_params(_spec(role_converge.argument_spec(), ROLE_FIXED),
-                                 dict((k, v) for k, v in role_given.items() if k not in ROLE_FIXED),
-                                 "%s: role" % label, role_converge.MUTUALLY_EXCLUSIVE)
+    role, problems, role_warnings = call_params(
+        _spec(role_converge.argument_spec(), ROLE_FIXED),
+        dict((k, v) for k, v in role_given.items() if k not in ROLE_FIXED), "%s: role" % label,
+        role_converge.MUTUALLY_EXCLUSIVE)
     errors.extend(problems)
     desired = None
     if not problems:
