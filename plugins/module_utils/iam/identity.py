@@ -77,6 +77,7 @@ def _prepare_one(entry, base, check_mode):
     label = "account entry %s" % entry.get("name")
     errors = ["%s: %s" % (label, e) for e in target_connection_problems(entry, base)]
     role_given, profile_given = entry.get("role") or {}, entry.get("instance_profile") or {}
+    role_name = role_given.get("name") or role_given.get("role_name")
     for option, given, fixed in (("role", role_given, ROLE_FIXED), ("instance_profile", profile_given, PROFILE_FIXED)):
         errors.extend("%s: %s option %s=%r is not an option here (%s)"
                       % (label, option, key, given[key], "the profile's role is the entry's role" if key == "role"
@@ -96,7 +97,7 @@ def _prepare_one(entry, base, check_mode):
     profile_given = dict((k, v) for k, v in profile_given.items() if k not in PROFILE_FIXED)
     # the profile is named after its role unless named
     if profile_given.get("name") is None:
-        profile_given["name"] = role_given.get("name") or role_given.get("role_name")
+        profile_given["name"] = role_name
     profile, problems, profile_warnings = call_params(_spec(profile_converge.argument_spec(), PROFILE_FIXED),
                                                       profile_given, "%s: instance_profile" % label)
     errors.extend(problems)
@@ -104,9 +105,7 @@ def _prepare_one(entry, base, check_mode):
         profile.update(state="present", role=role.get("name"), force=False)
         errors.extend("%s: instance_profile: %s" % (label, e) for e in profile_converge.validate(profile))
     if errors:
-        role_name = role_given.get("name") or role_given.get("role_name")
-        return Entry(entry["name"], None, None, None, None, errors,
-                     (role_name, profile_given.get("name") or role_name)), errors
+        return Entry(entry["name"], None, None, None, None, errors, (role_name, profile_given["name"])), errors
     return Entry(entry["name"], target_params(entry, base), Call(role, check_mode, role_warnings), desired,
                  Call(profile, check_mode, profile_warnings)), []
 
