@@ -167,9 +167,10 @@ counts:
   sample: {targets: 3, idle: 1, failed: 0, selected: 20}
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import aws_argument_spec
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import module_connection
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import workers_problems
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import census
 
 
@@ -182,10 +183,9 @@ def argument_spec():
 
 def count(module):
     params = module.params
-    base = dict((key, params.get(key)) for key in aws_argument_spec())
+    base = module_connection(params)
     # every bad input at once, the targets' with the module's own
-    errors = [] if 1 <= params["concurrency"] <= 64 else [
-        "concurrency=%r is out of range: use 1 to 64" % params["concurrency"]]
+    errors = workers_problems(params["concurrency"])
     errors.extend(census.validate_targets(params["targets"], base))
     if errors:
         raise InputError(errors)

@@ -177,9 +177,10 @@ failed_accounts:
   elements: str
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import aws_argument_spec
+from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import module_connection
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import workers_problems
 from ansible_collections.keyless.aws.plugins.module_utils.iam import identity
 
 
@@ -193,9 +194,8 @@ def argument_spec():
 
 def converge(module):
     params = module.params
-    base = dict((key, params.get(key)) for key in aws_argument_spec())
-    errors = [] if 1 <= params["concurrency"] <= 64 else [
-        "concurrency=%r is out of range: use 1 to 64" % params["concurrency"]]
+    base = module_connection(params)
+    errors = workers_problems(params["concurrency"])
     try:
         # without fail_on_account_error, an entry's bad input is its own row's error, as its failed calls are
         prepared = identity.prepare(params["accounts"], base, module.check_mode,

@@ -148,6 +148,12 @@ def _target_connection(entry):
     return out, errors
 
 
+def module_connection(params):
+    """A many-target module's own connection options (every aws_argument_spec option, from its params): the
+    `base` of target_params and target_connection_problems."""
+    return dict((key, params.get(key)) for key in aws_argument_spec())
+
+
 def target_params(entry, base):
     """The connection options of one target of a many-target module: `base` (the module's) updated with the
     entry's `connection` (its values that are not None, converted to their types) and its

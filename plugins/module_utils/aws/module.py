@@ -115,17 +115,10 @@ def failure(exc, progress):
 
 
 def run_module(module, work):
-    """The one error boundary: exit_json(**work(progress)), or fail_json in the one shape above."""
-    progress = Progress()
-    try:
-        result = work(progress)
-    except TaskFailure as exc:
-        payload = dict(exc.payload)
-        payload.setdefault("changed", progress.changed)
-        module.fail_json(msg=str(exc), **payload)
-    except (InputError, PlanError, AwsCallError, ClientError, BotoCoreError) as exc:
-        msg, extra = failure(exc, progress)
-        module.fail_json(msg=msg, changed=progress.changed, **extra)
+    """The one error boundary: exit_json(**work(progress)), or fail_json in the one shape above (run_entry's)."""
+    result, failed = run_entry(work, Progress())
+    if failed is not None:
+        module.fail_json(**failed)
     module.exit_json(**result)
 
 
@@ -154,7 +147,8 @@ def call_params(spec, given, label, mutually_exclusive=()):
 
 
 def run_entry(work, progress):
-    """(work(progress), None), or (None, the failure: msg, changed and the extra values failure() gives)."""
+    """(work(progress), None), or (None, the failure: msg, changed and the extra values failure() gives) - what
+    run_module fails with, and what a many-entry module keeps with one entry."""
     try:
         return work(progress), None
     except TaskFailure as exc:

@@ -12,6 +12,8 @@
         AWS bucket, are the only one).
     guarded(fn, *args) -> fn(*args), or Failure(exc) when it raised
     Failure(exc)        one item's exception, kept as a value: it never stops the others
+    WORKERS_RANGE; workers_problems(value, option="concurrency") -> list[str]
+        the bound on a module's workers (its `concurrency` option), and the message when a value is outside it
 
 Rate limits are not this module's business: an EC2 client of a fleet run is paced by the RateLimiter attached to
 it (rate_limit.py), so whatever thread calls it draws from its API's bucket. boto3 clients are thread-safe;
@@ -21,6 +23,15 @@ create them in the caller's thread when a session is shared (boto3 sessions are 
 from __future__ import annotations
 
 import concurrent.futures
+
+# every module's `concurrency` option: threads of one module process
+WORKERS_RANGE = (1, 64)
+
+
+def workers_problems(value, option="concurrency"):
+    """Pure: [] or the one message saying `value` is outside WORKERS_RANGE."""
+    low, high = WORKERS_RANGE
+    return [] if low <= value <= high else ["%s=%r is out of range: use %d to %d" % (option, value, low, high)]
 
 
 class Failure:

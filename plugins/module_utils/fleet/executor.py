@@ -32,10 +32,9 @@ import threading
 import time
 
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.ownership import PROTECTED_KINDS
-from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import guarded, thread_pool
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import WORKERS_RANGE, guarded, thread_pool
 from ansible_collections.keyless.aws.plugins.module_utils.aws.rate_limit import RateLimiter, validate_rate_limits
 
-CONCURRENCY_RANGE = (1, 64)
 # Lanes a fleet run may open at once: Associate, Replace, Disassociate, Modify, plus one spare.
 MAX_LANES = 5
 
@@ -53,7 +52,7 @@ def execution_argument_spec():
 
 def validate_execution(params):
     errors = []
-    low, high = CONCURRENCY_RANGE
+    low, high = WORKERS_RANGE
     concurrency = params.get("concurrency")
     if concurrency is not None and not low <= concurrency <= high:
         errors.append("concurrency=%r: must be from %d to %d" % (concurrency, low, high))
