@@ -275,74 +275,12 @@ timings:
 """
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import frame
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import metadata as md
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.associations import validate_profile_option
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.audit import normalize_expected, validate_expected
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.compliance import compliance
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.identities import read_identities
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.steps import MetadataStep, ProfileStep
-from ansible_collections.keyless.aws.plugins.module_utils.fleet.waves import safe_rollout_argument_spec, validate_safe_rollout
-
-
-def argument_spec():
-    spec = md.metadata_argument_spec()
-    spec.update(
-        instance_profile=dict(type="str"),
-        propagation_timeout=dict(type="int", default=120),
-        order=dict(type="str", choices=["independent", "profile_first"], default="independent"),
-        batch_size=dict(type="int", default=0),
-        max_fail_percentage=dict(type="float"),
-        expected=dict(type="dict"),
-    )
-    spec.update(safe_rollout_argument_spec())
-    return frame.fleet_argument_spec(spec)
-
-
-def validate(params):
-    errors = (validate_profile_option(params.get("instance_profile")) + md.validate_metadata(params)
-              + validate_expected(params.get("expected")) + validate_safe_rollout(params))
-    if not params.get("instance_profile") and not md.desired_fields(params):
-        errors.append("nothing to converge: give instance_profile, a metadata option (%s), or both"
-                      % ", ".join(opt for opt, _api in md.FIELDS))
-    for option, low, high in (("propagation_timeout", 0, None), ("batch_size", 0, None), ("max_fail_percentage", 0, 100)):
-        value = params.get(option)
-        if value is not None and (value < low or (high is not None and value > high)):
-            errors.append("%s=%r: must be from %s%s" % (option, value, low, " to %s" % high if high is not None else " up"))
-    return errors
-
-
-def converge(module, progress):
-    params = module.params
-    run = frame.start(module, validate(params))
-    actionable, skipped = frame.observe(module, run)
-    profile = ProfileStep(dict(params, state="present"), module.check_mode) if params.get("instance_profile") else None
-    metadata = MetadataStep(params) if md.desired_fields(params) else None
-    steps = [step for step in (profile, metadata) if step is not None]
-    results = frame.converge(module, run, steps, actionable, progress, order=params["order"] == "profile_first",
-                             batch_size=params["batch_size"] or None, max_fail_percentage=params["max_fail_percentage"])
-    extra = {"instance_profile": None, "held": [], "rolled_back": [], "owned_instances": []}
-    for step in steps:
-        extra.update(step.report())
-    if params.get("expected") is not None:
-        extra["compliance"] = fleet_compliance(run, actionable, profile, params["expected"], results)
-    failure = metadata.held_message() if metadata and params["fail_on_held"] else None
-    return frame.finish(module, run, results, None, extra=extra, failure=failure, skipped=skipped,
-                        batch_size=params["batch_size"] or None)
-
-
-def fleet_compliance(run, actionable, profile, expected, results):
-    """The audit's summaries before and after the run, from the one observe (fleet/compliance.py)."""
-    associations, profiles = read_identities(
-        run.client("ec2"), run.client("iam"), [iid for iid, rec in actionable.items() if rec["profile_arn"]],
-        associations=profile.associations if profile else None, profile_arns=[profile.desired_arn] if profile else ())
-    return compliance(actionable, associations, profiles, normalize_expected(expected), results,
-                      profile.desired_arn if profile else None)
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import instance_identity
 
 
 def main():
-    module = aws_module(argument_spec())
-    run_module(module, lambda progress: converge(module, progress))
+    module = aws_module(instance_identity.argument_spec())
+    run_module(module, lambda progress: instance_identity.converge(module, progress))
 
 
 if __name__ == "__main__":

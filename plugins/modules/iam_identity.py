@@ -177,10 +177,7 @@ failed_accounts:
   elements: str
 """
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import module_connection
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, TaskFailure
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, run_module
-from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import workers_problems
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import aws_module, fail_for_entries, run_entries, run_module
 from ansible_collections.keyless.aws.plugins.module_utils.iam import identity
 
 
@@ -193,29 +190,15 @@ def argument_spec():
 
 
 def converge(module):
-    params = module.params
-    base = module_connection(params)
-    errors = workers_problems(params["concurrency"])
-    try:
-        # without fail_on_account_error, an entry's bad input is its own row's error, as its failed calls are
-        prepared = identity.prepare(params["accounts"], base, module.check_mode,
-                                    isolate=not params["fail_on_account_error"])
-    except InputError as exc:
-        errors.extend(exc.errors)
-    if errors:
-        raise InputError(errors)
-    rows = identity.converge_all(prepared, params["concurrency"])
-    for row in rows:
-        for warning in row["warnings"]:
-            module.warn("%s: %s" % (row["name"], warning))
+    # without fail_on_account_error, an entry's bad input is its own row's error, as its failed calls are
+    rows, failed = run_entries(
+        module, module.params["accounts"],
+        lambda entries, base, isolate: identity.prepare(entries, base, module.check_mode, isolate=isolate),
+        identity.converge_all, "fail_on_account_error")
     diffs = [d for row in rows for d in row.pop("diff")]
-    failed = [row["name"] for row in rows if row["error"]]
     result = dict(changed=any(row["changed"] for row in rows),
                   accounts=dict((row.pop("name"), row) for row in rows), failed_accounts=failed, diff=diffs)
-    if failed and params["fail_on_account_error"]:
-        raise TaskFailure("%d of %d account(s) failed: %s" % (
-            len(failed), len(rows), "; ".join("%s: %s" % (name, result["accounts"][name]["error"]) for name in failed)),
-            result)
+    fail_for_entries(result, "accounts", failed, "account", module.params["fail_on_account_error"])
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -174,8 +175,8 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
         "aws_region": "us-east-1", "aws_profile": "keyless-no-such-profile", "aws_account_id": accounts["sandbox"],
         "aws_account_name": "sandbox"}}}}))
 
-    def converge(report_dir, pattern=None):
-        extra = {"ec2_identity_report_dir": str(tmp_path / report_dir)}
+    def converge(report_dir, pattern=None, extra=None):
+        extra = dict(extra or {}, ec2_identity_report_dir=str(tmp_path / report_dir))
         if pattern:
             extra["keyless_targets"] = pattern
         res = run_playbook("keyless.aws.converge", url, inventory=str(inv), args=["-i", str(broken), "-f", "4"],
@@ -194,8 +195,27 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
         fleet_reads = per.pop("iam:GetInstanceProfile", 0) - 1
         assert per and set(per.values()) == {1}, (name, sorted(per.items()))
         assert fleet_reads == 2 * len(REGIONS), (name, fleet_reads)  # the app's profile and the legacy one, per region
+    # every target's fleet was converged: the plan previewed them in one process (one DescribeInstances per target
+    # beside the census's) and no target ran the fleet module (which would read its fleet again)
+    for name in ("billing", "shop"):
+        per = moto.calls()["by_account"][accounts[name]]
+        assert per["ec2:DescribeInstances"] == 2 * len(REGIONS), (name, per)
     single = json.loads((tmp_path / "one" / "summary.json").read_text())
     assert single["totals"]["changed"] == 0 and single["totals"]["targets_failed"] == 1
+    # ... and each target's report is the one its fleet module would have given (the same run without the preview)
+    moto.reset_calls()
+    full = converge("full", extra={"keyless_fleet_preview": False})
+    assert full.changed == 0, full
+    for name in ("billing", "shop"):
+        assert moto.calls()["by_account"][accounts[name]]["ec2:DescribeInstances"] == 2 * len(REGIONS), name
+    for host in hosts:
+        previewed, ran = (json.loads((tmp_path / run / ("%s-OrgApp.json" % host)).read_text().replace("/%s/" % run, "/"))
+                          for run in ("one", "full"))
+        assert previewed["result"]["counts"]["total"] > 0, host
+        assert dict(previewed, generated_at=None) == dict(ran, generated_at=None), host
+        previewed, ran = (re.sub(r"\d{4}-\d\d-\d\dT[\d:]+Z", "(time)", (tmp_path / run / ("%s-OrgApp.md" % host)).read_text())
+                          .replace("/%s/" % run, "/") for run in ("one", "full"))
+        assert previewed == ran, host
 
     # the same organization split in two runs at the same time, each with its own report directory, then merged
     with ThreadPoolExecutor(2) as pool:
@@ -216,3 +236,23 @@ def test_organization_inventory_converge_and_summary(moto, tmp_path):
     assert merged["totals"]["targets"] == 5 and merged["totals"]["targets_failed"] == 1
     assert merged["totals"]["instances"] == merged["totals"]["compliant"] == alive and merged["totals"]["changed"] == 0
     assert (merged_dir / "summary.md").exists() and (merged_dir / "summary.html").exists()
+
+    # drift after the converge: one instance back on IMDSv1 in one region. That target's preview is not converged, so
+    # it runs its fleet step and converges the instance again (reading its fleet again); the others take theirs
+    fleet = fleets[("shop", "us-east-1")]
+    state = state_of(url, accounts["shop"], fleet, "us-east-1")
+    drifted = next(iid for iid in fleet["all"] if state[iid]["state"] == "running")
+    with fleet_seed.as_role(url, role_arn(accounts["shop"])) as session:
+        session.client("ec2", region_name="us-east-1", endpoint_url=url).modify_instance_metadata_options(
+            InstanceId=drifted, HttpTokens="optional")
+    moto.reset_calls()
+    drift = converge("drift", pattern=",".join(hosts))
+    assert drift.rc == 0 and drift.changed > 0, drift
+    assert state_of(url, accounts["shop"], fleet, "us-east-1")[drifted]["metadata"]["HttpTokens"] == "required"
+    counts = {host: json.loads((tmp_path / "drift" / ("%s-OrgApp.json" % host)).read_text())["result"]["counts"]["changed"]
+              for host in hosts}
+    assert counts == dict((host, 1 if host == "shop-us-east-1" else 0) for host in hosts), counts
+    calls_now = moto.calls()["by_account"]
+    # (the fleet step's observe, and its wait until the change shows)
+    assert calls_now[accounts["shop"]]["ec2:DescribeInstances"] > 2 * len(REGIONS)
+    assert calls_now[accounts["billing"]]["ec2:DescribeInstances"] == 2 * len(REGIONS)

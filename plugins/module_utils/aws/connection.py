@@ -118,11 +118,24 @@ def validate_connection(params):
     return errors
 
 
-# One target's own connection in a module that works on many targets at once (ec2_fleet_census, iam_identity): the
+# One target's own connection in a module that works on many targets at once (ec2_fleet_census, iam_identity,
+# ec2_fleet_preview): the
 # options a target may set for itself (the role's __ec2_identity_connection without the external id); the module's
 # own connection options are the default of each, and the external id (a secret) is the target's own no_log option.
 TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "assume_role_session_name",
                      "validate_certs", "retry_mode", "max_attempts")
+
+
+def target_entry_spec(**extra):
+    """The options of one entry of a many-target module: its name, its own connection and its external id (a secret:
+    its own no_log option, never in `connection`, which Ansible logs and returns as given), then the module's own."""
+    spec = dict(
+        name=dict(type="str", required=True),
+        connection=dict(type="dict", default={}),
+        assume_role_external_id=dict(type="str", no_log=True),
+    )
+    spec.update(extra)
+    return spec
 
 
 # A target's connection is a raw dict (templated inventory values: "5", "false"): its options are converted to their

@@ -20,8 +20,12 @@ completes the job: plans start from what AWS has, not from what the first run me
     context(module, errors=(), **kwargs) -> AwsContext (raises InputError listing every error)
     Progress: .expect(plan), .did(change), .mark_changed(), .partial (extra keys for a failure)
     run_module(module, work)
-    Call(params, check_mode, warnings=()), call_params(spec, given, label, mutually_exclusive=())
+    Call(params, check_mode, warnings=(), diff=False), call_params(spec, given, label, mutually_exclusive=())
         -> (params, errors, warnings)
+    run_entries(module, entries, prepare, work, fail_option) -> (rows, failed names);
+    fail_for_entries(result, entries_key, failed, noun, fail)
+        the shell of a module over many entries: their input checked before any call, their rows, warnings and
+        failures in one shape (iam_identity, ec2_fleet_preview)
     run_entry(work, progress) -> (result, None) or (None, {msg, changed, changes, not_done, ...})
         one entry of a module that works on many (iam_identity: one per account): another module's engine called
         with its own argument spec's params (Call stands for the AnsibleModule: params, check_mode, warn), and the
@@ -36,9 +40,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
     AwsContext,
     aws_argument_spec,
+    module_connection,
     validate_connection,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError, PlanError, TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import workers_problems
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -123,12 +129,13 @@ def run_module(module, work):
 
 
 class Call:
-    """What an engine reads of its AnsibleModule (params, check_mode, warn), for one entry of a many-entry module."""
+    """What an engine reads of its AnsibleModule (params, check_mode, _diff, warn), for one entry of a many-entry module."""
 
-    def __init__(self, params, check_mode, warnings=()):
+    def __init__(self, params, check_mode, warnings=(), diff=False):
         self.params = params
         self.check_mode = check_mode
         self.warnings = list(warnings)
+        self._diff = diff  # AnsibleModule's name for the task's diff mode
 
     def warn(self, warning):
         self.warnings.append(warning)
@@ -144,6 +151,37 @@ def call_params(spec, given, label, mutually_exclusive=()):
     warnings = ["%s: both option %s and its alias %s are set" % (label, w["option"], w["alias"])
                 for w in result._warnings]  # pylint: disable=protected-access  # what AnsibleModule warns with
     return result.validated_parameters, ["%s: %s" % (label, msg) for msg in result.error_messages], warnings
+
+
+def run_entries(module, entries, prepare, work, fail_option):
+    """The shell of a module over many entries (iam_identity: accounts, ec2_fleet_preview: targets): every input
+    problem - the module's `concurrency`, then prepare(entries, base, isolate)'s, which raises InputError - before any
+    call; then work(prepared, concurrency) -> rows, each with `name`, `warnings` (given as the task's, prefixed with
+    the name) and `error`. Returns (rows, the names of the failed rows). With `fail_option` true, an entry's bad input
+    fails the task; false, prepare keeps it with its entry (isolate)."""
+    params = module.params
+    errors = workers_problems(params["concurrency"])
+    prepared = []
+    try:
+        prepared = prepare(entries, module_connection(params), not params[fail_option])
+    except InputError as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InputError(errors)
+    rows = work(prepared, params["concurrency"])
+    for row in rows:
+        for warning in row["warnings"]:
+            module.warn("%s: %s" % (row["name"], warning))
+    return rows, [row["name"] for row in rows if row["error"]]
+
+
+def fail_for_entries(result, entries_key, failed, noun, fail):
+    """Raise TaskFailure with `result` when entries failed and `fail` (the module's fail_on_*_error) says so; the
+    message names each failed entry of result[entries_key] (by name) with its error."""
+    rows = result[entries_key]
+    if failed and fail:
+        raise TaskFailure("%d of %d %s(s) failed: %s" % (len(failed), len(rows), noun, "; ".join(
+            "%s: %s" % (name, rows[name]["error"]) for name in failed)), result)
 
 
 def run_entry(work, progress):

@@ -12,6 +12,10 @@
         AWS bucket, are the only one).
     guarded(fn, *args) -> fn(*args), or Failure(exc) when it raised
     Failure(exc)        one item's exception, kept as a value: it never stops the others
+    entry_contexts(entries, make) -> list
+        one AwsContext (or Failure) per entry of a module over many entries, made in the caller's thread:
+        make(entry, loader) with the first context's model loader; an entry with `errors` (its input, kept apart) is
+        Failure(InputError(errors)), and a context that cannot be made fails its entry only
     WORKERS_RANGE; workers_problems(value, option="concurrency") -> list[str]
         the bound on a module's workers (its `concurrency` option), and the message when a value is outside it
 
@@ -23,6 +27,8 @@ create them in the caller's thread when a session is shared (boto3 sessions are 
 from __future__ import annotations
 
 import concurrent.futures
+
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
 
 # every module's `concurrency` option: threads of one module process
 WORKERS_RANGE = (1, 64)
@@ -68,3 +74,19 @@ def parallel_map(fn, items, workers, outcomes=False):
             if isinstance(value, Failure):
                 raise value.exc
     return results
+
+
+def entry_contexts(entries, make):
+    """See the module docstring. Made here, in one thread: a boto3 session is not thread-safe (its clients are), and
+    a service model loaded once serves every context. A context or client that cannot be made (a profile not in the
+    config files, a credential_process that fails) is its entry's Failure."""
+    contexts, loader = [], None
+    for entry in entries:
+        if entry.errors:  # its input (a prepare's isolate): its row says why, no call is made for it
+            contexts.append(Failure(InputError(entry.errors)))
+            continue
+        ctx = guarded(make, entry, loader)
+        if loader is None and not isinstance(ctx, Failure):
+            loader = ctx.loader()
+        contexts.append(ctx)
+    return contexts

@@ -36,7 +36,7 @@ from ansible.module_utils.common.validation import check_type_bool, check_type_l
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws import rules
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
-    AwsContext, target_connection_problems, target_params,
+    AwsContext, target_connection_problems, target_entry_spec, target_params,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
@@ -52,15 +52,11 @@ SELECTOR = ("instance_ids", "filters", "tags", "all_instances")
 
 
 def census_argument_spec():
-    return dict(
-        name=dict(type="str", required=True),
-        connection=dict(type="dict", default={}),
+    return target_entry_spec(
         selector=dict(type="dict", default={}),
         states=dict(type="list", elements="str", default=list(selection.DEFAULT_STATES)),
         count=dict(type="bool", default=True),
         account=dict(type="str"),
-        # a secret: its own option (no_log), never in `connection`, which Ansible logs and returns as given
-        assume_role_external_id=dict(type="str", no_log=True),
     )
 
 

@@ -10,8 +10,10 @@ instance. A module runs one step (ec2_profile_association, ec2_metadata_options)
 and the lanes drain at the same time, so the fleet converges in the time of its slowest bucket, not the sum.
 
     fleet_argument_spec(extra) -> dict      selector + execution options + the module's own
-    start(module, errors) -> FleetRun        every input error (selector, execution, connection, the
-                                             module's own) raises InputError before any AWS call
+    start(module, errors, ctx=None) -> FleetRun
+        every input error (selector, execution, connection, the module's own) raises InputError before any AWS call;
+        ctx: an AwsContext already made (a module over many targets makes each target's in one thread, with one
+        model loader; its connection options checked)
     observe(module, run) -> (actionable, skipped)
         actionable: {instance_id: record} of selected instances a step may act on (running or stopped);
         skipped: result records of selected instances in other states and of instance_ids not found.
@@ -28,7 +30,7 @@ and the lanes drain at the same time, so the fleet converges in the time of its 
 
 from __future__ import annotations
 
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import TaskFailure
+from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError, TaskFailure
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import context
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import (
     FleetRun,
@@ -71,10 +73,13 @@ def fleet_argument_spec(extra):
     return spec
 
 
-def start(module, errors=()):
+def start(module, errors=(), ctx=None):
     params = module.params
     errors = list(errors) + validate_selector(params) + validate_execution(params)
-    ctx = context(module, errors, require_region=True, max_pool_connections=connection_pool_size(params))
+    if ctx is None:
+        ctx = context(module, errors, require_region=True, max_pool_connections=connection_pool_size(params))
+    elif errors:
+        raise InputError(errors)
     return FleetRun(ctx, params)
 
 

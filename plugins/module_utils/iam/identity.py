@@ -31,11 +31,11 @@ throttle is per account, so entries of different accounts do not share a bucket.
 from __future__ import annotations
 
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
-    AwsContext, target_connection_problems, target_params,
+    AwsContext, target_connection_problems, target_entry_spec, target_params,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
 from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Call, Progress, call_params, run_entry
-from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
+from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, entry_contexts, parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.iam import profile_converge, role_converge, role_params
 
 # what an entry may not set: the step converges (state present), and the profile's role is the entry's role
@@ -44,14 +44,7 @@ PROFILE_FIXED = ("state", "role", "force")
 
 
 def entry_spec():
-    return dict(
-        name=dict(type="str", required=True),
-        connection=dict(type="dict", default={}),
-        # a secret: its own option (no_log), never in `connection`, which Ansible logs and returns as given
-        assume_role_external_id=dict(type="str", no_log=True),
-        role=dict(type="dict", required=True),
-        instance_profile=dict(type="dict", default={}),
-    )
+    return target_entry_spec(role=dict(type="dict", required=True), instance_profile=dict(type="dict", default={}))
 
 
 def _spec(full, fixed):
@@ -150,18 +143,7 @@ def _label(diff, name, what):
 
 def converge_all(prepared, workers):
     """See the module docstring."""
-    contexts, loader = [], None
-    for entry in prepared:
-        if entry.errors:  # its input (prepare's isolate): its row says why, no call is made for it
-            contexts.append(Failure(InputError(entry.errors)))
-            continue
-        # built here, in one thread (a boto3 session is not thread-safe; its clients are); one session per entry. A
-        # context or client that cannot be made (a profile not in the config files, a credential_process that
-        # fails) fails its entry only.
-        ctx = guarded(_context, entry.params, loader)
-        if not isinstance(ctx, Failure):
-            loader = loader or ctx.loader()
-        contexts.append(ctx)
+    contexts = entry_contexts(prepared, lambda entry, loader: _context(entry.params, loader))
 
     def work(item):
         entry, ctx = item
