@@ -21,7 +21,8 @@ OPEN = {"capacity": 100000, "refill": 100000.0}
 BUCKETS = ("AssociateIamInstanceProfile", "ModifyInstanceMetadataOptions", "mutating", "describe")
 FAST = {"rate_limits": {name: dict(OPEN) for name in BUCKETS}}
 # what differs between two runs of the same plan (how long they took, the calls the waits made) and what Ansible adds
-RUN_OWN = ("timings", "api_calls", "invocation")
+# (the task's warnings: in-process, what earlier runs of the test session warned too)
+RUN_OWN = ("timings", "api_calls", "invocation", "warnings", "deprecations")
 
 
 @pytest.fixture
