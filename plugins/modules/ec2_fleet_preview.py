@@ -119,8 +119,8 @@ targets:
         ...); null when the target failed.
       type: dict
     converged:
-      description: Whether nothing would change, fail, be held back or be rolled back (the check-mode result is then
-        what the module would return outside check mode).
+      description: Whether nothing would change, fail, be held back (an instance of an owner's left to it included) or
+        be rolled back (the check-mode result is then what the module would return outside check mode).
       type: bool
     warnings:
       description: The warnings of the entry (also given as the task's warnings, prefixed with its name).

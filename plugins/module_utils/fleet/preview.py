@@ -23,7 +23,8 @@ fleet - nothing that would change, fail or be held - that is the result the modu
         one model loader); an entry whose calls fail (or whose fleet has failed instances) is a row with the
         module's failure message as its error and never stops the others.
     converged(result) -> bool
-        Pure: nothing changed (would change), failed, was held back, rolled back or stopped.
+        Pure: nothing changed (would change), failed, was held back (by either step: an owned instance whose profile is
+        left to its owner is held too), rolled back or stopped - then the role would not judge its outcome either.
 
 AWS facts relied on: those of the fleet engine (frame.py: one observe per target; every read of check mode, none of
 its writes); the preview is a snapshot, like every observe: an instance launched or changed after it is converged by
@@ -98,10 +99,16 @@ def prepare(entries, base, isolate=False):
     return out
 
 
+# what the combined summary (results.combine_steps) counts per instance that makes a fleet not converged: held counts
+# the metadata step's held instances (IMDSv1 calls, waves) and the profile step's (an owner's instance left to it)
+NOT_CONVERGED = ("changed", "held", "rolled_back", "failed")
+
+
 def converged(result):
     """See the module docstring."""
+    summary = result.get("summary") or {}
     return not (result.get("changed") or result.get("failed_instances") or result.get("held")
-                or result.get("rolled_back") or result.get("stopped"))
+                or result.get("rolled_back") or result.get("stopped") or any(summary.get(k) for k in NOT_CONVERGED))
 
 
 def _context(params, loader):

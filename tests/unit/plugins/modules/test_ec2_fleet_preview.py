@@ -120,3 +120,18 @@ def test_bad_input_stays_with_its_entry_when_targets_do_not_fail_the_task(aws, a
     assert "http_tokens" in result["targets"]["bad"]["error"] and result["targets"]["bad"]["result"] is None
     assert result["targets"]["good"]["result"]["summary"]["total"] == 1
     assert result["failed_targets"] == ["bad"]
+
+
+def test_an_owners_instance_left_to_it_is_held_so_the_fleet_is_not_converged(aws):
+    # an EKS node with another profile: its profile is EKS's (held by the profile step), IMDSv2 already required; the
+    # role judges held instances (ec2_identity_fail_on_held), so the target must run its steps, not take the preview
+    node = aws.launch(1, fleet="eks")[0]
+    aws.ec2.create_tags(Resources=[node], Tags=[{"Key": "eks:cluster-name", "Value": "prod"},
+                                                {"Key": "eks:nodegroup-name", "Value": "ng"}])
+    aws.associate(node, "Legacy")
+    aws.ec2.modify_instance_metadata_options(InstanceId=node, HttpTokens="required")
+    preview = run_module(mod.main, {"targets": [target("eks", "eks")], "region": "us-east-1"})
+    row = preview["targets"]["eks"]
+    assert not row["result"]["changed"] and row["result"]["summary"]["held"] == 1, row
+    assert len(row["result"]["owned_instances"]) == 1
+    assert not row["converged"] and preview["converged"] == []

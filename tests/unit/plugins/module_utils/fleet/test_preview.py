@@ -22,6 +22,9 @@ BASE = {"region": "us-east-1", "profile": None, "endpoint_url": None, "validate_
     ({"rolled_back": [{"instance_id": "i-1"}]}, False),
     ({"stopped": "max_fail_percentage exceeded"}, False),
     ({"held": [], "waves": [{"wave": 1}]}, True),
+    # an owner's instance left to it (EKS, Beanstalk ...): held by the profile step, counted in the summary only
+    ({"summary": {"total": 3, "unchanged": 2, "held": 1, "changed": 0}}, False),
+    ({"summary": {"total": 3, "unchanged": 2, "skipped": 1, "held": 0, "failed": 0}}, True),
 ])
 def test_converged_is_nothing_to_change_fail_hold_or_roll_back(extra, expected):
     assert preview.converged(dict(QUIET, **extra)) is expected
