@@ -119,9 +119,9 @@ def validate_connection(params):
 
 
 # One target's own connection in a module that works on many targets at once (ec2_fleet_census, iam_identity,
-# ec2_fleet_preview): the
-# options a target may set for itself (the role's __ec2_identity_connection without the external id); the module's
-# own connection options are the default of each, and the external id (a secret) is the target's own no_log option.
+# ec2_fleet_preview): the options a target may set for itself (the role's __ec2_identity_connection without the
+# external id); the module's own connection options are the default of each, and the external id (a secret) is the
+# target's own no_log option.
 TARGET_CONNECTION = ("region", "profile", "endpoint_url", "assume_role_arn", "assume_role_session_name",
                      "validate_certs", "retry_mode", "max_attempts")
 
