@@ -22,6 +22,8 @@ completes the job: plans start from what AWS has, not from what the first run me
     run_module(module, work)
     Call(params, check_mode, warnings=(), diff=False), call_params(spec, given, label, mutually_exclusive=())
         -> (params, errors, warnings)
+    entry_structure_errors(entries, option, label, why_name, twice="") -> list[str];
+    prepare_entries(entries, structure, prepare_one, isolate) -> list
     run_entries(module, entries, prepare, work, fail_option) -> (rows, failed names);
     fail_for_entries(result, entries_key, failed, noun, fail)
         the shell of a module over many entries: their input checked before any call, their rows, warnings and
@@ -151,6 +153,37 @@ def call_params(spec, given, label, mutually_exclusive=()):
     warnings = ["%s: both option %s and its alias %s are set" % (label, w["option"], w["alias"])
                 for w in result._warnings]  # pylint: disable=protected-access  # what AnsibleModule warns with
     return result.validated_parameters, ["%s: %s" % (label, msg) for msg in result.error_messages], warnings
+
+
+def entry_structure_errors(entries, option, label, why_name, twice=""):
+    """Pure: what makes a many-entry module's list itself unusable - an entry without a name, a name twice (the task
+    fails for them, whatever its fail_on_*_error): "<option>[i]: name is required (<why_name>)", "<label> <name> is
+    listed twice<twice>"."""
+    errors, seen = [], set()
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        if not name:
+            errors.append("%s[%d]: name is required (%s)" % (option, index, why_name))
+        elif name in seen:
+            errors.append("%s %s is listed twice%s" % (label, name, twice))
+        seen.add(name)
+    return errors
+
+
+def prepare_entries(entries, structure, prepare_one, isolate):
+    """Every named entry prepared: prepare_one(entry) -> (prepared, its problems). Raises InputError with the list's
+    own problems (`structure`, entry_structure_errors') then every entry's, unless only entries' and `isolate` (each
+    prepared entry keeps its own)."""
+    errors, out = [], []
+    for entry in entries:
+        if not entry.get("name"):
+            continue
+        prepared, problems = prepare_one(entry)
+        errors.extend(problems)
+        out.append(prepared)
+    if structure or (errors and not isolate):
+        raise InputError(structure + errors)
+    return out
 
 
 def run_entries(module, entries, prepare, work, fail_option):

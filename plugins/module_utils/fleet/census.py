@@ -39,6 +39,7 @@ from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import 
     AwsContext, target_connection_problems, target_entry_spec, target_params,
 )
 from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import AwsCallError, InputError
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import entry_structure_errors
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, guarded, parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.aws.retries import call
 from ansible_collections.keyless.aws.plugins.module_utils.fleet import selection
@@ -98,15 +99,8 @@ def _selector(entry):
 
 def structure_errors(targets):
     """Pure: what makes the list itself unusable (a target without a name, a name twice): the task fails for them."""
-    errors, seen = [], set()
-    for index, entry in enumerate(targets):
-        name = entry.get("name")
-        if not name:
-            errors.append("targets[%d]: name is required (the inventory host name of the target)" % index)
-        elif name in seen:
-            errors.append("target %s is listed twice: each inventory host is one target" % name)
-        seen.add(name)
-    return errors
+    return entry_structure_errors(targets, "targets", "target", "the inventory host name of the target",
+                                  ": each inventory host is one target")
 
 
 def target_problems(entry, base):

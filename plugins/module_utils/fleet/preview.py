@@ -36,10 +36,11 @@ from __future__ import annotations
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
     AwsContext, aws_argument_spec, target_connection_problems, target_entry_spec, target_params,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Call, Progress, call_params, run_entry
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import (
+    Call, Progress, call_params, prepare_entries, run_entry,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, entry_contexts, parallel_map
-from ansible_collections.keyless.aws.plugins.module_utils.fleet import instance_identity
+from ansible_collections.keyless.aws.plugins.module_utils.fleet import census, instance_identity
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.executor import connection_pool_size, validate_execution
 from ansible_collections.keyless.aws.plugins.module_utils.fleet.selection import validate_selector
 
@@ -82,21 +83,7 @@ def _prepare_one(entry, base):
 
 def prepare(entries, base, isolate=False):
     """See the module docstring."""
-    structure, errors, seen, out = [], [], set(), []
-    for index, entry in enumerate(entries):
-        name = entry.get("name")
-        if not name:
-            structure.append("targets[%d]: name is required (the inventory host name of the target)" % index)
-            continue
-        if name in seen:
-            structure.append("target %s is listed twice: each inventory host is one target" % name)
-        seen.add(name)
-        prepared, problems = _prepare_one(entry, base)
-        errors.extend(problems)
-        out.append(prepared)
-    if structure or (errors and not isolate):
-        raise InputError(structure + errors)
-    return out
+    return prepare_entries(entries, census.structure_errors(entries), lambda entry: _prepare_one(entry, base), isolate)
 
 
 # what the combined summary (results.combine_steps) counts per instance that makes a fleet not converged: held counts

@@ -33,8 +33,9 @@ from __future__ import annotations
 from ansible_collections.keyless.aws.plugins.module_utils.aws.connection import (
     AwsContext, target_connection_problems, target_entry_spec, target_params,
 )
-from ansible_collections.keyless.aws.plugins.module_utils.aws.errors import InputError
-from ansible_collections.keyless.aws.plugins.module_utils.aws.module import Call, Progress, call_params, run_entry
+from ansible_collections.keyless.aws.plugins.module_utils.aws.module import (
+    Call, Progress, call_params, entry_structure_errors, prepare_entries, run_entry,
+)
 from ansible_collections.keyless.aws.plugins.module_utils.aws.parallel import Failure, entry_contexts, parallel_map
 from ansible_collections.keyless.aws.plugins.module_utils.iam import profile_converge, role_converge, role_params
 
@@ -105,23 +106,9 @@ def _prepare_one(entry, base, check_mode):
 
 def prepare(entries, base, check_mode, isolate=False):
     """See the module docstring."""
-    errors, seen, out = [], set(), []
-    structure = []
-    for index, entry in enumerate(entries):
-        name = entry.get("name")
-        if not name:
-            structure.append("accounts[%d]: name is required (the target that converges the account's IAM role)"
-                             % index)
-            continue
-        if name in seen:
-            structure.append("account entry %s is listed twice" % name)
-        seen.add(name)
-        prepared, problems = _prepare_one(entry, base, check_mode)
-        errors.extend(problems)
-        out.append(prepared)
-    if structure or (errors and not isolate):
-        raise InputError(structure + errors)
-    return out
+    structure = entry_structure_errors(entries, "accounts", "account entry",
+                                       "the target that converges the account's IAM role")
+    return prepare_entries(entries, structure, lambda entry: _prepare_one(entry, base, check_mode), isolate)
 
 
 def _context(params, loader):
